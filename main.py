@@ -47,7 +47,9 @@ STEP_GAMMA = 0.1             # for SCHEDULE="step": factor of each drop
 WEIGHT_DECAY = 0.0           # L2 (decoupled for adamw); 5e-4 is a common value
 DROPOUT = 0.0                # rate on hidden layers: one for all, or a list per layer
 MAX_NORM = 0.0               # cap on each unit's incoming weight norm; 0 is off
-MAX_SHIFT = 0                # random shifts of up to this many pixels; 0 is off
+MAX_SHIFT = 0                # augmentation: random shifts of up to this many pixels
+MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many degrees
+MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
 # output
@@ -69,7 +71,7 @@ def parse_value(name, text, default):
     """Turn the text of an override into a value of the default's type, or fail."""
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if not isinstance(default, str):
             raise utils.InputError(
                 f"--{name}={text}: not a Python literal (expected a {type(default).__name__})"
@@ -94,6 +96,8 @@ def read_recipe(path):
         tree = ast.parse(source, filename=path)
     except OSError as e:
         raise utils.InputError(f"{path}: cannot read the recipe ({e.strerror})") from None
+    except (UnicodeDecodeError, ValueError):
+        raise utils.InputError(f"{path}: not a UTF-8 text file") from None
     except SyntaxError as e:
         raise utils.InputError(f"{path}: line {e.lineno}: not valid Python ({e.msg})") from None
     pairs = []
@@ -155,6 +159,8 @@ def check_config(c):
     need(c["WEIGHT_DECAY"] >= 0, f"WEIGHT_DECAY = {c['WEIGHT_DECAY']}: must be >= 0")
     need(c["MAX_NORM"] >= 0, f"MAX_NORM = {c['MAX_NORM']}: must be >= 0 (0 is off)")
     need(c["MAX_SHIFT"] >= 0, f"MAX_SHIFT = {c['MAX_SHIFT']}: must be >= 0 (0 is off)")
+    need(0 <= c["MAX_ROTATE"] <= 180, f"MAX_ROTATE = {c['MAX_ROTATE']}: must be in [0, 180]")
+    need(0 <= c["MAX_SCALE"] < 1, f"MAX_SCALE = {c['MAX_SCALE']}: must be in [0, 1)")
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(0 <= c["WARMUP_EPOCHS"] <= c["EPOCHS"],
          f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: must be in [0, EPOCHS]")
@@ -193,8 +199,9 @@ def load_data(c, rng):
             f"{c['TEST_CSV']}: has {X_test.shape[1]} pixel columns, {c['TRAIN_CSV']} has {X.shape[1]}"
         )
     side = math.isqrt(X.shape[1])
-    if c["MAX_SHIFT"] and side * side != X.shape[1]:
-        raise utils.InputError(f"MAX_SHIFT: needs square images, {c['TRAIN_CSV']} has {X.shape[1]} pixels")
+    if augmentation(c) and side * side != X.shape[1]:
+        raise utils.InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
+                               f"not {X.shape[1]} pixels")
     n_val = round(c["VAL_FRACTION"] * len(X))
     if (c["VAL_FRACTION"] > 0 and n_val < 1) or len(X) - n_val < 1:
         raise utils.InputError(
@@ -202,6 +209,20 @@ def load_data(c, rng):
         )
     X_train, y_train, X_val, y_val = utils.split_validation(X, y, c["VAL_FRACTION"], rng)
     return X_train, y_train, X_val, y_val, X_test, y_test
+
+
+def augmentation(c):
+    """The augmentation the settings ask for, as a function (X, rng) -> X, or None.
+
+    Whole-pixel shifts alone take the cheap exact path; rotations or
+    scalings take the bilinear affine one.
+    """
+    if c["MAX_ROTATE"] or c["MAX_SCALE"]:
+        return lambda X, rng: utils.random_affine(X, c["MAX_SHIFT"], c["MAX_ROTATE"],
+                                                  c["MAX_SCALE"], rng)
+    if c["MAX_SHIFT"]:
+        return lambda X, rng: utils.random_shift(X, c["MAX_SHIFT"], rng)
+    return None
 
 
 class StopFlag:
@@ -244,7 +265,7 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
             start = time.perf_counter()
             lr = lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
-                                       lr_at, c["MAX_SHIFT"], lambda: stop.set, **options)
+                                       lr_at, augmentation(c), lambda: stop.set, **options)
             if result["status"] == "diverged":
                 status = "diverged"
                 print(f"epoch {epoch}: the training loss became {result['loss']} (not finite); "
