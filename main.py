@@ -82,8 +82,8 @@ def parse_value(name, text, default):
     allowed = (type(default), *ALSO_ACCEPTS.get(name, ()))
     if type(value) not in allowed:
         raise utils.InputError(
-            f"--{name}={text}: expected a {' or a '.join(t.__name__ for t in allowed)}, "
-            f"got a {type(value).__name__}"
+            f"--{name}={text}: expected {' or '.join(t.__name__ for t in allowed)}, "
+            f"got {type(value).__name__}"
         )
     return value
 
@@ -184,16 +184,19 @@ def dropout_rates(dropout, layers):
 
 
 def load_data(c, rng):
-    """Load and check both CSVs, and hold out the validation rows."""
-    n_classes = c["LAYERS"][-1]
-    X, y = utils.load_csv(c["TRAIN_CSV"], n_classes - 1)
+    """Load and check both CSVs against the networks to train, and hold out the validation rows."""
+    archs = [(f"COMPARE[{i}]", a) for i, a in enumerate(c["COMPARE"])] or [("LAYERS", c["LAYERS"])]
+    name, outputs = min(((k, a[-1]) for k, a in archs), key=lambda pair: pair[1])
+    note = f" ({name}[-1] = {outputs}: the network has {outputs} classes)"
+    X, y = utils.load_csv(c["TRAIN_CSV"], outputs - 1, note)
     if y is None:
         raise utils.InputError(f"{c['TRAIN_CSV']}: line 1: the training file needs a 'label' column")
-    if X.shape[1] != c["LAYERS"][0]:
-        raise utils.InputError(
-            f"{c['TRAIN_CSV']}: has {X.shape[1]} pixel columns but LAYERS[0] is {c['LAYERS'][0]}"
-        )
-    X_test, y_test = utils.load_csv(c["TEST_CSV"], n_classes - 1)
+    for name, arch in archs:
+        if arch[0] != X.shape[1]:
+            raise utils.InputError(
+                f"{c['TRAIN_CSV']}: has {X.shape[1]} pixel columns but {name}[0] is {arch[0]}"
+            )
+    X_test, y_test = utils.load_csv(c["TEST_CSV"], outputs - 1, note)
     if X_test.shape[1] != X.shape[1]:
         raise utils.InputError(
             f"{c['TEST_CSV']}: has {X_test.shape[1]} pixel columns, {c['TRAIN_CSV']} has {X.shape[1]}"
@@ -205,7 +208,8 @@ def load_data(c, rng):
     n_val = round(c["VAL_FRACTION"] * len(X))
     if (c["VAL_FRACTION"] > 0 and n_val < 1) or len(X) - n_val < 1:
         raise utils.InputError(
-            f"{c['TRAIN_CSV']}: {len(X)} rows are too few to hold out VAL_FRACTION = {c['VAL_FRACTION']}"
+            f"{c['TRAIN_CSV']}: {len(X)} row(s) are too few to hold out "
+            f"VAL_FRACTION = {c['VAL_FRACTION']} and train on the rest"
         )
     X_train, y_train, X_val, y_val = utils.split_validation(X, y, c["VAL_FRACTION"], rng)
     return X_train, y_train, X_val, y_val, X_test, y_test
@@ -266,10 +270,13 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
             lr = lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
                                        lr_at, augmentation(c), lambda: stop.set, **options)
+            if not all(np.isfinite(p).all() for layer in params for p in layer):
+                result["status"] = "diverged"  # the epoch's last step overflowed
             if result["status"] == "diverged":
                 status = "diverged"
-                print(f"epoch {epoch}: the training loss became {result['loss']} (not finite); "
-                      f"stopped. Try a lower LEARNING_RATE than {c['LEARNING_RATE']}.")
+                print(f"epoch {epoch}: the weights or the training loss ({result['loss']:.4g}) "
+                      f"became non-finite; stopped. Try a lower LEARNING_RATE than "
+                      f"{c['LEARNING_RATE']}.")
                 break
             if result["status"] == "stopped" and not history["epoch"]:
                 best["params"] = [(W.copy(), b.copy()) for W, b in params]
