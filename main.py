@@ -47,7 +47,7 @@ STEP_GAMMA = 0.1             # for SCHEDULE="step": factor of each drop
 WEIGHT_DECAY = 0.0           # L2 (decoupled for adamw); 5e-4 is a common value
 DROPOUT = 0.0                # rate on hidden layers: one for all, or a list per layer
 MAX_NORM = 0.0               # cap on each unit's incoming weight norm; 0 is off
-MAX_SHIFT = 0                # augmentation: random shifts of up to this many pixels
+MAX_SHIFT = 1                # augmentation: random shifts of up to this many pixels
 MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many degrees
 MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off

@@ -292,28 +292,27 @@ def random_affine(X, max_shift, max_degrees, max_scale, rng):
     n, n_pixels = X.shape
     side = math.isqrt(n_pixels)
     centre = (side - 1) / 2
-    angle = np.radians(rng.uniform(-max_degrees, max_degrees, n))[:, None, None]
-    scale = rng.uniform(1 - max_scale, 1 + max_scale, n)[:, None, None]
-    shift_y, shift_x = rng.uniform(-max_shift, max_shift, (2, n, 1, 1))
-    grid = np.arange(side, dtype=np.float32) - centre
+    f32 = np.float32
+    angle = np.radians(rng.uniform(-max_degrees, max_degrees, n)).astype(f32)[:, None, None]
+    scale = rng.uniform(1 - max_scale, 1 + max_scale, n).astype(f32)[:, None, None]
+    shift_y, shift_x = rng.uniform(-max_shift, max_shift, (2, n, 1, 1)).astype(f32)
+    grid = np.arange(side, dtype=f32) - f32(centre)
     out_y, out_x = grid[None, :, None] - shift_y, grid[None, None, :] - shift_x
     cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
-    src_y = centre + cos * out_y - sin * out_x  # the inverse rotation and scaling
-    src_x = centre + sin * out_y + cos * out_x
+    # the inverse rotation and scaling; points beyond the image clip to its zero border
+    src_y = np.clip(centre + cos * out_y - sin * out_x, -1, side)
+    src_x = np.clip(centre + sin * out_y + cos * out_x, -1, side)
     y0, x0 = np.floor(src_y), np.floor(src_x)
-    fy, fx = (src_y - y0).astype(np.float32), (src_x - x0).astype(np.float32)
-    padded = np.zeros((n, side + 2, side + 2), dtype=np.float32)  # a border of zeros
-    padded[:, 1:-1, 1:-1] = X.reshape(n, side, side)
-    flat = padded.reshape(n, -1)
-    rows = np.arange(n)[:, None, None]
-
-    def at(y, x):  # the padded image at integer points, 0 beyond the border
-        y = np.clip(y, -1, side).astype(np.int64) + 1
-        x = np.clip(x, -1, side).astype(np.int64) + 1
-        return flat[rows, y * (side + 2) + x]
-
-    out = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
+    fy, fx = src_y - y0, src_x - x0
+    width = side + 3  # one row and column of zeros before the image, two after
+    padded = np.zeros((n, width, width), dtype=f32)
+    padded[:, 1:side + 1, 1:side + 1] = X.reshape(n, side, side)
+    flat = padded.ravel()
+    corner = ((np.arange(n)[:, None, None] * width + y0.astype(np.intp) + 1) * width
+              + x0.astype(np.intp) + 1)  # the top-left neighbour of each point, in flat
+    top = flat[corner] + fx * (flat[corner + 1] - flat[corner])
+    bottom = flat[corner + width] + fx * (flat[corner + width + 1] - flat[corner + width])
+    out = top + fy * (bottom - top)
     out = out.reshape(n, n_pixels)
     if X.dtype == np.uint8:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -416,3 +416,35 @@ def test_max_norm_property(W, c):
     assert np.all(np.linalg.norm(W, axis=0) <= c * (1 + 1e-9) + 1e-12)
     small = norms0 <= c
     np.testing.assert_array_equal(W[:, small], W0[:, small])
+
+
+def test_random_affine_with_no_distortion_is_the_identity(mnist_small):
+    """All three limits at 0 give back the batch unchanged."""
+    X = mnist_small[0][:16]
+    assert np.array_equal(utils.random_affine(X, 0, 0, 0, np.random.default_rng(0)), X)
+
+
+def test_random_affine_keeps_shape_dtype_and_roughly_the_ink(mnist_small):
+    """Small rotations, scalings and shifts keep shape, dtype and (about) the amount of ink."""
+    X = mnist_small[0][:64]
+    out = utils.random_affine(X, 2, 10, 0.1, np.random.default_rng(1))
+    assert out.shape == X.shape
+    assert out.dtype == np.uint8
+    assert not np.array_equal(out, X)
+    ink_before = X.reshape(64, -1).sum(axis=1).astype(float)
+    ink_after = out.reshape(64, -1).sum(axis=1).astype(float)
+    ratio = ink_after / ink_before
+    # scaling by s changes the area by s^2: at most 0.9^2..1.1^2, plus rounding
+    assert ratio.min() > 0.75
+    assert ratio.max() < 1.3
+
+
+def test_random_affine_rotation_leaves_a_centred_disc_alone():
+    """A disc centred in the image looks the same at any rotation (up to interpolation)."""
+    side = 28
+    yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
+    disc = ((yy ** 2 + xx ** 2) <= 8 ** 2).astype(np.uint8) * 255
+    X = np.repeat(disc.reshape(1, -1), 8, axis=0)
+    out = utils.random_affine(X, 0, 45, 0, np.random.default_rng(2))
+    differs = np.abs(out.astype(int) - X.astype(int)) > 128
+    assert differs.sum(axis=1).max() <= 6  # only a few rim pixels may flip
