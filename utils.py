@@ -582,7 +582,7 @@ def update(params, grads, state, lr, optimiser="momentum", momentum=0.9,
     For sgd, momentum and nesterov, L2 weight decay is in the gradient
     (backward's weight_decay), so the weight_decay here is used by adamw only.
     The momentum step is written as four in-place passes with no temporary
-    arrays: measured 10% faster per training step than v = mu v + g; p -= lr v.
+    arrays: measured 4-8% faster per training step than v = mu v + g; p -= lr v.
     """
     state["step"] += 1
     t = state["step"]
