@@ -261,6 +261,7 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
     history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                "lr", "seconds")}
     best = {"params": [(W.copy(), b.copy()) for W, b in params], "epoch": 0, "key": None}
+    augment = augmentation(c)
     stop = StopFlag()
     previous_handler = signal.signal(signal.SIGINT, stop)
     status = "ok"
@@ -269,7 +270,7 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
             start = time.perf_counter()
             lr = lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
-                                       lr_at, augmentation(c), lambda: stop.set, **options)
+                                       lr_at, augment, lambda: stop.set, **options)
             if not all(np.isfinite(p).all() for layer in params for p in layer):
                 result["status"] = "diverged"  # the epoch's last step overflowed
             if result["status"] == "diverged":
