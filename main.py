@@ -293,9 +293,10 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                                             val_acc, lr, seconds)):
                 history[key].append(value)
             if not quiet:
+                val = (f"val loss {val_loss:.4f} acc {val_acc:7.2%}" if len(X_val)
+                       else "no validation rows")
                 print(f"epoch {epoch:3d}/{c['EPOCHS']}  train loss {result['loss']:.4f} "
-                      f"acc {result['acc']:7.2%}  val loss {val_loss:.4f} acc {val_acc:7.2%}  "
-                      f"lr {lr:.4g}  {seconds:5.1f}s", flush=True)
+                      f"acc {result['acc']:7.2%}  {val}  lr {lr:.4g}  {seconds:5.1f}s", flush=True)
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
                 best.update(params=[(W.copy(), b.copy()) for W, b in params], epoch=epoch, key=key)
