@@ -83,72 +83,86 @@ def _is_number(text):
         return False
 
 
-def _check_rows(path, n_cols):
-    """Check every row's width and quoting with the csv module; return their line numbers.
+def _first_bad_cell(text, rows, top):
+    """The (row, column, reason) of the first bad cell of a block of rows, or None.
 
-    Blank lines are skipped, as pandas skips them. A field holding a line
-    break means a quote was opened and never closed.
+    text -- the block's lines as one string; rows -- the same rows split into
+    fields; top -- the largest value allowed in each column. pandas' C reader
+    parses a block of plain numbers at once; only a block that holds
+    something else (text, an empty cell, 'nan') goes through the slower
+    cell-by-cell path that can say which cell and why.
     """
-    lines = []  # the file's line number of each data row
-    reader = csv.reader(_text_lines(path))
-    next(reader)
-    while True:
-        start = reader.line_num + 1
-        row = next(reader, None)
-        if row is None:
-            return lines
-        if any("\n" in field or "\r" in field for field in row):
-            raise InputError(f"{path}: line {start}: a quote is never closed")
-        if row and len(row) != n_cols:
-            raise InputError(
-                f"{path}: line {start} has {len(row)} fields, the header has {n_cols}"
-            )
-        if row:
-            lines.append(start)
+    try:
+        values = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64,
+                             na_filter=False).to_numpy()
+        empty = not_number = np.zeros(values.shape, dtype=bool)
+    except ValueError:
+        cells = pd.Series(np.array(rows, dtype=str).ravel()).str.strip()
+        shape = (len(rows), len(top))
+        values = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64).reshape(shape)
+        spelled_nan = cells.str.lower().isin(["nan", "-nan", "+nan"]).to_numpy().reshape(shape)
+        not_number = np.isnan(values) & ~spelled_nan
+        empty = (cells == "").to_numpy().reshape(shape)
+    with np.errstate(invalid="ignore"):
+        checks = [
+            (empty, "is empty"),
+            (not_number, "is not a number"),
+            (~np.isfinite(values), "is not finite"),
+            (values != np.round(values), "is not a whole number"),
+            ((values < 0) | (values > top), None),
+        ]
+    bad = np.logical_or.reduce([mask for mask, _ in checks])
+    if not bad.any():
+        return None
+    row, col = divmod(int(np.argmax(bad.ravel())), bad.shape[1])
+    reason = next(r for mask, r in checks if mask[row, col])
+    return row, col, reason or f"is outside 0..{top[col]:.0f}"
 
 
 def _locate_bad_cell(path, n_cols, pixel_start, label_max, label_note=""):
     """Find the first malformed row or cell of a CSV and raise InputError for it.
 
-    Only called when the fast reader has refused the file, so it may take a
-    few seconds: a pass with the csv module checks every row's width, then
-    pandas reads the cells as text and each column is checked at once.
+    Only called when the fast reader has refused the file. The csv module
+    reads it in blocks of 2,000 rows, checking each row's width and quoting
+    (a field holding a line break means a quote was never closed); each
+    block's cells are then checked at once. Blank lines are skipped, as
+    pandas skips them.
     """
-    lines = _check_rows(path, n_cols)
-    try:
-        text = pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False,
-                           encoding="utf-8-sig")
-    except (ValueError, pd.errors.ParserError) as e:
-        raise InputError(f"{path}: cannot be read as CSV ({str(e).strip()})") from None
-    names = list(text.columns)
-    bad_rows = np.full(n_cols, len(lines), dtype=np.int64)  # first bad row per column
-    reasons = [""] * n_cols
-    for j in range(n_cols):
-        cells = text.iloc[:, j].str.strip()
-        values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
-        top = label_max if j < pixel_start else 255
-        checks = [
-            ((cells == "").to_numpy(), "is empty"),
-            (np.isnan(values) & ~cells.str.lower().isin(["nan", "-nan", "+nan"]).to_numpy(),
-             "is not a number"),
-            (~np.isfinite(values), "is not finite"),
-            (values != np.round(values), "is not a whole number"),
-            ((values < 0) | (values > top), f"is outside 0..{top}"),
-        ]
-        for mask, reason in checks:
-            hits = np.flatnonzero(mask)
-            if len(hits) and hits[0] < bad_rows[j]:
-                bad_rows[j], reasons[j] = hits[0], reason
-    row = int(bad_rows.min())
-    if row == len(lines):  # nothing found: the fast reader refused something else
-        raise InputError(f"{path}: could not be read as a CSV of whole numbers")
-    j = int(np.argmax(bad_rows == row))
-    kind = "label" if j < pixel_start else "pixel"
-    note = label_note if kind == "label" else " (pixels are whole numbers 0..255)"
-    raise InputError(
-        f"{path}: line {lines[row]}, column {j + 1} ({names[j]}): "
-        f"{kind} {text.iloc[row, j].strip()!r} {reasons[j]}{note}"
-    )
+    raw = []  # the lines the csv reader has taken since the last block
+
+    def lines_read():
+        for line in _text_lines(path):
+            raw.append(line)
+            yield line
+
+    reader = csv.reader(lines_read())
+    names = [name.strip() for name in next(reader)]
+    raw.clear()
+    top = np.array([label_max] * pixel_start + [255] * (n_cols - pixel_start), dtype=np.float64)
+    rows, lines = [], []  # a block of rows, and the file line each starts on
+    while True:
+        start = reader.line_num + 1
+        row = next(reader, None)
+        joined = ",".join(row) if row else ""
+        if "\n" in joined or "\r" in joined:  # a field spanning lines
+            raise InputError(f"{path}: line {start}: a quote is never closed")
+        if row and len(row) != n_cols:
+            raise InputError(f"{path}: line {start} has {len(row)} fields, the header has {n_cols}")
+        if row:
+            rows.append(row)
+            lines.append(start)
+        if rows and (row is None or len(rows) == 2000):
+            found = _first_bad_cell("".join(raw), rows, top)
+            if found:
+                i, j, reason = found
+                kind = "label" if j < pixel_start else "pixel"
+                note = label_note if kind == "label" else " (pixels are whole numbers 0..255)"
+                raise InputError(f"{path}: line {lines[i]}, column {j + 1} ({names[j]}): "
+                                 f"{kind} {rows[i][j].strip()!r} {reason}{note}")
+            rows, lines = [], []
+            raw.clear()
+        if row is None:
+            raise InputError(f"{path}: could not be read as a CSV of whole numbers")
 
 
 def load_csv(path, label_max=255, label_note=""):
