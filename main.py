@@ -260,7 +260,7 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
     history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                "lr", "seconds")}
-    best = {"params": [(W.copy(), b.copy()) for W, b in params], "epoch": 0, "key": None}
+    best = {"params": utils.copy_params(params), "epoch": 0, "key": None}
     augment = augmentation(c)
     stop = StopFlag()
     previous_handler = signal.signal(signal.SIGINT, stop)
@@ -279,10 +279,10 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                       f"became non-finite; stopped. Try a lower LEARNING_RATE than "
                       f"{c['LEARNING_RATE']}.")
                 break
-            if result["status"] == "stopped" and not history["epoch"]:
-                best["params"] = [(W.copy(), b.copy()) for W, b in params]
             if result["status"] == "stopped":
                 status = "stopped"
+                if not history["epoch"]:  # no epoch finished: keep what training there was
+                    best["params"] = utils.copy_params(params)
                 break
             if len(X_val):
                 val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation)
@@ -299,7 +299,7 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                       f"acc {result['acc']:7.2%}  {val}  lr {lr:.4g}  {seconds:5.1f}s", flush=True)
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
-                best.update(params=[(W.copy(), b.copy()) for W, b in params], epoch=epoch, key=key)
+                best.update(params=utils.copy_params(params), epoch=epoch, key=key)
             if c["PATIENCE"] and epoch - best["epoch"] >= c["PATIENCE"]:
                 print(f"no better validation accuracy for {c['PATIENCE']} epochs: stopping early")
                 break

@@ -772,6 +772,11 @@ def count_params(layers):
 # persistence
 
 
+def copy_params(params):
+    """A copy of params that later training steps will not change."""
+    return [(W.copy(), b.copy()) for W, b in params]
+
+
 def arch_name(layers):
     """A file-name-safe name of an architecture, e.g. '784-256-10'."""
     return "-".join(str(n) for n in layers)
