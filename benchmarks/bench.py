@@ -19,7 +19,7 @@ from elsewhere falls on both sides alike. It measures:
      shapes and dtype, on preallocated operands, with nothing else;
   3. the same recipe in PyTorch on the CPU, with as many threads as NumPy's BLAS;
   4. the peak resident memory of a default `python main.py` run (a child
-     process), and the seconds utils.load_csv takes to read the CSV;
+     process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
      size and with the width of the network.
 
@@ -46,7 +46,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import main  # the trainer's driver: its constants are the defaults benchmarked
+import data  # the trainer's driver: its constants are the defaults benchmarked
+import main
+import runs
+import settings
 import utils
 
 TABLE_BATCH_SIZES = [32, 64, 128, 256, 512]
@@ -167,7 +170,7 @@ def machine_lines(threads, source):
 
 def default_config():
     """main.py's settings as main.main sees them with no overrides."""
-    return main.configure([])
+    return dict(main.DEFAULTS)
 
 
 def load_training_rows(path, c, rows):
@@ -175,20 +178,20 @@ def load_training_rows(path, c, rows):
 
     Returns (X_train, y_train, load_seconds, n_file, n_used): the uint8 pixels
     and labels main.train would get (after holding out VAL_FRACTION with the
-    seed main.load_data uses), the seconds of each load, the rows in the file
+    seed data.load_data uses), the seconds of each load, the rows in the file
     and the rows used (the first `rows` of them, if given).
     """
     seconds = []
     for _ in range(3):
         start = time.perf_counter()
-        X, y = utils.load_csv(path, c["LAYERS"][-1] - 1)
+        X, y = data.load_csv(path, c["LAYERS"][-1] - 1)
         seconds.append(time.perf_counter() - start)
     if y is None:
-        raise utils.InputError(f"{path}: needs a 'label' column to train on")
+        raise data.InputError(f"{path}: needs a 'label' column to train on")
     n_file = len(X)
     if rows:
         X, y = X[:rows], y[:rows]
-    X_train, y_train, _, _ = utils.split_validation(
+    X_train, y_train, _, _ = data.split_validation(
         X, y, c["VAL_FRACTION"], np.random.default_rng(c["SEED"]))
     return X_train, y_train, seconds, n_file, len(X)
 
@@ -198,14 +201,8 @@ def load_training_rows(path, c, rows):
 
 
 def augmentation(c, on=True):
-    """What main.train passes utils.train_epoch after lr_at, or its "off" value.
-
-    main.augmentation(c) where main.py has it (a function, or None); before
-    that, train_epoch took the MAX_SHIFT number itself (0 is off).
-    """
-    if hasattr(main, "augmentation"):
-        return main.augmentation(c) if on else None
-    return c["MAX_SHIFT"] if on else 0
+    """What main.train passes utils.train_epoch after lr_at (a function, or None)."""
+    return data.augmentation(c) if on else None
 
 
 def augments(c):
@@ -231,7 +228,7 @@ def our_epoch(c, layers, batch_size, X, y, augment=True):
                                    round(c["WARMUP_EPOCHS"] * steps_per_epoch),
                                    c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
 
-    rates = [float(p) for p in main.dropout_rates(c["DROPOUT"], layers)]
+    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
     options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
                "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
                "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
@@ -474,7 +471,7 @@ def scaling_table(args, c, X, y):
         ours, floor = (statistics.median(timed[k][0]) for k in ("ours", "floor"))
         note = "" if timed["ours"][1] == "ok" else f"  ({timed['ours'][1]})"
         gflops = matmul_flops(layers, len(X)) / floor / 1e9
-        lines.append(f"{bs:>5}  {utils.arch_name(layers):<22} {math.ceil(len(X) / bs):>7}  "
+        lines.append(f"{bs:>5}  {runs.arch_name(layers):<22} {math.ceil(len(X) / bs):>7}  "
                      f"{ours:>8.3f}  {floor:>8.3f}  {ours / floor:>9.2f}x  "
                      f"{min(timed['ours'][0]) / min(timed['floor'][0]):>8.2f}x  {gflops:>13.1f}  "
                      f"{spread(timed['ours'][0]):>10.0%}{note}")
@@ -498,7 +495,7 @@ def report_memory(args, c):
 
 def report_setting(args, c, X, csv_name, load_seconds, n_file, n_used):
     """Section 4b and the setting: the load time, the rows and main.py's network."""
-    print(f"\nload {csv_name} ({n_file} rows) with utils.load_csv: {describe(load_seconds)}")
+    print(f"\nload {csv_name} ({n_file} rows) with data.load_csv: {describe(load_seconds)}")
     print(f"training rows: {len(X)} ({n_used} rows of {csv_name}"
           f"{' (--rows)' if args.rows else ''}, less VAL_FRACTION = {c['VAL_FRACTION']} held out, "
           "as main.py trains)")
@@ -580,6 +577,6 @@ def run_benchmark(argv):
 if __name__ == "__main__":
     try:
         sys.exit(run_benchmark(sys.argv[1:]))
-    except utils.InputError as e:
+    except data.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -20,7 +20,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import utils  # after the path is set
+import runs  # after the path is set
 
 ROWS = [
     ("default (shift 1 px, momentum, cosine)", []),
@@ -48,14 +48,14 @@ ROWS = [
 
 def run_row(overrides, folder):
     """Run main.py with the overrides; return its saved result dict and wall seconds."""
-    runs = os.path.join(folder, "runs")
+    runs_dir = os.path.join(folder, "runs")
     command = [sys.executable, os.path.join(ROOT, "main.py"), *overrides,
-               f"--RUNS_DIR={runs}", f"--IMAGES_DIR={os.path.join(folder, 'images')}"]
+               f"--RUNS_DIR={runs_dir}", f"--IMAGES_DIR={os.path.join(folder, 'images')}"]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    (name,) = os.listdir(runs)
-    return utils.load_weights(os.path.join(runs, name)), wall
+    (name,) = os.listdir(runs_dir)
+    return runs.load_weights(os.path.join(runs_dir, name)), wall
 
 
 def main():

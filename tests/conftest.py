@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import utils  # after the sys.path entry above
+import data  # after the sys.path entry above
+import utils
 
 
 def _head_csv(src, dst, n_rows):
@@ -53,10 +54,10 @@ def write_csv():
 
 @pytest.fixture(scope="session")
 def mnist_small(tmp_path_factory):
-    """(X uint8, y int64) of the first 3000 rows of train.csv, via utils.load_csv."""
+    """(X uint8, y int64) of the first 3000 rows of train.csv, via data.load_csv."""
     path = _head_csv(ROOT / "train.csv", tmp_path_factory.mktemp("mnist") / "train-3000.csv",
                      3000)
-    X, y = utils.load_csv(str(path))
+    X, y = data.load_csv(str(path))
     X.flags.writeable = False  # shared by the whole session: nobody may change it
     y.flags.writeable = False
     return X, y

@@ -11,16 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import utils  # after the sys.path entry above
+import data  # after the sys.path entry above
+import digit
+import plots
+import runs
+import utils
 
 MAIN = ROOT / "main.py"
 PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
@@ -44,9 +49,9 @@ def assert_one_line_error(result, prefix):
 
 
 def assert_small_png(path):
-    data = Path(path).read_bytes()
-    assert data[:8] == PNG, f"{path} is not a PNG"
-    assert len(data) < MAX_PICTURE_BYTES, f"{path} is {len(data)} bytes"
+    content = Path(path).read_bytes()
+    assert content[:8] == PNG, f"{path} is not a PNG"
+    assert len(content) < MAX_PICTURE_BYTES, f"{path} is {len(content)} bytes"
 
 
 def head_lines(src, dst, n_rows):
@@ -88,7 +93,7 @@ def test_confusion_matrix_of_a_known_case():
     np.testing.assert_array_equal(C, [[2, 0, 0], [0, 1, 1], [0, 1, 1]])
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
 @given(n=st.integers(1, 60), k=st.integers(2, 10), seed=st.integers(0, 2**32 - 1))
 def test_confusion_matrix_sums_to_rows_and_its_trace_is_the_accuracy(n, k, seed):
     rng = np.random.default_rng(seed)
@@ -120,7 +125,7 @@ def test_plot_mistakes_shows_wrong_predictions_most_confident_first(tmp_path):
     wrong = np.flatnonzero(pred != y)
     assert len(wrong) > 24  # enough mistakes that the cut at `count` matters
     path = tmp_path / "mistakes.png"
-    shown = np.asarray(utils.plot_mistakes(X, y, P, "test", str(path), count=24))
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "test", str(path), count=24))
     assert len(shown) == 24
     assert len(set(shown.tolist())) == 24
     assert (pred[shown] != y[shown]).all(), "a correct prediction is shown as a mistake"
@@ -137,11 +142,11 @@ def test_plot_mistakes_with_few_or_no_mistakes(tmp_path):
     P = random_probabilities(10, 10, rng)
     y = P.argmax(axis=1)
     y[[2, 7]] = (y[[2, 7]] + 1) % 10
-    shown = np.asarray(utils.plot_mistakes(X, y, P, "two", str(tmp_path / "two.png")))
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "two", str(tmp_path / "two.png")))
     assert sorted(shown.tolist()) == [2, 7]
     assert_small_png(tmp_path / "two.png")
     y = P.argmax(axis=1)
-    shown = np.asarray(utils.plot_mistakes(X, y, P, "none", str(tmp_path / "none.png")))
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "none", str(tmp_path / "none.png")))
     assert len(shown) == 0
     assert_small_png(tmp_path / "none.png")
 
@@ -167,8 +172,8 @@ def test_printed_test_accuracy_is_that_of_the_saved_weights(trained, mnist):
     folder, result = trained
     printed = re.findall(r"^test accuracy ([\d.]+)% .*\b300 rows", result.stdout, re.MULTILINE)
     assert len(printed) == 1, result.stdout
-    saved = utils.load_weights(str(folder / "runs" / "784-16-10.pkl"))
-    X, y = utils.load_csv(str(mnist["test"]))
+    saved = runs.load_weights(str(folder / "runs" / "784-16-10.pkl"))
+    X, y = data.load_csv(str(mnist["test"]))
     Z = utils.predict_logits(saved["params"], X)
     C = utils.confusion_matrix(y, Z.argmax(axis=1), 10)
     assert C.sum() == 300
@@ -192,7 +197,7 @@ def test_compare_two_architectures_writes_picture_and_table(mnist, tmp_path):
     assert re.fullmatch(rf"\| 784-16-10 \| 12,730 \| {number} \| {percent} \| {percent} \|",
                         rows[1]), rows[1]
     for stem in ("784-10", "784-16-10"):
-        assert utils.load_weights(str(tmp_path / "runs" / f"{stem}.pkl"))["layers"] == [
+        assert runs.load_weights(str(tmp_path / "runs" / f"{stem}.pkl"))["layers"] == [
             int(n) for n in stem.split("-")]
 
 
@@ -265,20 +270,20 @@ def assert_mnist_like(flat):
 @pytest.mark.parametrize("kind", ["rgb-float", "rgba-float", "rgb-uint8", "grey-float"])
 @pytest.mark.parametrize("shape", ["ring", "seven"])
 def test_prepare_digit_makes_an_mnist_like_row(shape, kind):
-    assert_mnist_like(utils.prepare_digit(as_kind(draw(shape), kind)))
+    assert_mnist_like(digit.prepare_digit(as_kind(draw(shape), kind)))
 
 
 @pytest.mark.parametrize("shape", ["ring", "seven"])
 def test_prepare_digit_light_on_dark_gives_the_same_polarity(shape):
-    dark_on_light = utils.prepare_digit(as_kind(draw(shape), "rgb-float"))
-    light_on_dark = utils.prepare_digit(as_kind(1 - draw(shape), "rgb-float"))
+    dark_on_light = digit.prepare_digit(as_kind(draw(shape), "rgb-float"))
+    light_on_dark = digit.prepare_digit(as_kind(1 - draw(shape), "rgb-float"))
     assert_mnist_like(light_on_dark)
     assert np.abs(light_on_dark.astype(int) - dark_on_light).max() <= 1
 
 
 def test_prepare_digit_never_wraps_ink_around_the_edges():
     """Centring by mass may push ink towards an edge; it must not reappear on the other side."""
-    x = utils.prepare_digit(as_kind(draw("bar-and-dot"), "rgb-float")).reshape(28, 28)
+    x = digit.prepare_digit(as_kind(draw("bar-and-dot"), "rgb-float")).reshape(28, 28)
     height, width = ink_box(x)
     assert height <= 21
     assert width <= 21, f"ink spans {width} columns: it wrapped around the picture's edge"
@@ -293,7 +298,7 @@ def weights(tmp_path_factory):
     """A weights file of a [784, 16, 10] network, saved directly (no training)."""
     path = tmp_path_factory.mktemp("weights") / "w.pkl"
     layers = [784, 16, 10]
-    utils.save_weights(str(path), {"layers": layers, "config": {"ACTIVATION": "relu"},
+    runs.save_weights(str(path), {"layers": layers, "config": {"ACTIVATION": "relu"},
                                    "params": utils.init_params(layers,
                                                                np.random.default_rng(5))})
     return path
@@ -323,8 +328,8 @@ def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digi
     assert percents == sorted(percents, reverse=True)
     assert sum(percents) <= 100.15
     # the same numbers as the network gives for the prepared picture
-    saved = utils.load_weights(str(weights))
-    x = utils.prepare_digit(matplotlib.image.imread(digit_png))
+    saved = runs.load_weights(str(weights))
+    x = digit.prepare_digit(matplotlib.image.imread(digit_png))
     P = utils.softmax(utils.predict_logits(saved["params"], x[None, :]))[0]
     expected = np.argsort(-P, kind="stable")[:3]
     assert digits == expected.tolist()
@@ -341,8 +346,8 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     assert lines[0] == "ImageId,Label"
     assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 26))
     labels = [int(line.split(",")[1]) for line in lines[1:]]
-    X, _ = utils.load_csv(str(csv_path))
-    saved = utils.load_weights(str(weights))
+    X, _ = data.load_csv(str(csv_path))
+    saved = runs.load_weights(str(weights))
     assert labels == utils.predict_logits(saved["params"], X).argmax(axis=1).tolist()
     assert "accuracy on" in result.stdout  # the CSV has labels
 

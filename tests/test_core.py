@@ -11,7 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+import data
 import main
+import runs
+import settings
 import utils
 
 TOL = 1e-6  # the largest relative error allowed between analytic and numeric gradients
@@ -104,7 +107,7 @@ def _one_epoch(seed, X, y):
     params = utils.init_params([784, 32, 10], rng)
     state = utils.init_state(params, "momentum")
     result = utils.train_epoch(params, state, X, y, 100, rng, lambda step: 0.05,
-                               lambda Xb, r: utils.random_shift(Xb, 1, r),
+                               lambda Xb, r: data.random_shift(Xb, 1, r),
                                dropout=[0.2], optimiser="momentum")
     assert result["status"] == "ok"
     return params
@@ -147,7 +150,7 @@ def test_main_end_to_end(repo, head_csv, tmp_path):
 
     weights = tmp_path / "runs" / "784-64-10.pkl"
     assert weights.is_file()
-    saved = utils.load_weights(str(weights))
+    saved = runs.load_weights(str(weights))
     assert {"layers", "params", "config", "history", "test_accuracy"} <= set(saved)
     assert saved["layers"] == [784, 64, 10]
     assert [W.shape for W, _ in saved["params"]] == [(784, 64), (64, 10)]
@@ -162,9 +165,9 @@ def test_main_end_to_end(repo, head_csv, tmp_path):
     assert history["epoch"] == list(range(1, epochs + 1))
 
     curves = tmp_path / "images" / "curves-784-64-10.png"
-    data = curves.read_bytes()
-    assert data.startswith(b"\x89PNG\r\n\x1a\n")
-    assert len(data) < 200 * 1024
+    png = curves.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) < 200 * 1024
 
 
 def test_saved_weights_predict_like_the_params_in_memory(mnist_small, tmp_path):
@@ -172,9 +175,9 @@ def test_saved_weights_predict_like_the_params_in_memory(mnist_small, tmp_path):
     X, y = mnist_small[0][:1000], mnist_small[1][:1000]
     params = _one_epoch(3, X, y)
     path = tmp_path / "runs" / "net.pkl"
-    utils.save_weights(str(path), {"layers": [784, 32, 10], "params": params,
+    runs.save_weights(str(path), {"layers": [784, 32, 10], "params": params,
                                    "config": {"ACTIVATION": "relu"}, "history": {}})
-    loaded = utils.load_weights(str(path))
+    loaded = runs.load_weights(str(path))
     assert loaded["layers"] == [784, 32, 10]
     for (W, b), (W2, b2) in zip(params, loaded["params"]):
         assert W2.dtype == W.dtype
@@ -193,7 +196,7 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain.bin"
     plain.write_bytes(b"x")
     path = tmp_path / "saved.bin"
-    utils.save_atomic(str(path), lambda f: f.write(b"x"))
+    runs.save_atomic(str(path), lambda f: f.write(b"x"))
     assert path.read_bytes() == b"x"
     assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask)
     assert oct(path.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777)
@@ -207,8 +210,8 @@ def test_load_weights_refuses_a_pickle_that_runs_code(tmp_path):
 
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"layers": [2, 2], "params": Evil()}))
-    with pytest.raises(utils.InputError, match="refused"):
-        utils.load_weights(str(path))
+    with pytest.raises(data.InputError, match="refused"):
+        runs.load_weights(str(path))
 
 
 # ----------------------------------------------------------------------------
@@ -237,63 +240,63 @@ def test_shipped_csv_checksum(repo, name):
 def test_override_sets_a_value():
     """--EPOCHS=5 sets 5 and leaves the other settings at their defaults."""
     default = main.EPOCHS
-    c = main.configure(["--EPOCHS=5"])
+    c = settings.configure(main.DEFAULTS, ["--EPOCHS=5"])
     assert c["EPOCHS"] == 5
     assert c["BATCH_SIZE"] == main.BATCH_SIZE
     assert main.EPOCHS == default  # the module's constant is not changed
-    assert main.configure([])["EPOCHS"] == default
+    assert settings.configure(main.DEFAULTS, [])["EPOCHS"] == default
 
 
 def test_override_of_an_int_into_a_float_setting():
     """--LEARNING_RATE=1 is accepted as the float 1.0."""
-    value = main.configure(["--LEARNING_RATE=1"])["LEARNING_RATE"]
+    value = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=1"])["LEARNING_RATE"]
     assert value == 1.0
     assert isinstance(value, float)
 
 
 def test_bare_string_override():
     """--OPTIMISER=adam needs no quotes."""
-    assert main.configure(["--OPTIMISER=adam"])["OPTIMISER"] == "adam"
+    assert settings.configure(main.DEFAULTS, ["--OPTIMISER=adam"])["OPTIMISER"] == "adam"
 
 
 @pytest.mark.parametrize("arg", ["--NO_SUCH_SETTING=1", "--epochs=5"])
 def test_unknown_setting_is_refused(arg):
     """A name that is not a setting is an InputError."""
-    with pytest.raises(utils.InputError, match="not a setting"):
-        main.configure([arg])
+    with pytest.raises(data.InputError, match="not a setting"):
+        settings.configure(main.DEFAULTS, [arg])
 
 
 @pytest.mark.parametrize("arg", ["--EPOCHS=1.5", "--LAYERS=5", "--EPOCHS=True", "--EPOCHS=five",
                                  "--OPTIMISER=5", "--EPOCHS", "EPOCHS=5"])
 def test_wrong_type_or_form_is_refused(arg):
     """A value of the wrong type, or an argument of the wrong form, is an InputError."""
-    with pytest.raises(utils.InputError):
-        main.configure([arg])
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [arg])
 
 
 def test_unhashable_literal_is_an_input_error():
     """A literal that literal_eval cannot build (a list as a dict key) is an InputError too."""
-    with pytest.raises(utils.InputError):
-        main.configure(["--EPOCHS={[]: 1}"])
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, ["--EPOCHS={[]: 1}"])
 
 
 def test_string_setting_takes_bare_text_then_check_config_refuses_a_bad_name():
     """A string setting takes unparsable text as a string; check_config refuses unknown names."""
-    c = main.configure(["--OPTIMISER={[]: 1}"])
+    c = settings.configure(main.DEFAULTS, ["--OPTIMISER={[]: 1}"])
     assert c["OPTIMISER"] == "{[]: 1}"
-    with pytest.raises(utils.InputError, match="OPTIMISER"):
-        main.check_config(c)
+    with pytest.raises(data.InputError, match="OPTIMISER"):
+        settings.check(c)
 
 
 def test_recipe_is_applied_and_overrides_follow_it(tmp_path):
     """A recipe's NAME = value lines are applied in order; a later override wins."""
     recipe = tmp_path / "recipe.py"
     recipe.write_text('"""A recipe."""\nEPOCHS = 2\nDROPOUT = [0.1, 0.2]\n', encoding="utf-8")
-    c = main.configure([str(recipe)])
+    c = settings.configure(main.DEFAULTS, [str(recipe)])
     assert c["EPOCHS"] == 2
     assert c["DROPOUT"] == [0.1, 0.2]
-    assert main.configure([str(recipe), "--EPOCHS=7"])["EPOCHS"] == 7
-    assert main.configure(["--EPOCHS=7", str(recipe)])["EPOCHS"] == 2
+    assert settings.configure(main.DEFAULTS, [str(recipe), "--EPOCHS=7"])["EPOCHS"] == 7
+    assert settings.configure(main.DEFAULTS, ["--EPOCHS=7", str(recipe)])["EPOCHS"] == 2
 
 
 @pytest.mark.parametrize("source", ["import os\n", "EPOCHS = 2\nimport os\n",
@@ -303,19 +306,19 @@ def test_recipe_with_code_is_refused(tmp_path, source):
     """A recipe holding anything but NAME = literal lines is an InputError, never executed."""
     recipe = tmp_path / "bad.py"
     recipe.write_text(source, encoding="utf-8")
-    with pytest.raises(utils.InputError):
-        main.configure([str(recipe)])
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [str(recipe)])
 
 
 def test_recipe_that_is_not_utf8_is_an_input_error(tmp_path):
     """A recipe with bytes that are not UTF-8 is an InputError naming it, not a traceback."""
     recipe = tmp_path / "latin1.py"
     recipe.write_bytes("EPOCHS = 2  # café\n".encode("latin-1"))
-    with pytest.raises(utils.InputError, match=re.escape(str(recipe))):
-        main.configure([str(recipe)])
+    with pytest.raises(data.InputError, match=re.escape(str(recipe))):
+        settings.configure(main.DEFAULTS, [str(recipe)])
 
 
 def test_missing_recipe_is_an_input_error(tmp_path):
     """A recipe file that does not exist is an InputError."""
-    with pytest.raises(utils.InputError):
-        main.configure([str(tmp_path / "nope.py")])
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [str(tmp_path / "nope.py")])

@@ -25,16 +25,19 @@ import traceback
 import warnings
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import utils  # after the sys.path entry above
+import data  # after the sys.path entry above
+import runs
+import utils
 
 MAIN = ROOT / "main.py"
 
@@ -309,7 +312,7 @@ def test_csv_with_a_utf8_byte_order_mark_keeps_its_label_column(tmp_path):
     """Spreadsheets save CSVs with a BOM; the label column must still be the label."""
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + csv_text(table(5)).encode())
-    X, y = utils.load_csv(str(path), 9)
+    X, y = data.load_csv(str(path), 9)
     assert X.shape == (5, 4)
     assert y is not None
     assert y.tolist() == [0, 1, 2, 3, 4]
@@ -333,8 +336,8 @@ def test_unlabeled_test_file_writes_kaggle_predictions(mnist, tmp_path):
     assert labels.min() >= 0
     assert labels.max() <= 9
     # the labels are the saved network's own predictions for those rows
-    saved = utils.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
-    X, y = utils.load_csv(str(mnist["unlabeled"]))
+    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
+    X, y = data.load_csv(str(mnist["unlabeled"]))
     assert y is None
     np.testing.assert_array_equal(labels, utils.predict_logits(saved["params"], X).argmax(1))
 
@@ -349,7 +352,7 @@ def test_absurd_learning_rate_stops_with_advice_and_finite_weights(mnist, tmp_pa
               and "lower" in line and not line.startswith("override")]
     assert len(advice) == 1, result.stdout
     assert advice[0].startswith("epoch 1"), advice
-    saved = utils.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
+    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
     assert saved["status"] == "diverged"
     for W, b in saved["params"]:
         assert np.isfinite(W).all()
@@ -380,7 +383,7 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
     assert returncode == 130, (stdout[-1000:], err_path.read_text(encoding="utf-8"))
     assert "Traceback" not in err_path.read_text(encoding="utf-8")
     assert "epoch 2000/2000" not in stdout, "the run was not stopped"
-    saved = utils.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
+    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
     assert saved["status"] == "stopped"
     assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in saved["params"])
     assert (tmp_path / "images" / "curves-784-16-10.png").read_bytes()[:8] == PNG
@@ -406,15 +409,15 @@ def good_result(seed=0):
 
 def test_crash_while_pickling_leaves_previous_weights_intact(tmp_path):
     path = tmp_path / "w.pkl"
-    utils.save_weights(str(path), good_result())
+    runs.save_weights(str(path), good_result())
     before = path.read_bytes()
     # 2 MB of array is written to the temporary file before Boom raises
     crashing = {**good_result(1), "big": np.ones(500_000, np.float32), "boom": Boom()}
     with pytest.raises(RuntimeError, match="boom while pickling"):
-        utils.save_weights(str(path), crashing)
+        runs.save_weights(str(path), crashing)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["w.pkl"], "a temporary file was left behind"
-    assert utils.load_weights(str(path))["layers"] == [4, 3, 10]
+    assert runs.load_weights(str(path))["layers"] == [4, 3, 10]
 
 
 @pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()],
@@ -428,7 +431,7 @@ def test_save_atomic_crash_midway_leaves_previous_file(tmp_path, error):
         raise error
 
     with pytest.raises(type(error)):
-        utils.save_atomic(str(path), write_half)
+        runs.save_atomic(str(path), write_half)
     assert path.read_bytes() == b"the previous content\n"
     assert os.listdir(tmp_path) == ["out.csv"], "a temporary file was left behind"
 
@@ -441,14 +444,14 @@ def test_save_atomic_crash_midway_creates_no_file(tmp_path):
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space"):
-        utils.save_atomic(str(path), write_half)
+        runs.save_atomic(str(path), write_half)
     assert os.listdir(tmp_path) == []
 
 
 def test_save_atomic_replaces_the_file_whole(tmp_path):
     path = tmp_path / "out.bin"
     path.write_bytes(b"old")
-    utils.save_atomic(str(path), lambda f: f.write(b"new content"))
+    runs.save_atomic(str(path), lambda f: f.write(b"new content"))
     assert path.read_bytes() == b"new content"
     assert os.listdir(tmp_path) == ["out.bin"]
 
@@ -480,8 +483,8 @@ def test_load_weights_refuses_a_pickle_that_runs_a_command(tmp_path, shape):
     obj = Evil(marker) if shape == "bare" else {**good_result(), "params": [Evil(marker)]}
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-    with pytest.raises(utils.InputError) as info:
-        utils.load_weights(str(path))
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
     assert str(info.value).startswith(str(path))
     assert not marker.exists(), "loading the weights ran the command"
 
@@ -519,9 +522,9 @@ def bad_params(kind):
                                   "not-a-pair"])
 def test_load_weights_refuses_params_that_do_not_match_layers(tmp_path, kind):
     path = tmp_path / "w.pkl"
-    utils.save_weights(str(path), bad_params(kind))
-    with pytest.raises(utils.InputError, match="do not match"):
-        utils.load_weights(str(path))
+    runs.save_weights(str(path), bad_params(kind))
+    with pytest.raises(data.InputError, match="do not match"):
+        runs.load_weights(str(path))
 
 
 @pytest.fixture(scope="module")
@@ -529,20 +532,20 @@ def good_weights_bytes():
     """The bytes of a valid weights file (also checked to load)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "w.pkl")
-        utils.save_weights(path, good_result())
-        assert utils.load_weights(path)["layers"] == [4, 3, 10]
+        runs.save_weights(path, good_result())
+        assert runs.load_weights(path)["layers"] == [4, 3, 10]
         with open(path, "rb") as f:
             return f.read()
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fraction=st.floats(0, 1, exclude_max=True))
 def test_load_weights_refuses_a_truncated_file(tmp_path, good_weights_bytes, fraction):
     path = tmp_path / "truncated.pkl"
     path.write_bytes(good_weights_bytes[:int(fraction * len(good_weights_bytes))])
-    with pytest.raises(utils.InputError) as info:
-        utils.load_weights(str(path))
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
     assert str(info.value).startswith(str(path))
 
 
@@ -571,34 +574,34 @@ def header_of(labelled, n_pixels):
     return ",".join((["label"] if labelled else []) + [f"pixel{j}" for j in range(n_pixels)])
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(shape=csv_shapes(), data=st.data())
-def test_malformed_csv_always_raises_input_error_naming_the_file(shape, data):
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(shape=csv_shapes(), draws=st.data())
+def test_malformed_csv_always_raises_input_error_naming_the_file(shape, draws):
     labelled, n_pixels, rows = shape
     rows = [[str(v) for v in row] for row in rows]
     width = len(rows[0])
-    r = data.draw(st.integers(0, len(rows) - 1), label="row")
-    how = data.draw(st.sampled_from(["token", "fewer-fields", "more-fields"]), label="how")
+    r = draws.draw(st.integers(0, len(rows) - 1), label="row")
+    how = draws.draw(st.sampled_from(["token", "fewer-fields", "more-fields"]), label="how")
     if how == "token":
-        rows[r][data.draw(st.integers(0, width - 1), label="column")] = data.draw(
+        rows[r][draws.draw(st.integers(0, width - 1), label="column")] = draws.draw(
             st.sampled_from(BAD_TOKENS), label="token")
     elif how == "fewer-fields":  # at least one field stays: an empty line is skipped
-        rows[r] = rows[r][:data.draw(st.integers(1, width - 1), label="kept")]
+        rows[r] = rows[r][:draws.draw(st.integers(1, width - 1), label="kept")]
     else:
-        rows[r] = rows[r] + data.draw(st.lists(st.sampled_from(["0", "7", "255"]),
+        rows[r] = rows[r] + draws.draw(st.lists(st.sampled_from(["0", "7", "255"]),
                                                min_size=1, max_size=3), label="extra")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "data.csv")
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(csv_text(rows, header_of(labelled, n_pixels)))
-        with pytest.raises(utils.InputError) as info, warnings.catch_warnings():
+        with pytest.raises(data.InputError) as info, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # warnings are the CLI tests' business
-            utils.load_csv(path, 9)
+            data.load_csv(path, 9)
     assert str(info.value).startswith(f"{path}: "), str(info.value)
     assert "\n" not in str(info.value)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
 @given(shape=csv_shapes())
 def test_well_formed_csv_loads_exact_values(shape):
     labelled, n_pixels, rows = shape
@@ -607,7 +610,7 @@ def test_well_formed_csv_loads_exact_values(shape):
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(csv_text([[str(v) for v in row] for row in rows],
                              header_of(labelled, n_pixels)))
-        X, y = utils.load_csv(path, 9)
+        X, y = data.load_csv(path, 9)
     expected = np.array(rows)
     assert X.dtype == np.uint8
     assert X.shape == (len(rows), n_pixels)

@@ -5,13 +5,16 @@ import io
 import itertools
 import math
 
+import hypothesis
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import data
 import main
+import settings
 import utils
 
 TOL = 1e-6  # the largest relative error allowed between analytic and numeric gradients
@@ -311,9 +314,9 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
     X_train, y_train, X_val, y_val = X[:500], y[:500], X[500:800], y[500:800]
     epochs = 30
     with contextlib.redirect_stdout(io.StringIO()):
-        c = main.configure(["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
+        c = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
                             "--BATCH_SIZE=50", "--PATIENCE=2", f"--EPOCHS={epochs}"])
-        main.check_config(c)
+        settings.check(c)
         params, best_epoch, history, status = main.train(
             c, [784, 32, 10], X_train, y_train, X_val, y_val, np.random.default_rng(0),
             quiet=True)
@@ -343,11 +346,11 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
 def test_random_shift_keeps_shape_and_dtype(mnist_small):
     """random_shift returns uint8 of the same shape; max_shift 0 returns the images unchanged."""
     X = mnist_small[0][:50]
-    out = utils.random_shift(X, 2, np.random.default_rng(0))
+    out = data.random_shift(X, 2, np.random.default_rng(0))
     assert out.shape == X.shape
     assert out.dtype == np.uint8
     assert not np.array_equal(out, X)  # something did move
-    np.testing.assert_array_equal(utils.random_shift(X, 0, np.random.default_rng(0)), X)
+    np.testing.assert_array_equal(data.random_shift(X, 0, np.random.default_rng(0)), X)
 
 
 def test_random_shift_moves_a_single_pixel_by_at_most_max_shift():
@@ -355,7 +358,7 @@ def test_random_shift_moves_a_single_pixel_by_at_most_max_shift():
     k, side, r, c = 2, 28, 14, 9
     X = np.zeros((400, side * side), dtype=np.uint8)
     X[:, r * side + c] = 173
-    out = utils.random_shift(X, k, np.random.default_rng(1))
+    out = data.random_shift(X, k, np.random.default_rng(1))
     assert np.all(np.count_nonzero(out, axis=1) == 1)
     assert np.all(out.max(axis=1) == 173)
     rows, cols = np.divmod(out.argmax(axis=1), side)
@@ -371,7 +374,7 @@ def test_random_shift_preserves_the_ink_of_a_centred_digit(mnist_small):
     inner[k:side - k, k:side - k] = True
     centred = images[~np.any(images[:, ~inner], axis=1)].reshape(-1, side * side)
     assert len(centred) >= 50
-    out = utils.random_shift(centred, k, np.random.default_rng(2))
+    out = data.random_shift(centred, k, np.random.default_rng(2))
     np.testing.assert_array_equal(out.sum(axis=1, dtype=np.int64),
                                   centred.sum(axis=1, dtype=np.int64))
     np.testing.assert_array_equal(np.sort(out, axis=1), np.sort(centred, axis=1))
@@ -404,7 +407,7 @@ def test_max_norm_caps_columns_and_leaves_small_ones_alone():
     assert np.any(np.linalg.norm(before[0][0], axis=0) > c)  # some column was capped
 
 
-@settings(max_examples=40, deadline=None)
+@hypothesis.settings(max_examples=40, deadline=None)
 @given(W=arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
                 elements=st.floats(-1e3, 1e3)),
        c=st.floats(1e-3, 1e2))
@@ -421,13 +424,13 @@ def test_max_norm_property(W, c):
 def test_random_affine_with_no_distortion_is_the_identity(mnist_small):
     """All three limits at 0 give back the batch unchanged."""
     X = mnist_small[0][:16]
-    assert np.array_equal(utils.random_affine(X, 0, 0, 0, np.random.default_rng(0)), X)
+    assert np.array_equal(data.random_affine(X, 0, 0, 0, np.random.default_rng(0)), X)
 
 
 def test_random_affine_keeps_shape_dtype_and_roughly_the_ink(mnist_small):
     """Small rotations, scalings and shifts keep shape, dtype and (about) the amount of ink."""
     X = mnist_small[0][:64]
-    out = utils.random_affine(X, 2, 10, 0.1, np.random.default_rng(1))
+    out = data.random_affine(X, 2, 10, 0.1, np.random.default_rng(1))
     assert out.shape == X.shape
     assert out.dtype == np.uint8
     assert not np.array_equal(out, X)
@@ -445,7 +448,7 @@ def test_random_affine_rotation_leaves_a_centred_disc_alone():
     yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
     disc = ((yy ** 2 + xx ** 2) <= 8 ** 2).astype(np.uint8) * 255
     X = np.repeat(disc.reshape(1, -1), 8, axis=0)
-    out = utils.random_affine(X, 0, 45, 0, np.random.default_rng(2))
+    out = data.random_affine(X, 0, 45, 0, np.random.default_rng(2))
     radius = np.sqrt(yy ** 2 + xx ** 2).ravel()
     assert (out[:, radius < 7] == 255).all()  # the inside stays full
     assert (out[:, radius > 10] == 0).all()  # the outside stays empty
