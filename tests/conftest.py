@@ -1,4 +1,8 @@
-"""Shared fixtures: the project root, a small slice of MNIST, CSV helpers, gradient checks."""
+"""Shared fixtures: the project root, a small slice of MNIST, CSV helpers, gradient checks.
+
+Plain helper functions shared by several test files live in helpers.py beside
+this file; both folders go on sys.path here, before any test file is imported.
+"""
 
 import sys
 from pathlib import Path
@@ -7,21 +11,14 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, Path(__file__).resolve().parent):  # the project's modules; helpers.py
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
-import data  # after the sys.path entry above
+from helpers import head_lines
+
+import data  # after the sys.path entries above
 import utils
-
-
-def _head_csv(src, dst, n_rows):
-    """Copy the header and the first n_rows data lines of CSV src to dst; return dst."""
-    with open(src, encoding="utf-8") as f_in, open(dst, "w", encoding="utf-8") as f_out:
-        for i, line in enumerate(f_in):
-            if i > n_rows:
-                break
-            f_out.write(line)
-    return Path(dst)
 
 
 def _write_csv(path, rows, header=None):
@@ -43,7 +40,7 @@ def repo():
 @pytest.fixture(scope="session")
 def head_csv():
     """head_csv(src, dst, n_rows): copy a CSV's header and first n_rows rows."""
-    return _head_csv
+    return head_lines
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +52,8 @@ def write_csv():
 @pytest.fixture(scope="session")
 def mnist_small(tmp_path_factory):
     """(X uint8, y int64) of the first 3000 rows of train.csv, via data.load_csv."""
-    path = _head_csv(ROOT / "train.csv", tmp_path_factory.mktemp("mnist") / "train-3000.csv",
-                     3000)
+    path = head_lines(ROOT / "train.csv", tmp_path_factory.mktemp("mnist") / "train-3000.csv",
+                      3000)
     X, y = data.load_csv(str(path))
     X.flags.writeable = False  # shared by the whole session: nobody may change it
     y.flags.writeable = False

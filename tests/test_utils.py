@@ -1,23 +1,22 @@
-"""Issue 4: activations, regularisation, optimisers, schedules, early stopping, augmentation."""
+"""utils.py, the network: gradients against finite differences, softmax and the loss,
+optimisers against the formulas by hand, dropout, learning-rate schedules, max-norm,
+the determinism of a training epoch, and the metrics."""
 
-import contextlib
-import io
 import itertools
 import math
 
 import hypothesis
 import numpy as np
 import pytest
+from helpers import one_epoch
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import data
-import main
-import settings
 import utils
 
 TOL = 1e-6  # the largest relative error allowed between analytic and numeric gradients
+
 
 
 def _assert_gradients_match(errors):
@@ -29,8 +28,29 @@ def _assert_gradients_match(errors):
         assert err_b < TOL, f"layer {layer}: db relative error {err_b:.2e}"
 
 
+
 # ----------------------------------------------------------------------------
-# gradient checks: activations, weight decay, dropout
+# gradient checks: layers, activations, weight decay, dropout
+
+
+@pytest.mark.parametrize("layers", [[6, 5, 3], [6, 5, 4, 4, 3], [7, 11, 2, 9, 4]],
+                         ids=["one-hidden", "three-hidden", "uneven"])
+def test_backward_matches_finite_differences(layers, grad_problem, gradient_errors):
+    """Every layer's dW and db from backward agree with central differences (float64)."""
+    params, X, y = grad_problem(layers, "relu", seed=1)
+    errors = gradient_errors(params, X, y, "relu")
+    assert len(errors) == len(layers) - 1
+    _assert_gradients_match(errors)
+
+
+def test_gradients_have_the_shapes_and_dtype_of_params(grad_problem):
+    """backward returns one (dW, db) per layer, shaped and typed like (W, b)."""
+    params, X, y = grad_problem([7, 11, 2, 9, 4])
+    Z, cache = utils.forward(params, X)
+    _, dZ = utils.softmax_cross_entropy(Z, y)
+    grads = utils.backward(params, cache, dZ)
+    assert [(dW.shape, db.shape) for dW, db in grads] == [(W.shape, b.shape) for W, b in params]
+    assert all(dW.dtype == np.float64 and db.dtype == np.float64 for dW, db in grads)
 
 
 @pytest.mark.parametrize("activation", sorted(utils.ACTIVATIONS))
@@ -74,6 +94,55 @@ def test_gradient_check_with_a_fixed_dropout_mask(activation, grad_problem, grad
     assert all(m is not None and m.dtype == np.float64 for m in masks)
     assert all(np.any(m == 0) for m in masks)  # some units really are dropped
     _assert_gradients_match(gradient_errors(params, X, y, activation, masks=masks))
+
+
+# ----------------------------------------------------------------------------
+# softmax and cross-entropy
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_and_cross_entropy_of_huge_logits(dtype):
+    """Logits of +-1e4 give softmax [1, 0, 0] and a loss of exactly 2e4 (or 0), all finite."""
+    Z = np.array([[1e4, -1e4, 0.0]], dtype=dtype)
+    np.testing.assert_array_equal(utils.softmax(Z), [[1.0, 0.0, 0.0]])
+    assert utils.cross_entropy(Z, np.array([1])) == pytest.approx(2e4, rel=1e-12)
+    assert utils.cross_entropy(Z, np.array([0])) == pytest.approx(0.0, abs=1e-12)
+    assert np.all(np.isfinite(utils.log_softmax(Z)))
+    loss, dZ = utils.softmax_cross_entropy(Z.copy(), np.array([1]))
+    assert loss == pytest.approx(2e4, rel=1e-12)
+    assert np.all(np.isfinite(dZ))
+    np.testing.assert_allclose(dZ, [[1.0, -1.0, 0.0]], atol=1e-12)
+
+
+def test_cross_entropy_by_hand():
+    """Logits [0, ln 2, ln 3] are probabilities 1/6, 2/6, 3/6: losses ln 6 and ln 2."""
+    row = [0.0, math.log(2), math.log(3)]
+    Z = np.array([row, row])
+    np.testing.assert_allclose(utils.softmax(Z), [[1 / 6, 2 / 6, 3 / 6]] * 2, rtol=1e-12)
+    y = np.array([0, 2])
+    expected = (math.log(6) + math.log(2)) / 2
+    assert utils.cross_entropy(Z, y) == pytest.approx(expected, rel=1e-12)
+    assert utils.softmax_cross_entropy(Z.copy(), y)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_fused_gradient_is_softmax_minus_one_hot_over_n():
+    """softmax_cross_entropy's gradient is (softmax(Z) - onehot(y)) / n, its loss cross_entropy."""
+    rng = np.random.default_rng(3)
+    Z = rng.normal(0, 3, (5, 4))
+    y = np.array([0, 3, 3, 1, 2])
+    expected = (utils.softmax(Z) - utils.one_hot(y, 4)) / 5
+    loss, dZ = utils.softmax_cross_entropy(Z.copy(), y)
+    np.testing.assert_allclose(dZ, expected, rtol=1e-10, atol=1e-15)
+    assert loss == pytest.approx(utils.cross_entropy(Z, y), rel=1e-12)
+
+
+def test_one_hot_has_the_full_width_when_classes_are_missing():
+    """one_hot([0, 2], 10) is (2, 10), with a single 1 at columns 0 and 2."""
+    Y = utils.one_hot(np.array([0, 2]), 10)
+    assert Y.shape == (2, 10)
+    expected = np.zeros((2, 10))
+    expected[0, 0] = expected[1, 2] = 1
+    np.testing.assert_array_equal(Y, expected)
 
 
 # ----------------------------------------------------------------------------
@@ -305,82 +374,6 @@ def test_unknown_schedule_is_refused():
 
 
 # ----------------------------------------------------------------------------
-# early stopping
-
-
-def test_early_stopping_keeps_the_best_epoch(mnist_small):
-    """PATIENCE=2 stops early and returns the params of the best validation epoch."""
-    X, y = mnist_small
-    X_train, y_train, X_val, y_val = X[:500], y[:500], X[500:800], y[500:800]
-    epochs = 30
-    with contextlib.redirect_stdout(io.StringIO()):
-        c = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
-                            "--BATCH_SIZE=50", "--PATIENCE=2", f"--EPOCHS={epochs}"])
-        settings.check(c)
-        params, best_epoch, history, status = main.train(
-            c, [784, 32, 10], X_train, y_train, X_val, y_val, np.random.default_rng(0),
-            quiet=True)
-    assert status == "ok"
-    val_acc, val_loss = history["val_acc"], history["val_loss"]
-    n = len(history["epoch"])
-    assert history["epoch"] == list(range(1, n + 1))
-    # stopped early, exactly PATIENCE epochs after the best one
-    assert n < epochs
-    assert n == best_epoch + 2
-    # the best epoch has the highest validation accuracy, ties going to the lower loss
-    assert val_acc[best_epoch - 1] == max(val_acc)
-    ties = [e for e in range(n) if val_acc[e] == max(val_acc)]
-    assert best_epoch - 1 == min(ties, key=lambda e: (val_loss[e], e))
-    assert 1 < best_epoch < n  # so the returned params are not simply the first or last
-    # the returned params are that epoch's
-    loss, acc = utils.evaluate(params, X_val, y_val)
-    assert acc == val_acc[best_epoch - 1]
-    assert loss == pytest.approx(val_loss[best_epoch - 1], rel=1e-6)
-    assert acc > val_acc[-1]
-
-
-# ----------------------------------------------------------------------------
-# augmentation
-
-
-def test_random_shift_keeps_shape_and_dtype(mnist_small):
-    """random_shift returns uint8 of the same shape; max_shift 0 returns the images unchanged."""
-    X = mnist_small[0][:50]
-    out = data.random_shift(X, 2, np.random.default_rng(0))
-    assert out.shape == X.shape
-    assert out.dtype == np.uint8
-    assert not np.array_equal(out, X)  # something did move
-    np.testing.assert_array_equal(data.random_shift(X, 0, np.random.default_rng(0)), X)
-
-
-def test_random_shift_moves_a_single_pixel_by_at_most_max_shift():
-    """A lone pixel moves by each of -k..k in both axes, never further, and keeps its value."""
-    k, side, r, c = 2, 28, 14, 9
-    X = np.zeros((400, side * side), dtype=np.uint8)
-    X[:, r * side + c] = 173
-    out = data.random_shift(X, k, np.random.default_rng(1))
-    assert np.all(np.count_nonzero(out, axis=1) == 1)
-    assert np.all(out.max(axis=1) == 173)
-    rows, cols = np.divmod(out.argmax(axis=1), side)
-    offsets = set(zip((rows - r).tolist(), (cols - c).tolist()))
-    assert offsets == set(itertools.product(range(-k, k + 1), repeat=2))
-
-
-def test_random_shift_preserves_the_ink_of_a_centred_digit(mnist_small):
-    """Digits with a blank border at least max_shift wide keep every bit of their ink."""
-    k, side = 3, 28
-    images = mnist_small[0][:200].reshape(-1, side, side)
-    inner = np.zeros((side, side), dtype=bool)
-    inner[k:side - k, k:side - k] = True
-    centred = images[~np.any(images[:, ~inner], axis=1)].reshape(-1, side * side)
-    assert len(centred) >= 50
-    out = data.random_shift(centred, k, np.random.default_rng(2))
-    np.testing.assert_array_equal(out.sum(axis=1, dtype=np.int64),
-                                  centred.sum(axis=1, dtype=np.int64))
-    np.testing.assert_array_equal(np.sort(out, axis=1), np.sort(centred, axis=1))
-
-
-# ----------------------------------------------------------------------------
 # max-norm
 
 
@@ -421,35 +414,43 @@ def test_max_norm_property(W, c):
     np.testing.assert_array_equal(W[:, small], W0[:, small])
 
 
-def test_random_affine_with_no_distortion_is_the_identity(mnist_small):
-    """All three limits at 0 give back the batch unchanged."""
-    X = mnist_small[0][:16]
-    assert np.array_equal(data.random_affine(X, 0, 0, 0, np.random.default_rng(0)), X)
+# ----------------------------------------------------------------------------
+# a training epoch
 
 
-def test_random_affine_keeps_shape_dtype_and_roughly_the_ink(mnist_small):
-    """Small rotations, scalings and shifts keep shape, dtype and (about) the amount of ink."""
-    X = mnist_small[0][:64]
-    out = data.random_affine(X, 2, 10, 0.1, np.random.default_rng(1))
-    assert out.shape == X.shape
-    assert out.dtype == np.uint8
-    assert not np.array_equal(out, X)
-    ink_before = X.reshape(64, -1).sum(axis=1).astype(float)
-    ink_after = out.reshape(64, -1).sum(axis=1).astype(float)
-    ratio = ink_after / ink_before
-    # scaling by s changes the area by s^2: at most 0.9^2..1.1^2, plus rounding
-    assert ratio.min() > 0.75
-    assert ratio.max() < 1.3
+def test_training_is_deterministic_given_the_seed(mnist_small):
+    """The same seed gives bit-identical params after an epoch; another seed does not."""
+    X, y = mnist_small[0][:1000], mnist_small[1][:1000]
+    first, again, other = (one_epoch(s, X, y) for s in (7, 7, 8))
+    for (W1, b1), (W2, b2) in zip(first, again):
+        assert np.array_equal(W1, W2)
+        assert np.array_equal(b1, b2)
+    assert not all(np.array_equal(W1, W3) for (W1, _), (W3, _) in zip(first, other))
 
 
-def test_random_affine_rotation_leaves_a_centred_disc_alone():
-    """A disc centred in the image looks the same at any rotation (up to interpolation)."""
-    side = 28
-    yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
-    disc = ((yy ** 2 + xx ** 2) <= 8 ** 2).astype(np.uint8) * 255
-    X = np.repeat(disc.reshape(1, -1), 8, axis=0)
-    out = data.random_affine(X, 0, 45, 0, np.random.default_rng(2))
-    radius = np.sqrt(yy ** 2 + xx ** 2).ravel()
-    assert (out[:, radius < 7] == 255).all()  # the inside stays full
-    assert (out[:, radius > 10] == 0).all()  # the outside stays empty
-    assert out.sum(axis=1).min() > 0.95 * X.sum(axis=1).min()
+# ----------------------------------------------------------------------------
+# metrics: the confusion matrix
+
+
+def test_confusion_matrix_of_a_known_case():
+    y = np.array([0, 1, 2, 2, 1, 0])
+    pred = np.array([0, 2, 2, 1, 1, 0])
+    C = utils.confusion_matrix(y, pred, 3)
+    np.testing.assert_array_equal(C, [[2, 0, 0], [0, 1, 1], [0, 1, 1]])
+
+
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(n=st.integers(1, 60), k=st.integers(2, 10), seed=st.integers(0, 2**32 - 1))
+def test_confusion_matrix_sums_to_rows_and_its_trace_is_the_accuracy(n, k, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    Z = rng.standard_normal((n, k))
+    right = rng.random(n) < 0.5
+    Z[right] += 10 * np.eye(k)[y[right]]  # about half the rows predicted right
+    pred = Z.argmax(axis=1)
+    C = utils.confusion_matrix(y, pred, k)
+    assert C.shape == (k, k)
+    assert C.sum() == n
+    assert np.trace(C) / n == pytest.approx(utils.accuracy(Z, y), abs=1e-12)
+    np.testing.assert_array_equal(C.sum(axis=1), np.bincount(y, minlength=k))
+    np.testing.assert_array_equal(C.sum(axis=0), np.bincount(pred, minlength=k))

@@ -1,66 +1,146 @@
-"""Issue 5: bad input is refused with one line and exit status 2, and runs end cleanly.
+"""main.py as a whole: a run end to end, main.train's early stopping, bad input, the ends
+of a run (an unlabeled test file, a diverging learning rate, Ctrl-C), a run's pictures,
+COMPARE and --PREDICT through the command line.
 
 A user error must print exactly one line, `error: <file>: line L, column C
 (name): ...` or a setting error, on stderr, exit with status 2 and write
-nothing. The many bad-input cases run main.py in this process through runpy
-(as `python main.py` would, including its `if __name__ == "__main__"` block),
-with every warning that Python would print counted as a line of stderr; a
-sample of them also runs as a real subprocess. Then the ends of a run: an
-unlabeled test file, a diverging learning rate, Ctrl-C, a crash while saving,
-a malicious or broken weights file, and random malformed CSVs.
+nothing. The many bad-input cases (files, cells, settings, the command line)
+run main.py in this process through runpy (as `python main.py` would,
+including its `if __name__ == "__main__"` block), with every warning that
+Python would print counted as a line of stderr; a sample of them also runs as
+a real subprocess. The other end-to-end tests run `python main.py` on small
+slices of MNIST with every output under a temporary folder; one training run
+is shared by the tests that only read what it wrote.
 """
 
 import contextlib
 import io
-import itertools
 import os
-import pickle
+import re
 import runpy
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 import warnings
 from pathlib import Path
 
-import hypothesis
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import strategies as st
+from helpers import (
+    HEADER,
+    MAIN,
+    PNG,
+    ROOT,
+    assert_small_png,
+    assert_user_error,
+    csv_text,
+    draw,
+    head_lines,
+    run_cli,
+    table,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import data  # after the sys.path entry above
+import data
+import digit
+import main
 import runs
+import settings
 import utils
 
-MAIN = ROOT / "main.py"
+# ----------------------------------------------------------------------------
+# a whole run
+
+
+def test_main_end_to_end(repo, head_csv, tmp_path):
+    """python main.py on 3000/1000 rows, 8 epochs: exit 0, >= 85% test accuracy, weights and curves saved."""
+    head_csv(repo / "train.csv", tmp_path / "train.csv", 3000)
+    head_csv(repo / "test.csv", tmp_path / "test.csv", 1000)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    epochs = 8
+    proc = subprocess.run(
+        [sys.executable, str(repo / "main.py"), f"--EPOCHS={epochs}", "--LAYERS=[784,64,10]"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+
+    epoch_lines = re.findall(rf"^epoch +(\d+)/{epochs} ", out, flags=re.MULTILINE)
+    assert epoch_lines == [str(e) for e in range(1, epochs + 1)], out
+    match = re.search(r"^test accuracy (\d+\.\d+)% \(test\.csv, 1000 rows\)", out, re.MULTILINE)
+    assert match, out
+    printed = float(match.group(1))
+    assert printed >= 85.0, out
+
+    weights = tmp_path / "runs" / "784-64-10.pkl"
+    assert weights.is_file()
+    saved = runs.load_weights(str(weights))
+    assert {"layers", "params", "config", "history", "test_accuracy"} <= set(saved)
+    assert saved["layers"] == [784, 64, 10]
+    assert [W.shape for W, _ in saved["params"]] == [(784, 64), (64, 10)]
+    assert saved["config"]["EPOCHS"] == epochs
+    accuracy = saved["test_accuracy"]
+    assert isinstance(accuracy, float)
+    assert 0.0 <= accuracy <= 1.0
+    assert abs(100 * accuracy - printed) <= 0.005
+    history = saved["history"]
+    for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc"):
+        assert len(history[key]) == epochs, key
+    assert history["epoch"] == list(range(1, epochs + 1))
+
+    curves = tmp_path / "images" / "curves-784-64-10.png"
+    png = curves.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) < 200 * 1024
+
 
 # ----------------------------------------------------------------------------
-# helpers
+# main.train: early stopping
 
-HEADER = "label,pixel0,pixel1,pixel2,pixel3"  # 4 pixel columns, for --LAYERS=[4,3,10]
+
+def test_early_stopping_keeps_the_best_epoch(mnist_small):
+    """PATIENCE=2 stops early and returns the params of the best validation epoch."""
+    X, y = mnist_small
+    X_train, y_train, X_val, y_val = X[:500], y[:500], X[500:800], y[500:800]
+    epochs = 30
+    with contextlib.redirect_stdout(io.StringIO()):
+        c = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
+                            "--BATCH_SIZE=50", "--PATIENCE=2", f"--EPOCHS={epochs}"])
+        settings.check(c)
+        params, best_epoch, history, status = main.train(
+            c, [784, 32, 10], X_train, y_train, X_val, y_val, np.random.default_rng(0),
+            quiet=True)
+    assert status == "ok"
+    val_acc, val_loss = history["val_acc"], history["val_loss"]
+    n = len(history["epoch"])
+    assert history["epoch"] == list(range(1, n + 1))
+    # stopped early, exactly PATIENCE epochs after the best one
+    assert n < epochs
+    assert n == best_epoch + 2
+    # the best epoch has the highest validation accuracy, ties going to the lower loss
+    assert val_acc[best_epoch - 1] == max(val_acc)
+    ties = [e for e in range(n) if val_acc[e] == max(val_acc)]
+    assert best_epoch - 1 == min(ties, key=lambda e: (val_loss[e], e))
+    assert 1 < best_epoch < n  # so the returned params are not simply the first or last
+    # the returned params are that epoch's
+    loss, acc = utils.evaluate(params, X_val, y_val)
+    assert acc == val_acc[best_epoch - 1]
+    assert loss == pytest.approx(val_loss[best_epoch - 1], rel=1e-6)
+    assert acc > val_acc[-1]
+
+
+# ----------------------------------------------------------------------------
+# bad input: one line, exit 2, nothing written
+
 BASE_ARGS = ("--TRAIN_CSV=train.csv", "--TEST_CSV=test.csv", "--RUNS_DIR=runs",
              "--IMAGES_DIR=images", "--LAYERS=[4,3,10]", "--EPOCHS=1")
-PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
+
+
 SILENT_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
                    ResourceWarning)  # the ones Python does not print by default
 
-
-def table(n_rows=30):
-    """Rows of a tiny valid CSV as lists of strings: label i % 10, then 4 pixels."""
-    return [[str(i % 10)] + [str((i * 37 + j * 11) % 256) for j in range(4)]
-            for i in range(n_rows)]
-
-
-def csv_text(rows, header=HEADER):
-    """The text of a CSV with this header and these rows (lists of strings)."""
-    return header + "\n" + "".join(",".join(row) + "\n" for row in rows)
 
 
 def with_cell(line, column, token):
@@ -131,59 +211,6 @@ def run_in_process(cwd, args, monkeypatch):
                       for w in caught if not issubclass(w.category, SILENT_WARNINGS))
     return Result(code, out.getvalue(), printed + err.getvalue())
 
-
-def run_cli(cwd, *args, timeout=120):
-    """Run `python main.py args` in cwd as a real subprocess; return its CompletedProcess."""
-    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-def assert_user_error(result, prefix=None, contains=(), any_of=()):
-    """Exit status 2, one line `error: <prefix>...` on stderr, no traceback."""
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr, result
-    assert result.stderr.endswith("\n"), result
-    assert result.stderr.count("\n") == 1, f"stderr is not one line: {result.stderr!r}"
-    message = result.stderr.removeprefix("error: ").rstrip("\n")
-    assert result.stderr.startswith("error: "), result
-    if prefix is not None:
-        assert message.startswith(prefix), f"{message!r} does not start with {prefix!r}"
-    for text in contains:
-        assert text in message, f"{text!r} not in {message!r}"
-    if any_of:
-        assert any(text in message for text in any_of), f"none of {any_of} in {message!r}"
-    return message
-
-
-def head_lines(src, dst, n_rows, drop_label=False):
-    """Copy the header and first n_rows rows of CSV src to dst (optionally without labels)."""
-    with open(src, encoding="utf-8") as f_in, open(dst, "w", encoding="utf-8") as f_out:
-        f_out.writelines(line.split(",", 1)[1] if drop_label else line
-                         for line in itertools.islice(f_in, n_rows + 1))
-    return Path(dst)
-
-
-@pytest.fixture(scope="module")
-def mnist(tmp_path_factory):
-    """Small slices of the real data: train (1500 rows), test (200) and unlabeled test."""
-    folder = tmp_path_factory.mktemp("mnist-inputs")
-    return {
-        "train": head_lines(ROOT / "train.csv", folder / "train-1500.csv", 1500),
-        "test": head_lines(ROOT / "test.csv", folder / "test-200.csv", 200),
-        "unlabeled": head_lines(ROOT / "test.csv", folder / "unlabeled-200.csv", 200,
-                                drop_label=True),
-    }
-
-
-def mnist_args(mnist, tmp_path, *extra, test="test"):
-    """Arguments for a small real run whose outputs all go under tmp_path."""
-    return (f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist[test]}",
-            f"--RUNS_DIR={tmp_path / 'runs'}", f"--IMAGES_DIR={tmp_path / 'images'}",
-            "--LAYERS=[784,16,10]", *extra)
-
-
-# ----------------------------------------------------------------------------
-# bad input: one line, exit 2, nothing written
 
 # (id, extra files, extra arguments, the message's exact start, texts it contains,
 #  texts of which it contains at least one)
@@ -275,7 +302,10 @@ BAD_INPUTS = [
     ("override-without-equals", {}, ["--EPOCHS"], "--EPOCHS: ", ["--NAME=value"], []),
     ("argument-without-dashes", {}, ["EPOCHS=3"], "EPOCHS=3: ", ["--NAME=value"], []),
 ]
+
+
 CASES = {case[0]: case for case in BAD_INPUTS}
+
 
 
 def test_the_tiny_project_itself_is_valid(tmp_path, monkeypatch):
@@ -308,14 +338,42 @@ def test_bad_input_in_a_real_process(tmp_path, case_id):
     assert_user_error(run_cli(tmp_path, *BASE_ARGS, *args), prefix, contains, any_of)
 
 
-def test_csv_with_a_utf8_byte_order_mark_keeps_its_label_column(tmp_path):
-    """Spreadsheets save CSVs with a BOM; the label column must still be the label."""
-    path = tmp_path / "bom.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + csv_text(table(5)).encode())
-    X, y = data.load_csv(str(path), 9)
-    assert X.shape == (5, 4)
-    assert y is not None
-    assert y.tolist() == [0, 1, 2, 3, 4]
+# ----------------------------------------------------------------------------
+# small runs on real data
+
+
+@pytest.fixture(scope="module")
+def mnist(tmp_path_factory):
+    """Small slices of the real data: train (1500 rows), test (200) and unlabeled test,
+    and train-1000 and test-300 for the run shared by the tests of its pictures."""
+    folder = tmp_path_factory.mktemp("mnist-main")
+    return {
+        "train": head_lines(ROOT / "train.csv", folder / "train-1500.csv", 1500),
+        "test": head_lines(ROOT / "test.csv", folder / "test-200.csv", 200),
+        "unlabeled": head_lines(ROOT / "test.csv", folder / "unlabeled-200.csv", 200,
+                                drop_label=True),
+        "train-1000": head_lines(ROOT / "train.csv", folder / "train-1000.csv", 1000),
+        "test-300": head_lines(ROOT / "test.csv", folder / "test-300.csv", 300),
+    }
+
+
+def data_args(mnist, folder, train="train-1000", test="test-300"):
+    """The data and output arguments of a run on two of the slices, writing under folder."""
+    return (f"--TRAIN_CSV={mnist[train]}", f"--TEST_CSV={mnist[test]}",
+            f"--RUNS_DIR={folder / 'runs'}", f"--IMAGES_DIR={folder / 'images'}")
+
+
+def mnist_args(mnist, tmp_path, *extra, test="test"):
+    """Arguments for a small real run whose outputs all go under tmp_path."""
+    return (*data_args(mnist, tmp_path, "train", test), "--LAYERS=[784,16,10]", *extra)
+
+
+@pytest.fixture(scope="module")
+def trained(mnist, tmp_path_factory):
+    """One end-to-end run of a small network; its folder and CompletedProcess."""
+    folder = tmp_path_factory.mktemp("trained")
+    result = run_cli(folder, *data_args(mnist, folder), "--LAYERS=[784,16,10]", "--EPOCHS=2")
+    return folder, result
 
 
 # ----------------------------------------------------------------------------
@@ -390,233 +448,148 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
 
 
 # ----------------------------------------------------------------------------
-# saving atomically
+# a run's pictures, and COMPARE
 
 
-class Boom:
-    """An object whose pickling fails: a crash in the middle of save_weights."""
-
-    def __reduce__(self):
-        raise RuntimeError("boom while pickling")
-
-
-def good_result(seed=0):
-    """A small valid weights dict, as main.run saves it."""
-    layers = [4, 3, 10]
-    return {"layers": layers, "params": utils.init_params(layers, np.random.default_rng(seed)),
-            "config": {"ACTIVATION": "relu"}}
+def test_run_exits_0(trained):
+    _, result = trained
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
 
 
-def test_crash_while_pickling_leaves_previous_weights_intact(tmp_path):
-    path = tmp_path / "w.pkl"
-    runs.save_weights(str(path), good_result())
-    before = path.read_bytes()
-    # 2 MB of array is written to the temporary file before Boom raises
-    crashing = {**good_result(1), "big": np.ones(500_000, np.float32), "boom": Boom()}
-    with pytest.raises(RuntimeError, match="boom while pickling"):
-        runs.save_weights(str(path), crashing)
-    assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["w.pkl"], "a temporary file was left behind"
-    assert runs.load_weights(str(path))["layers"] == [4, 3, 10]
+@pytest.mark.parametrize("name", ["confusion-784-16-10.png", "mistakes-784-16-10.png",
+                                  "curves-784-16-10.png"])
+def test_run_draws_small_pngs(trained, name):
+    folder, _ = trained
+    assert_small_png(folder / "images" / name)
 
 
-@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()],
-                         ids=["disk-full", "ctrl-c"])
-def test_save_atomic_crash_midway_leaves_previous_file(tmp_path, error):
-    path = tmp_path / "out.csv"
-    path.write_bytes(b"the previous content\n")
-
-    def write_half(f):
-        f.write(b"ImageId,Label\n" + b"1,2\n" * 1000)
-        raise error
-
-    with pytest.raises(type(error)):
-        runs.save_atomic(str(path), write_half)
-    assert path.read_bytes() == b"the previous content\n"
-    assert os.listdir(tmp_path) == ["out.csv"], "a temporary file was left behind"
+def test_printed_test_accuracy_is_that_of_the_saved_weights(trained, mnist):
+    folder, result = trained
+    printed = re.findall(r"^test accuracy ([\d.]+)% .*\b300 rows", result.stdout, re.MULTILINE)
+    assert len(printed) == 1, result.stdout
+    saved = runs.load_weights(str(folder / "runs" / "784-16-10.pkl"))
+    X, y = data.load_csv(str(mnist["test-300"]))
+    Z = utils.predict_logits(saved["params"], X)
+    C = utils.confusion_matrix(y, Z.argmax(axis=1), 10)
+    assert C.sum() == 300
+    assert float(printed[0]) == pytest.approx(100 * np.trace(C) / 300, abs=0.006)
+    assert saved["test_accuracy"] == pytest.approx(np.trace(C) / 300)
 
 
-def test_save_atomic_crash_midway_creates_no_file(tmp_path):
-    path = tmp_path / "new.csv"
-
-    def write_half(f):
-        f.write(b"half")
-        raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError, match="No space"):
-        runs.save_atomic(str(path), write_half)
-    assert os.listdir(tmp_path) == []
-
-
-def test_save_atomic_replaces_the_file_whole(tmp_path):
-    path = tmp_path / "out.bin"
-    path.write_bytes(b"old")
-    runs.save_atomic(str(path), lambda f: f.write(b"new content"))
-    assert path.read_bytes() == b"new content"
-    assert os.listdir(tmp_path) == ["out.bin"]
+def test_compare_two_architectures_writes_picture_and_table(mnist, tmp_path):
+    result = run_cli(tmp_path, *data_args(mnist, tmp_path), "--COMPARE=[[784,10],[784,16,10]]",
+                     "--EPOCHS=2")
+    assert result.returncode == 0, result.stderr
+    assert_small_png(tmp_path / "images" / "compare.png")
+    lines = (tmp_path / "images" / "compare.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("| layers |")
+    assert re.fullmatch(r"\|( ?-+:? \|)+", lines[1]), lines[1]
+    rows = lines[2:]
+    assert len(rows) == 2, lines
+    number, percent = r"\d+\.\d", r"\d+\.\d\d%"
+    assert re.fullmatch(rf"\| 784-10 \| 7,850 \| {number} \| {percent} \| {percent} \|",
+                        rows[0]), rows[0]
+    assert re.fullmatch(rf"\| 784-16-10 \| 12,730 \| {number} \| {percent} \| {percent} \|",
+                        rows[1]), rows[1]
+    for stem in ("784-10", "784-16-10"):
+        assert runs.load_weights(str(tmp_path / "runs" / f"{stem}.pkl"))["layers"] == [
+            int(n) for n in stem.split("-")]
 
 
 # ----------------------------------------------------------------------------
-# weights files from elsewhere
-
-
-class Evil:
-    """Unpickling this runs a shell command, as a malicious weights file would."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch '{self.marker}'",))
-
-
-def test_the_evil_pickle_really_runs_a_command(tmp_path):
-    """The payload below works under plain pickle, so refusing it means something."""
-    marker = tmp_path / "pwned"
-    pickle.loads(pickle.dumps(Evil(marker)))  # the point of the test
-    assert marker.exists()
-
-
-@pytest.mark.parametrize("shape", ["bare", "inside-params"])
-def test_load_weights_refuses_a_pickle_that_runs_a_command(tmp_path, shape):
-    marker = tmp_path / "pwned"
-    obj = Evil(marker) if shape == "bare" else {**good_result(), "params": [Evil(marker)]}
-    path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-    with pytest.raises(data.InputError) as info:
-        runs.load_weights(str(path))
-    assert str(info.value).startswith(str(path))
-    assert not marker.exists(), "loading the weights ran the command"
-
-
-def test_predict_with_a_malicious_weights_file_is_refused(tmp_path):
-    marker = tmp_path / "pwned"
-    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({**good_result(), "params": Evil(marker)}))
-    image = np.ones((28, 28))
-    image[5:23, 12:16] = 0
-    import matplotlib.image  # only this test needs it
-
-    matplotlib.image.imsave(tmp_path / "x.png", image, cmap="gray")
-    result = run_cli(tmp_path, "--PREDICT=x.png", "--WEIGHTS=evil.pkl")
-    assert_user_error(result, "evil.pkl: ")
-    assert not marker.exists(), "predicting ran the command in the weights file"
-
-
-def bad_params(kind):
-    """A weights dict whose params do not fit its layers [4, 3, 10], in one way."""
-    result = good_result()
-    (W1, b1), (W2, b2) = result["params"]
-    return {**result, "params": {
-        "wrong-W-shape": [(W1, b1), (W2[:, :9], b2)],
-        "wrong-b-shape": [(W1, b1[:2]), (W2, b2)],
-        "transposed": [(W1.T, b1), (W2, b2)],
-        "missing-layer": [(W1, b1)],
-        "extra-layer": [(W1, b1), (W2, b2), (W2, b2)],
-        "integer-weights": [(W1.astype(np.int64), b1), (W2, b2)],
-        "not-a-pair": [(W1,), (W2, b2)],
-    }[kind]}
-
-
-@pytest.mark.parametrize("kind", ["wrong-W-shape", "wrong-b-shape", "transposed",
-                                  "missing-layer", "extra-layer", "integer-weights",
-                                  "not-a-pair"])
-def test_load_weights_refuses_params_that_do_not_match_layers(tmp_path, kind):
-    path = tmp_path / "w.pkl"
-    runs.save_weights(str(path), bad_params(kind))
-    with pytest.raises(data.InputError, match="do not match"):
-        runs.load_weights(str(path))
+# --PREDICT
 
 
 @pytest.fixture(scope="module")
-def good_weights_bytes():
-    """The bytes of a valid weights file (also checked to load)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "w.pkl")
-        runs.save_weights(path, good_result())
-        assert runs.load_weights(path)["layers"] == [4, 3, 10]
-        with open(path, "rb") as f:
-            return f.read()
+def weights(tmp_path_factory):
+    """A weights file of a [784, 16, 10] network, saved directly (no training)."""
+    path = tmp_path_factory.mktemp("weights") / "w.pkl"
+    layers = [784, 16, 10]
+    runs.save_weights(str(path), {"layers": layers, "config": {"ACTIVATION": "relu"},
+                                   "params": utils.init_params(layers,
+                                                               np.random.default_rng(5))})
+    return path
 
 
-@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(fraction=st.floats(0, 1, exclude_max=True))
-def test_load_weights_refuses_a_truncated_file(tmp_path, good_weights_bytes, fraction):
-    path = tmp_path / "truncated.pkl"
-    path.write_bytes(good_weights_bytes[:int(fraction * len(good_weights_bytes))])
-    with pytest.raises(data.InputError) as info:
-        runs.load_weights(str(path))
-    assert str(info.value).startswith(str(path))
+@pytest.fixture(scope="module")
+def digit_png(tmp_path_factory):
+    """A PNG of a synthetic 7, written with matplotlib."""
+    import matplotlib.pyplot as plt  # only the PNG needs it
+
+    path = tmp_path_factory.mktemp("png") / "seven.png"
+    plt.imsave(path, draw("seven"), cmap="gray", vmin=0, vmax=1)
+    return path
 
 
-# ----------------------------------------------------------------------------
-# property-based: malformed and well-formed CSVs
+def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digit_png):
+    import matplotlib.image  # only this test reads the PNG back
 
-BAD_TOKENS = ["abc", "x", "", " ", "nan", "NaN", "inf", "-inf", "-1", "256", "1000",
-              "2.5", "0.5", "1e3", "0x10", "NA", "#", "1_0", "\u0661", '"', '1"', "--1",
-              "1-", "1.2.3", "1 2", "'"]
-
-
-@st.composite
-def csv_shapes(draw):
-    """(labelled, n_pixels, rows as lists of strings) of a small valid CSV, >= 2 columns."""
-    labelled = draw(st.booleans())
-    n_pixels = draw(st.integers(1 if labelled else 2, 4))
-    n_rows = draw(st.integers(1, 5))
-    rows = draw(st.lists(st.lists(st.integers(0, 255), min_size=n_pixels,
-                                  max_size=n_pixels), min_size=n_rows, max_size=n_rows))
-    labels = draw(st.lists(st.integers(0, 9), min_size=n_rows, max_size=n_rows))
-    rows = [([label] if labelled else []) + row for label, row in zip(labels, rows)]
-    return labelled, n_pixels, rows
-
-
-def header_of(labelled, n_pixels):
-    return ",".join((["label"] if labelled else []) + [f"pixel{j}" for j in range(n_pixels)])
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}")
+    assert result.returncode == 0, result.stderr
+    lines = re.findall(r"^\s+(\d): (\d+\.\d)%$", result.stdout, re.MULTILINE)
+    assert len(lines) == 3, result.stdout
+    digits = [int(d) for d, _ in lines]
+    percents = [float(p) for _, p in lines]
+    assert len(set(digits)) == 3
+    assert all(0 <= d <= 9 for d in digits)
+    assert percents == sorted(percents, reverse=True)
+    assert sum(percents) <= 100.15
+    # the same numbers as the network gives for the prepared picture
+    saved = runs.load_weights(str(weights))
+    x = digit.prepare_digit(matplotlib.image.imread(digit_png))
+    P = utils.softmax(utils.predict_logits(saved["params"], x[None, :]))[0]
+    expected = np.argsort(-P, kind="stable")[:3]
+    assert digits == expected.tolist()
+    np.testing.assert_allclose(percents, 100 * P[expected], atol=0.051)
 
 
-@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(shape=csv_shapes(), draws=st.data())
-def test_malformed_csv_always_raises_input_error_naming_the_file(shape, draws):
-    labelled, n_pixels, rows = shape
-    rows = [[str(v) for v in row] for row in rows]
-    width = len(rows[0])
-    r = draws.draw(st.integers(0, len(rows) - 1), label="row")
-    how = draws.draw(st.sampled_from(["token", "fewer-fields", "more-fields"]), label="how")
-    if how == "token":
-        rows[r][draws.draw(st.integers(0, width - 1), label="column")] = draws.draw(
-            st.sampled_from(BAD_TOKENS), label="token")
-    elif how == "fewer-fields":  # at least one field stays: an empty line is skipped
-        rows[r] = rows[r][:draws.draw(st.integers(1, width - 1), label="kept")]
-    else:
-        rows[r] = rows[r] + draws.draw(st.lists(st.sampled_from(["0", "7", "255"]),
-                                               min_size=1, max_size=3), label="extra")
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "data.csv")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(csv_text(rows, header_of(labelled, n_pixels)))
-        with pytest.raises(data.InputError) as info, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # warnings are the CLI tests' business
-            data.load_csv(path, 9)
-    assert str(info.value).startswith(f"{path}: "), str(info.value)
-    assert "\n" not in str(info.value)
+def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
+    csv_path = head_lines(mnist["test-300"], tmp_path / "some-digits.csv", 25)
+    result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={weights}",
+                     f"--RUNS_DIR={tmp_path / 'runs'}")
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "runs" / "some-digits-predictions.csv").read_text(
+        encoding="utf-8").splitlines()
+    assert lines[0] == "ImageId,Label"
+    assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 26))
+    labels = [int(line.split(",")[1]) for line in lines[1:]]
+    X, _ = data.load_csv(str(csv_path))
+    saved = runs.load_weights(str(weights))
+    assert labels == utils.predict_logits(saved["params"], X).argmax(axis=1).tolist()
+    assert "accuracy on" in result.stdout  # the CSV has labels
 
 
-@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(shape=csv_shapes())
-def test_well_formed_csv_loads_exact_values(shape):
-    labelled, n_pixels, rows = shape
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "data.csv")
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(csv_text([[str(v) for v in row] for row in rows],
-                             header_of(labelled, n_pixels)))
-        X, y = data.load_csv(path, 9)
-    expected = np.array(rows)
-    assert X.dtype == np.uint8
-    assert X.shape == (len(rows), n_pixels)
-    np.testing.assert_array_equal(X, expected[:, 1:] if labelled else expected)
-    if labelled:
-        assert y.dtype == np.int64
-        np.testing.assert_array_equal(y, expected[:, 0])
-    else:
-        assert y is None
+def test_predict_a_missing_image(tmp_path, weights):
+    result = run_cli(tmp_path, "--PREDICT=nothere.png", f"--WEIGHTS={weights}")
+    assert_user_error(result, "nothere.png: ")
+
+
+@pytest.mark.parametrize("content", ["random-bytes", "png-signature-then-garbage", "empty"])
+def test_predict_a_corrupt_image(tmp_path, weights, content):
+    garbage = np.random.default_rng(6).integers(0, 256, 3000, dtype=np.uint8).tobytes()
+    (tmp_path / "x.png").write_bytes({"random-bytes": garbage, "empty": b"",
+                                      "png-signature-then-garbage": PNG + garbage}[content])
+    result = run_cli(tmp_path, "--PREDICT=x.png", f"--WEIGHTS={weights}")
+    assert_user_error(result, "x.png: ")
+
+
+def test_predict_a_blank_image(tmp_path, weights):
+    import matplotlib.pyplot as plt  # only the PNG needs it
+
+    plt.imsave(tmp_path / "blank.png", np.ones((40, 30)), cmap="gray", vmin=0, vmax=1)
+    result = run_cli(tmp_path, "--PREDICT=blank.png", f"--WEIGHTS={weights}")
+    assert_user_error(result, "blank.png: ")
+
+
+def test_predict_without_weights_says_how_to_train_them(tmp_path, digit_png):
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--LAYERS=[784,16,10]",
+                     "--RUNS_DIR=runs")
+    message = assert_user_error(result, "runs/784-16-10.pkl: ")
+    assert "python main.py --LAYERS=[784,16,10]" in message
+
+
+def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--WEIGHTS=missing.pkl")
+    message = assert_user_error(result, "missing.pkl: ")
+    assert "python main.py --LAYERS=" in message

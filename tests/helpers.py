@@ -1,0 +1,112 @@
+"""Plain helpers shared by several test files: CSVs, running main.py, PNGs, a digit, an epoch.
+
+conftest.py puts this folder and the project root on sys.path, so a test file
+says `from helpers import ...`.
+"""
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import data
+import utils
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "main.py"
+PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
+MAX_PICTURE_BYTES = 200_000
+HEADER = "label,pixel0,pixel1,pixel2,pixel3"  # 4 pixel columns, for --LAYERS=[4,3,10]
+
+
+# ----------------------------------------------------------------------------
+# CSVs
+
+
+def head_lines(src, dst, n_rows, drop_label=False):
+    """Copy the header and first n_rows rows of CSV src to dst (optionally without labels)."""
+    with open(src, encoding="utf-8") as f_in, open(dst, "w", encoding="utf-8") as f_out:
+        f_out.writelines(line.split(",", 1)[1] if drop_label else line
+                         for line in itertools.islice(f_in, n_rows + 1))
+    return Path(dst)
+
+
+def table(n_rows=30):
+    """Rows of a tiny valid CSV as lists of strings: label i % 10, then 4 pixels."""
+    return [[str(i % 10)] + [str((i * 37 + j * 11) % 256) for j in range(4)]
+            for i in range(n_rows)]
+
+
+def csv_text(rows, header=HEADER):
+    """The text of a CSV with this header and these rows (lists of strings)."""
+    return header + "\n" + "".join(",".join(row) + "\n" for row in rows)
+
+
+# ----------------------------------------------------------------------------
+# running main.py
+
+
+def run_cli(cwd, *args, timeout=120):
+    """Run `python main.py args` in cwd as a real subprocess; return its CompletedProcess."""
+    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def assert_user_error(result, prefix=None, contains=(), any_of=()):
+    """Exit status 2, one line `error: <prefix>...` on stderr, no traceback."""
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert result.stderr.endswith("\n"), result
+    assert result.stderr.count("\n") == 1, f"stderr is not one line: {result.stderr!r}"
+    message = result.stderr.removeprefix("error: ").rstrip("\n")
+    assert result.stderr.startswith("error: "), result
+    if prefix is not None:
+        assert message.startswith(prefix), f"{message!r} does not start with {prefix!r}"
+    for text in contains:
+        assert text in message, f"{text!r} not in {message!r}"
+    if any_of:
+        assert any(text in message for text in any_of), f"none of {any_of} in {message!r}"
+    return message
+
+
+def assert_small_png(path):
+    """The file is a PNG of fewer than MAX_PICTURE_BYTES bytes."""
+    content = Path(path).read_bytes()
+    assert content[:8] == PNG, f"{path} is not a PNG"
+    assert len(content) < MAX_PICTURE_BYTES, f"{path} is {len(content)} bytes"
+
+
+# ----------------------------------------------------------------------------
+# a trained network, a drawn digit
+
+
+def one_epoch(seed, X, y):
+    """Train [784, 32, 10] for one epoch from seed, with shifts and dropout; return params."""
+    rng = np.random.default_rng(seed)
+    params = utils.init_params([784, 32, 10], rng)
+    state = utils.init_state(params, "momentum")
+    result = utils.train_epoch(params, state, X, y, 100, rng, lambda step: 0.05,
+                               lambda Xb, r: data.random_shift(Xb, 1, r),
+                               dropout=[0.2], optimiser="momentum")
+    assert result["status"] == "ok"
+    return params
+
+
+def draw(shape, h=90, w=70):
+    """A dark-on-light (h, w) grey picture of a digit-like shape, off centre; 1 is white."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    if shape == "ring":  # a thick 0, up and to the left
+        r = np.hypot(yy - 30, xx - 22)
+        ink = (r >= 9) & (r <= 15)
+    elif shape == "seven":  # a top bar and a slanted stroke, down and to the right
+        bar = (yy >= 30) & (yy < 36) & (xx >= 34) & (xx < 66)
+        stroke = (yy >= 30) & (yy < 86) & (np.abs(xx - (66 - (yy - 30) * 24 / 56)) < 3)
+        ink = bar | stroke
+    elif shape == "bar-and-dot":  # a long bar with a small far mark: centring shifts a lot
+        ink = (((yy >= 10) & (yy < 80) & (xx >= 60) & (xx < 66))
+               | ((yy >= 40) & (yy < 44) & (xx >= 5) & (xx < 9)))
+    else:
+        raise ValueError(shape)
+    return np.where(ink, 0.0, 1.0)

@@ -1,0 +1,52 @@
+"""plots.py: the picture of the mistakes, the most confident first.
+
+The pictures of a whole run (curves, confusion matrix, mistakes, comparison) are
+checked to be small PNGs in test_main.py.
+"""
+
+import numpy as np
+from helpers import assert_small_png
+
+import plots
+import utils
+
+
+def random_probabilities(n, k, rng):
+    Z = rng.standard_normal((n, k)) * 2
+    return utils.softmax(Z)
+
+
+def test_plot_mistakes_shows_wrong_predictions_most_confident_first(tmp_path):
+    rng = np.random.default_rng(3)
+    n, k = 60, 10
+    X = rng.integers(0, 256, (n, 784), dtype=np.uint8)
+    P = random_probabilities(n, k, rng)
+    pred = P.argmax(axis=1)
+    y = np.where(rng.random(n) < 0.4, pred, (pred + rng.integers(1, k, n)) % k)
+    wrong = np.flatnonzero(pred != y)
+    assert len(wrong) > 24  # enough mistakes that the cut at `count` matters
+    path = tmp_path / "mistakes.png"
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "test", str(path), count=24))
+    assert len(shown) == 24
+    assert len(set(shown.tolist())) == 24
+    assert (pred[shown] != y[shown]).all(), "a correct prediction is shown as a mistake"
+    confidence = P[shown, pred[shown]]
+    assert (np.diff(confidence) <= 0).all(), "not sorted by decreasing confidence"
+    not_shown = np.setdiff1d(wrong, shown)
+    assert P[not_shown, pred[not_shown]].max() <= confidence.min(), "a surer mistake is missing"
+    assert_small_png(path)
+
+
+def test_plot_mistakes_with_few_or_no_mistakes(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 256, (10, 784), dtype=np.uint8)
+    P = random_probabilities(10, 10, rng)
+    y = P.argmax(axis=1)
+    y[[2, 7]] = (y[[2, 7]] + 1) % 10
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "two", str(tmp_path / "two.png")))
+    assert sorted(shown.tolist()) == [2, 7]
+    assert_small_png(tmp_path / "two.png")
+    y = P.argmax(axis=1)
+    shown = np.asarray(plots.plot_mistakes(X, y, P, "none", str(tmp_path / "none.png")))
+    assert len(shown) == 0
+    assert_small_png(tmp_path / "none.png")

@@ -1,0 +1,225 @@
+"""runs.py: saving atomically (a crash leaves the previous file whole, the usual permissions),
+weights that load as they were saved, and load_weights refusing a file that would run
+code, whose params do not match its layers, or that is cut short."""
+
+import os
+import pickle
+import tempfile
+
+import hypothesis
+import numpy as np
+import pytest
+from helpers import assert_user_error, one_epoch, run_cli
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
+
+import data
+import runs
+import utils
+
+# ----------------------------------------------------------------------------
+# saving atomically
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """save_atomic's files are readable like any other new file (0666 less the umask), not 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    path = tmp_path / "saved.bin"
+    runs.save_atomic(str(path), lambda f: f.write(b"x"))
+    assert path.read_bytes() == b"x"
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask)
+    assert oct(path.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777)
+
+
+class Boom:
+    """An object whose pickling fails: a crash in the middle of save_weights."""
+
+    def __reduce__(self):
+        raise RuntimeError("boom while pickling")
+
+
+def good_result(seed=0):
+    """A small valid weights dict, as main.run saves it."""
+    layers = [4, 3, 10]
+    return {"layers": layers, "params": utils.init_params(layers, np.random.default_rng(seed)),
+            "config": {"ACTIVATION": "relu"}}
+
+
+def test_crash_while_pickling_leaves_previous_weights_intact(tmp_path):
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), good_result())
+    before = path.read_bytes()
+    # 2 MB of array is written to the temporary file before Boom raises
+    crashing = {**good_result(1), "big": np.ones(500_000, np.float32), "boom": Boom()}
+    with pytest.raises(RuntimeError, match="boom while pickling"):
+        runs.save_weights(str(path), crashing)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["w.pkl"], "a temporary file was left behind"
+    assert runs.load_weights(str(path))["layers"] == [4, 3, 10]
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "ctrl-c"])
+def test_save_atomic_crash_midway_leaves_previous_file(tmp_path, error):
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"the previous content\n")
+
+    def write_half(f):
+        f.write(b"ImageId,Label\n" + b"1,2\n" * 1000)
+        raise error
+
+    with pytest.raises(type(error)):
+        runs.save_atomic(str(path), write_half)
+    assert path.read_bytes() == b"the previous content\n"
+    assert os.listdir(tmp_path) == ["out.csv"], "a temporary file was left behind"
+
+
+def test_save_atomic_crash_midway_creates_no_file(tmp_path):
+    path = tmp_path / "new.csv"
+
+    def write_half(f):
+        f.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        runs.save_atomic(str(path), write_half)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_atomic_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "out.bin"
+    path.write_bytes(b"old")
+    runs.save_atomic(str(path), lambda f: f.write(b"new content"))
+    assert path.read_bytes() == b"new content"
+    assert os.listdir(tmp_path) == ["out.bin"]
+
+
+# ----------------------------------------------------------------------------
+# weights saved and loaded again
+
+
+def test_saved_weights_predict_like_the_params_in_memory(mnist_small, tmp_path):
+    """save_weights then load_weights gives params that predict exactly the same labels."""
+    X, y = mnist_small[0][:1000], mnist_small[1][:1000]
+    params = one_epoch(3, X, y)
+    path = tmp_path / "runs" / "net.pkl"
+    runs.save_weights(str(path), {"layers": [784, 32, 10], "params": params,
+                                   "config": {"ACTIVATION": "relu"}, "history": {}})
+    loaded = runs.load_weights(str(path))
+    assert loaded["layers"] == [784, 32, 10]
+    for (W, b), (W2, b2) in zip(params, loaded["params"]):
+        assert W2.dtype == W.dtype
+        assert np.array_equal(W, W2)
+        assert np.array_equal(b, b2)
+    before = utils.predict_logits(params, X).argmax(axis=1)
+    after = utils.predict_logits(loaded["params"], X).argmax(axis=1)
+    np.testing.assert_array_equal(before, after)
+    assert np.mean(before == y) > 0.5  # a trained network, not a constant answer
+
+
+# ----------------------------------------------------------------------------
+# weights files from elsewhere
+
+
+def test_load_weights_refuses_a_pickle_that_runs_code(tmp_path):
+    """A weights file that would call os.system is refused with InputError, not run."""
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"layers": [2, 2], "params": Evil()}))
+    with pytest.raises(data.InputError, match="refused"):
+        runs.load_weights(str(path))
+
+
+class Evil:
+    """Unpickling this runs a shell command, as a malicious weights file would."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def test_the_evil_pickle_really_runs_a_command(tmp_path):
+    """The payload below works under plain pickle, so refusing it means something."""
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(Evil(marker)))  # the point of the test
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("shape", ["bare", "inside-params"])
+def test_load_weights_refuses_a_pickle_that_runs_a_command(tmp_path, shape):
+    marker = tmp_path / "pwned"
+    obj = Evil(marker) if shape == "bare" else {**good_result(), "params": [Evil(marker)]}
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
+    assert str(info.value).startswith(str(path))
+    assert not marker.exists(), "loading the weights ran the command"
+
+
+def test_predict_with_a_malicious_weights_file_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps({**good_result(), "params": Evil(marker)}))
+    image = np.ones((28, 28))
+    image[5:23, 12:16] = 0
+    import matplotlib.image  # only this test needs it
+
+    matplotlib.image.imsave(tmp_path / "x.png", image, cmap="gray")
+    result = run_cli(tmp_path, "--PREDICT=x.png", "--WEIGHTS=evil.pkl")
+    assert_user_error(result, "evil.pkl: ")
+    assert not marker.exists(), "predicting ran the command in the weights file"
+
+
+def bad_params(kind):
+    """A weights dict whose params do not fit its layers [4, 3, 10], in one way."""
+    result = good_result()
+    (W1, b1), (W2, b2) = result["params"]
+    return {**result, "params": {
+        "wrong-W-shape": [(W1, b1), (W2[:, :9], b2)],
+        "wrong-b-shape": [(W1, b1[:2]), (W2, b2)],
+        "transposed": [(W1.T, b1), (W2, b2)],
+        "missing-layer": [(W1, b1)],
+        "extra-layer": [(W1, b1), (W2, b2), (W2, b2)],
+        "integer-weights": [(W1.astype(np.int64), b1), (W2, b2)],
+        "not-a-pair": [(W1,), (W2, b2)],
+    }[kind]}
+
+
+@pytest.mark.parametrize("kind", ["wrong-W-shape", "wrong-b-shape", "transposed",
+                                  "missing-layer", "extra-layer", "integer-weights",
+                                  "not-a-pair"])
+def test_load_weights_refuses_params_that_do_not_match_layers(tmp_path, kind):
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), bad_params(kind))
+    with pytest.raises(data.InputError, match="do not match"):
+        runs.load_weights(str(path))
+
+
+@pytest.fixture(scope="module")
+def good_weights_bytes():
+    """The bytes of a valid weights file (also checked to load)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "w.pkl")
+        runs.save_weights(path, good_result())
+        assert runs.load_weights(path)["layers"] == [4, 3, 10]
+        with open(path, "rb") as f:
+            return f.read()
+
+
+@hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fraction=st.floats(0, 1, exclude_max=True))
+def test_load_weights_refuses_a_truncated_file(tmp_path, good_weights_bytes, fraction):
+    path = tmp_path / "truncated.pkl"
+    path.write_bytes(good_weights_bytes[:int(fraction * len(good_weights_bytes))])
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
+    assert str(info.value).startswith(str(path))

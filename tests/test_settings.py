@@ -1,0 +1,97 @@
+"""settings.py: --NAME=value overrides of main's defaults, recipes of NAME = literal
+lines (never executed), and the settings check refuses."""
+
+import re
+
+import pytest
+
+import data
+import main
+import settings
+
+
+def test_override_sets_a_value():
+    """--EPOCHS=5 sets 5 and leaves the other settings at their defaults."""
+    default = main.EPOCHS
+    c = settings.configure(main.DEFAULTS, ["--EPOCHS=5"])
+    assert c["EPOCHS"] == 5
+    assert c["BATCH_SIZE"] == main.BATCH_SIZE
+    assert main.EPOCHS == default  # the module's constant is not changed
+    assert settings.configure(main.DEFAULTS, [])["EPOCHS"] == default
+
+
+def test_override_of_an_int_into_a_float_setting():
+    """--LEARNING_RATE=1 is accepted as the float 1.0."""
+    value = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=1"])["LEARNING_RATE"]
+    assert value == 1.0
+    assert isinstance(value, float)
+
+
+def test_bare_string_override():
+    """--OPTIMISER=adam needs no quotes."""
+    assert settings.configure(main.DEFAULTS, ["--OPTIMISER=adam"])["OPTIMISER"] == "adam"
+
+
+@pytest.mark.parametrize("arg", ["--NO_SUCH_SETTING=1", "--epochs=5"])
+def test_unknown_setting_is_refused(arg):
+    """A name that is not a setting is an InputError."""
+    with pytest.raises(data.InputError, match="not a setting"):
+        settings.configure(main.DEFAULTS, [arg])
+
+
+@pytest.mark.parametrize("arg", ["--EPOCHS=1.5", "--LAYERS=5", "--EPOCHS=True", "--EPOCHS=five",
+                                 "--OPTIMISER=5", "--EPOCHS", "EPOCHS=5"])
+def test_wrong_type_or_form_is_refused(arg):
+    """A value of the wrong type, or an argument of the wrong form, is an InputError."""
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [arg])
+
+
+def test_unhashable_literal_is_an_input_error():
+    """A literal that literal_eval cannot build (a list as a dict key) is an InputError too."""
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, ["--EPOCHS={[]: 1}"])
+
+
+def test_string_setting_takes_bare_text_then_check_config_refuses_a_bad_name():
+    """A string setting takes unparsable text as a string; check_config refuses unknown names."""
+    c = settings.configure(main.DEFAULTS, ["--OPTIMISER={[]: 1}"])
+    assert c["OPTIMISER"] == "{[]: 1}"
+    with pytest.raises(data.InputError, match="OPTIMISER"):
+        settings.check(c)
+
+
+def test_recipe_is_applied_and_overrides_follow_it(tmp_path):
+    """A recipe's NAME = value lines are applied in order; a later override wins."""
+    recipe = tmp_path / "recipe.py"
+    recipe.write_text('"""A recipe."""\nEPOCHS = 2\nDROPOUT = [0.1, 0.2]\n', encoding="utf-8")
+    c = settings.configure(main.DEFAULTS, [str(recipe)])
+    assert c["EPOCHS"] == 2
+    assert c["DROPOUT"] == [0.1, 0.2]
+    assert settings.configure(main.DEFAULTS, [str(recipe), "--EPOCHS=7"])["EPOCHS"] == 7
+    assert settings.configure(main.DEFAULTS, ["--EPOCHS=7", str(recipe)])["EPOCHS"] == 2
+
+
+@pytest.mark.parametrize("source", ["import os\n", "EPOCHS = 2\nimport os\n",
+                                    "EPOCHS += 1\n", "EPOCHS = int('3')\n",
+                                    "EPOCHS = (\n", "NOT_A_SETTING = 1\n"])
+def test_recipe_with_code_is_refused(tmp_path, source):
+    """A recipe holding anything but NAME = literal lines is an InputError, never executed."""
+    recipe = tmp_path / "bad.py"
+    recipe.write_text(source, encoding="utf-8")
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [str(recipe)])
+
+
+def test_recipe_that_is_not_utf8_is_an_input_error(tmp_path):
+    """A recipe with bytes that are not UTF-8 is an InputError naming it, not a traceback."""
+    recipe = tmp_path / "latin1.py"
+    recipe.write_bytes("EPOCHS = 2  # café\n".encode("latin-1"))
+    with pytest.raises(data.InputError, match=re.escape(str(recipe))):
+        settings.configure(main.DEFAULTS, [str(recipe)])
+
+
+def test_missing_recipe_is_an_input_error(tmp_path):
+    """A recipe file that does not exist is an InputError."""
+    with pytest.raises(data.InputError):
+        settings.configure(main.DEFAULTS, [str(tmp_path / "nope.py")])
