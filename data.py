@@ -218,16 +218,17 @@ def split_validation(X, y, fraction, rng):
     return X[train], y[train], X[val], y[val]
 
 
-def load_data(c, rng):
+def load_data(c, entries, rng):
     """Load and check both CSVs of the settings c against the networks to train.
 
-    c -- the settings dict (TRAIN_CSV, TEST_CSV, LAYERS, COMPARE,
-    VAL_FRACTION and the augmentation limits are read); rng holds out the
-    validation rows. Returns (X_train, y_train, X_val, y_val, X_test,
-    y_test): pixels uint8 (n, n_pixels), labels int64 (n,); y_test is None
-    for a test file without labels. Raises InputError.
+    c -- the settings dict (TRAIN_CSV, TEST_CSV and VAL_FRACTION are read);
+    entries -- (name, settings) of each network to train, e.g. [("LAYERS",
+    c)]: their LAYERS and augmentation are checked against the files; rng
+    holds out the validation rows. Returns (X_train, y_train, X_val,
+    y_val, X_test, y_test): pixels uint8 (n, n_pixels), labels int64 (n,);
+    y_test is None for a test file without labels. Raises InputError.
     """
-    archs = [(f"COMPARE[{i}]", a) for i, a in enumerate(c["COMPARE"])] or [("LAYERS", c["LAYERS"])]
+    archs = [(name, config["LAYERS"]) for name, config in entries]
     name, outputs = min(((k, a[-1]) for k, a in archs), key=lambda pair: pair[1])
     note = f" ({name}[-1] = {outputs}: the network has {outputs} classes)"
     X, y = load_csv(c["TRAIN_CSV"], outputs - 1, note)
@@ -244,7 +245,7 @@ def load_data(c, rng):
             f"{c['TEST_CSV']}: has {X_test.shape[1]} pixel columns, {c['TRAIN_CSV']} has {X.shape[1]}"
         )
     side = math.isqrt(X.shape[1])
-    if augmentation(c) and side * side != X.shape[1]:
+    if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
                          f"not {X.shape[1]} pixels")
     n_val = round(c["VAL_FRACTION"] * len(X))
@@ -253,6 +254,15 @@ def load_data(c, rng):
             f"{c['TRAIN_CSV']}: {len(X)} row(s) are too few to hold out "
             f"VAL_FRACTION = {c['VAL_FRACTION']} and train on the rest"
         )
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise InputError(f"{c['TRAIN_CSV']}: every label is {classes[0]}: a classifier needs "
+                         "at least two classes to learn from")
+    if y_test is not None:
+        missing = sorted(set(np.unique(y_test).tolist()) - set(classes.tolist()))
+        if missing:
+            print(f"warning: {c['TEST_CSV']} has labels that {c['TRAIN_CSV']} never shows "
+                  f"({', '.join(map(str, missing))}): the network cannot learn them")
     X_train, y_train, X_val, y_val = split_validation(X, y, c["VAL_FRACTION"], rng)
     return X_train, y_train, X_val, y_val, X_test, y_test
 

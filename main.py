@@ -7,10 +7,14 @@
     python main.py --COMPARE=[[784,10,10],[784,256,10]]   # train several, compare them
     python main.py --PREDICT=my_digit.png    # classify your own digit, training nothing
 
+    python main.py --RUNS                    # the log of every run so far, best first
+    python main.py --help                    # every setting, its default and meaning
+
 Every constant in the block below can be edited here or overridden on the
 command line as --NAME=value, where value is a Python literal (a string may
-go without quotes). A run prints one line per epoch, then the test accuracy,
-and writes runs/<architecture>.pkl and pictures under images/.
+go without quotes). A run prints a summary of the network, one line per
+epoch, then the test accuracy, and writes everything into a folder of its
+own, runs/<name>/, named after the settings that differ from these.
 """
 
 import math
@@ -57,136 +61,193 @@ MAX_SCALE = 0.0              # augmentation: random scalings by up to this fract
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
 # output
-RUNS_DIR = "runs"            # the weights (and predictions) go here, git-ignored
-IMAGES_DIR = "images"        # learning curves, confusion matrix, mistakes
+RUNS_DIR = "runs"            # each run writes into RUNS_DIR/<name>/ (git-ignored)
+NAME = ""                    # the run's folder name; "" names it after its settings
+RUNS = False                 # True: print the log of every run so far, best first
 # after training
-COMPARE = []                 # e.g. [[784,10,10],[784,256,10]]: train each, compare
+COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
 PREDICT = ""                 # an image or CSV to classify with saved weights
-WEIGHTS = ""                 # weights for PREDICT; "" means runs/<LAYERS>.pkl
+WEIGHTS = ""                 # weights for PREDICT; "" means those of the run of these settings
 # ----------------------------------------------------------------------------
 
 
 DEFAULTS = {name: value for name, value in globals().items() if name.isupper()}
+OUTPUTS = """Outputs: each run writes into RUNS_DIR/<name>/, where <name> is NAME or the
+architecture and every setting that differs from the defaults above (e.g.
+runs/784-256-128-64-10,OPTIMISER=adam/): settings.json, weights.pkl (the kept
+epoch's weights, settings and history), curves.png, confusion.png and
+mistakes.png (or predictions.csv for a test file without labels). Every run
+adds a row to RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 2 bad
+input, 3 training diverged, 4 an output could not be written where asked,
+130 stopped by Ctrl-C."""
 
 
 def main(argv):
     """The story of a run: settings, data, training, test, weights, pictures."""
+    if "--help" in argv or "-h" in argv:
+        with open(__file__, encoding="utf-8") as f:
+            print(settings.help_text(__doc__, f.read(), DEFAULTS, OUTPUTS), end="")
+        return 0
     c = settings.configure(DEFAULTS, argv)
     settings.check(c)
-    if c["PREDICT"]:
-        predict(c)
+    if c["RUNS"]:
+        print(runs.read_log(c["RUNS_DIR"]))
         return 0
+    if c["PREDICT"]:
+        return predict(c)
+    runs.check_writable(c["RUNS_DIR"])
+    entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
+    folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
     start = time.perf_counter()
-    split = data.load_data(c, np.random.default_rng(c["SEED"]))
+    split = data.load_data(c, [(label and f"COMPARE[{i}]" or "LAYERS", config)
+                               for i, (label, config) in enumerate(entries)],
+                           np.random.default_rng(c["SEED"]))
     print(f"loaded {c['TRAIN_CSV']} and {c['TEST_CSV']} in {time.perf_counter() - start:.1f}s")
-    results = compare(c, split) if c["COMPARE"] else {"": run(c, split, c["LAYERS"])}
-    statuses = {r["status"] for r in results.values()}
+    results = []
+    for i, ((label, config), (folder, earlier)) in enumerate(zip(entries, folders)):
+        tag = f"[{i + 1}/{len(entries)} {label}] " if c["COMPARE"] else ""
+        results.append(run(config, split, folder, earlier, tag))
+        if results[-1]["status"] not in ("finished", "at chance"):
+            break
+    if c["COMPARE"]:
+        compare(c, [label for label, _ in entries], results)
+    statuses = {r["status"] for r in results}
     if "diverged" in statuses:
         return 3
     if "stopped" in statuses:
         print("stopped by Ctrl-C; the best weights and the curves so far are saved")
         return 130
-    return 0
+    return 4 if any(not r["written"] for r in results) else 0
 
 
-def run(c, split, layers, quiet=False):
-    """Train one architecture on the loaded data, test it, save it, draw it."""
+def run(c, split, folder, earlier, tag=""):
+    """Train one network on the loaded data, test it, save it, draw it, log it."""
     X_train, y_train, X_val, y_val, X_test, y_test = split
+    name = os.path.basename(folder)
+    init = c["INIT"] or utils.default_init(c["ACTIVATION"])
+    print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
+          f"{utils.model_summary(c['LAYERS'], c['ACTIVATION'], init)}\n"
+          f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} ({c['SCHEDULE']}), "
+          f"{c['EPOCHS']} epochs of batches of {c['BATCH_SIZE']}")
+    if earlier:
+        print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
+              "finishes")
+    runs.start_folder(folder, c)
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
-    stem = runs.arch_name(layers)
-    print(f"training {stem}: {len(X_train)} train rows, {len(X_val)} validation rows, "
-          f"{utils.count_params(layers):,} parameters")
     start = time.perf_counter()
-    params, best_epoch, history, status = train(c, layers, X_train, y_train, X_val, y_val,
-                                                rng, quiet)
-    train_seconds = time.perf_counter() - start
-    print(f"trained in {train_seconds:.1f}s; keeping the weights of epoch {best_epoch}"
-          + (" (best validation accuracy)" if len(X_val) and best_epoch else ""))
-    test_accuracy = report_test(c, params, X_test, y_test, stem)
-    result = {
-        "layers": list(layers), "params": params, "config": {**c, "LAYERS": list(layers)},
-        "history": history, "test_accuracy": test_accuracy, "best_epoch": best_epoch,
-        "status": status, "train_seconds": train_seconds,
-    }
-    path = os.path.join(c["RUNS_DIR"], f"{stem}.pkl")
-    runs.save_weights(path, result)
-    print(f"weights saved to {path}")
-    if history["epoch"]:
-        picture = os.path.join(c["IMAGES_DIR"], f"curves-{stem}.png")
-        plots.plot_history(history, f"{stem}: learning curves", picture)
-        print(f"learning curves saved to {picture}")
+    result = train(c, X_train, y_train, X_val, y_val, rng, tag)
+    result["train_seconds"] = time.perf_counter() - start
+    kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
+            "the weights of the unfinished first epoch" if result["steps"] else "nothing")
+    print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
+          + (" (best validation accuracy)" if len(X_val) and result["best_epoch"] else ""))
+    Z = utils.predict_logits(result["params"], X_test, c["ACTIVATION"])
+    result["test_accuracy"] = (utils.accuracy(Z, y_test) if y_test is not None and result["steps"]
+                               else None)
+    if y_test is not None and result["steps"]:
+        print(f"{tag}test accuracy {result['test_accuracy']:.2%} ({c['TEST_CSV']}, "
+              f"{len(y_test)} rows)")
+    path, note, result["written"] = runs.save_result(folder, result, result["chance"])
+    if not path or not result["written"]:
+        print(note)
+    written = [path, os.path.join(folder, "settings.json")]
+    if path and result["history"]["epoch"]:
+        details = ", ".join(runs.differences(c, DEFAULTS)) or "the default settings"
+        title = f"{c['NAME'] or runs.arch_name(c['LAYERS'])}: learning curves"
+        written.append(plots.draw(os.path.join(folder, "curves.png"), plots.plot_history,
+                                  result["history"], title, subtitle=details,
+                                  kept_epoch=result["best_epoch"]))
+    if path and y_test is None:
+        written.append(os.path.join(folder, "predictions.csv"))
+        runs.write_predictions(written[-1], Z.argmax(axis=1))
+        print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
+    elif path:
+        written += plots.test_pictures(folder, "", f"{name}: test", X_test, y_test, Z)
+    runs.append_log(c["RUNS_DIR"], runs.log_row(name, c, DEFAULTS, result))
+    written.append(os.path.join(c["RUNS_DIR"], "log.csv"))
+    print(f"{tag}wrote:\n" + "\n".join(f"  {p}" for p in written if p))
     return result
 
 
-def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
-    """Train one network, epoch by epoch; return its best params, history and how it ended.
+HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+def train(c, X_train, y_train, X_val, y_val, rng, tag=""):
+    """Train one network, epoch by epoch; return a result dict with the weights kept.
 
     Each epoch is utils.train_epoch, whose every batch is utils.train_step:
-    forward, softmax_cross_entropy, backward, update.
+    forward, softmax_cross_entropy, backward, update. The weights kept are
+    those of the epoch with the best validation accuracy (the test set is
+    never looked at here). Training stops when it diverges, on Ctrl-C, or
+    after PATIENCE epochs without a better validation accuracy.
     """
-    activation = c["ACTIVATION"]
+    activation, layers = c["ACTIVATION"], c["LAYERS"]
     params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
     state = utils.init_state(params, c["OPTIMISER"])
-    steps_per_epoch = math.ceil(len(X_train) / c["BATCH_SIZE"])
-    total_steps = c["EPOCHS"] * steps_per_epoch
-
-    def lr_at(step):
-        return utils.learning_rate(step, total_steps, c["LEARNING_RATE"], c["SCHEDULE"],
-                                   round(c["WARMUP_EPOCHS"] * steps_per_epoch),
-                                   c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
-
-    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
-    options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
-               "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
-               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
-    history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
-                               "lr", "seconds")}
-    best = {"params": utils.copy_params(params), "epoch": 0, "key": None}
-    augment = data.augmentation(c)
-    stop = StopFlag()
+    lr_at = settings.schedule(c, math.ceil(len(X_train) / c["BATCH_SIZE"]))
+    history = {k: [] for k in HISTORY}
+    best = {"params": utils.copy_params(params), "epoch": 0, "key": None, "steps": 0}
+    labels = y_val if len(y_val) else y_train
+    chance = np.bincount(labels).max() / len(labels)  # always answering the commonest class
+    augment, stop, status = data.augmentation(c), StopFlag(), "finished"
     previous_handler = signal.signal(signal.SIGINT, stop)
-    status = "ok"
     try:
         for epoch in range(1, c["EPOCHS"] + 1):
-            start = time.perf_counter()
-            lr = lr_at(state["step"])
+            start, lr = time.perf_counter(), lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
-                                       lr_at, augment, lambda: stop.set, **options)
-            if not all(np.isfinite(p).all() for layer in params for p in layer):
-                result["status"] = "diverged"  # the epoch's last step overflowed
-            if result["status"] == "diverged":
+                                       lr_at, augment, lambda: stop.set, **settings.step_options(c))
+            val_loss, val_acc = math.nan, math.nan
+            problem = utils.diverged(result, params, history, layers[-1])
+            if not problem and len(X_val):
+                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation)
+                problem = utils.diverged({"loss": val_loss, "status": "ok"}, params, {}, layers[-1])
+            if problem:
                 status = "diverged"
-                print(f"epoch {epoch}: the weights or the training loss ({result['loss']:.4g}) "
-                      f"became non-finite; stopped. Try a lower LEARNING_RATE than "
-                      f"{c['LEARNING_RATE']}.")
+                print(f"{tag}epoch {epoch}: {problem}: training diverged and stopped. "
+                      f"Try a lower LEARNING_RATE than {c['LEARNING_RATE']}.")
                 break
             if result["status"] == "stopped":
                 status = "stopped"
                 if not history["epoch"]:  # no epoch finished: keep what training there was
-                    best["params"] = utils.copy_params(params)
+                    best.update(params=utils.copy_params(params), steps=state["step"])
                 break
-            if len(X_val):
-                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation)
-            else:
-                val_loss, val_acc = math.nan, math.nan
             seconds = time.perf_counter() - start
-            for key, value in zip(history, (epoch, result["loss"], result["acc"], val_loss,
+            for key, value in zip(HISTORY, (epoch, result["loss"], result["acc"], val_loss,
                                             val_acc, lr, seconds)):
                 history[key].append(value)
-            if not quiet:
-                val = (f"val loss {val_loss:.4f} acc {val_acc:7.2%}" if len(X_val)
-                       else "no validation rows")
-                print(f"epoch {epoch:3d}/{c['EPOCHS']}  train loss {result['loss']:.4f} "
-                      f"acc {result['acc']:7.2%}  {val}  lr {lr:.4g}  {seconds:5.1f}s", flush=True)
+            print_epoch(c, tag, history, len(X_val))
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
-                best.update(params=utils.copy_params(params), epoch=epoch, key=key)
+                best.update(params=utils.copy_params(params), epoch=epoch, key=key,
+                            steps=state["step"])
+            score = val_acc if len(X_val) else result["acc"]
+            if epoch == 3 and score <= chance + 0.01:
+                print(f"{tag}after 3 epochs the network is still at chance ({score:.2%}, the "
+                      f"commonest class is {chance:.2%}): the learning rate may be far too high "
+                      "or too low, a deep sigmoid or tanh network may have vanishing gradients "
+                      "(try ACTIVATION=\"relu\"), or the labels may not match the pixels")
             if c["PATIENCE"] and epoch - best["epoch"] >= c["PATIENCE"]:
-                print(f"no better validation accuracy for {c['PATIENCE']} epochs: stopping early")
+                print(f"{tag}no better validation accuracy for {c['PATIENCE']} epochs: "
+                      "stopping early")
                 break
     finally:
         signal.signal(signal.SIGINT, previous_handler)
-    return best["params"], best["epoch"], history, status
+    return {"layers": list(layers), "params": best["params"], "config": dict(c),
+            "history": history, "best_epoch": best["epoch"], "steps": best["steps"],
+            "status": status, "chance": chance}
+
+
+def print_epoch(c, tag, history, n_val):
+    """One line for the epoch just finished: a full one, or a compact one in COMPARE."""
+    h = {k: v[-1] for k, v in history.items()}
+    val = (f"val loss {h['val_loss']:.4f} acc {h['val_acc']:7.2%}" if n_val
+           else "no validation rows")
+    if tag:
+        print(f"{tag}epoch {h['epoch']}/{c['EPOCHS']}  {val}  {h['seconds']:.1f}s", flush=True)
+    else:
+        print(f"epoch {h['epoch']:3d}/{c['EPOCHS']}  train loss {h['train_loss']:.4f} "
+              f"acc {h['train_acc']:7.2%}  {val}  lr {h['lr']:.4g}  {h['seconds']:5.1f}s",
+              flush=True)
 
 
 class StopFlag:
@@ -201,77 +262,46 @@ class StopFlag:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def report_test(c, params, X_test, y_test, stem):
-    """Score the kept params on the test set once; draw the confusion matrix and mistakes.
-
-    For a test file without labels, write the predictions in Kaggle's
-    submission format instead. Returns the test accuracy, or None.
-    """
-    Z = utils.predict_logits(params, X_test, c["ACTIVATION"])
-    if y_test is None:
-        path = os.path.join(c["RUNS_DIR"], f"{stem}-predictions.csv")
-        runs.write_predictions(path, Z.argmax(axis=1))
-        print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions written to {path}")
-        print("no confusion matrix or mistakes picture without test labels")
-        return None
-    accuracy = utils.accuracy(Z, y_test)
-    print(f"test accuracy {accuracy:.2%} ({c['TEST_CSV']}, {len(y_test)} rows)")
-    C = utils.confusion_matrix(y_test, Z.argmax(axis=1), c["LAYERS"][-1])
-    title = f"{stem}: test accuracy {accuracy:.2%}"
-    plots.plot_confusion(C, title, os.path.join(c["IMAGES_DIR"], f"confusion-{stem}.png"))
-    plots.plot_mistakes(X_test, y_test, utils.softmax(Z),
-                        f"{stem}: the most confident mistakes on the test set",
-                        os.path.join(c["IMAGES_DIR"], f"mistakes-{stem}.png"))
-    return accuracy
-
-
-def compare(c, split):
-    """Train each architecture of COMPARE alike, then draw and tabulate them together."""
-    results = {}
-    for layers in c["COMPARE"]:
-        results[runs.arch_name(layers)] = run(c, split, layers, quiet=True)
-        if results[runs.arch_name(layers)]["status"] != "ok":
-            break
-    picture = os.path.join(c["IMAGES_DIR"], "compare.png")
-    plots.plot_compare({k: r["history"] for k, r in results.items()}, picture)
-    rows = ["| layers | parameters | training s | best val acc | test acc |",
-            "| --- | ---: | ---: | ---: | ---: |"]
-    for name, r in results.items():
-        test = f"{r['test_accuracy']:.2%}" if r["test_accuracy"] is not None else "-"
-        best_val = max(r["history"]["val_acc"], default=math.nan)
-        rows.append(f"| {name} | {utils.count_params(r['layers']):,} | {r['train_seconds']:.1f} "
-                    f"| {best_val:.2%} | {test} |")
-    table = "\n".join(rows) + "\n"
+def compare(c, labels, results):
+    """Draw and tabulate the networks of COMPARE together, in a folder of the comparison."""
+    folder = runs.compare_folder(c, labels, DEFAULTS)
+    table = runs.compare_table(labels, results)
     print(table, end="")
-    path = os.path.join(c["IMAGES_DIR"], "compare.md")
+    path = os.path.join(folder, "compare.md")
     runs.save_atomic(path, lambda f: f.write(table.encode()))
-    print(f"comparison saved to {picture} and {path}")
-    return results
+    details = ", ".join(runs.differences(dict(c, COMPARE=[]), DEFAULTS)) or "default settings"
+    picture = plots.draw(os.path.join(folder, "compare.png"), plots.plot_compare,
+                         {label: r["history"] for label, r in zip(labels, results)},
+                         title=f"compared with {details}", chance=results[0]["chance"])
+    print("wrote:\n" + "\n".join(f"  {p}" for p in (path, picture) if p))
 
 
 def predict(c):
     """Classify an image of one digit, or every row of a CSV, with saved weights."""
-    weights = c["WEIGHTS"] or os.path.join(c["RUNS_DIR"], f"{runs.arch_name(c['LAYERS'])}.pkl")
+    weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, DEFAULTS)[0], "weights.pkl")
     if not os.path.exists(weights):
-        layers = repr(c["LAYERS"]).replace(" ", "")
         raise data.InputError(f"{weights}: no such weights file; train it first with: "
-                              f"python main.py --LAYERS={layers}")
+                              f"{settings.command(c, DEFAULTS)}")
     saved = runs.load_weights(weights)
     params, activation = saved["params"], saved["config"].get("ACTIVATION", "relu")
-    path = c["PREDICT"]
+    folder, path = os.path.dirname(weights), c["PREDICT"]
+    stem = os.path.splitext(os.path.basename(path))[0]
     if path.lower().endswith(".csv"):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
         Z = utils.predict_logits(params, X, activation)
-        out = os.path.join(c["RUNS_DIR"], f"{os.path.splitext(os.path.basename(path))[0]}"
-                                          "-predictions.csv")
+        out = os.path.join(folder, f"predictions-{stem}.csv")
         runs.write_predictions(out, Z.argmax(axis=1))
+        written = [out]
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
-        print(f"predictions for {len(X)} rows written to {out}")
-        return
+            written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
+                                           X, y, Z)
+        print(f"predictions for {len(X)} rows written; wrote "
+              + ", ".join(p for p in written if p))
+        return 0
     image = digit.read_image(path)
     side = math.isqrt(saved["layers"][0])
     if side * side != saved["layers"][0]:
@@ -284,6 +314,7 @@ def predict(c):
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
+    return 0
 
 
 if __name__ == "__main__":
@@ -292,6 +323,10 @@ if __name__ == "__main__":
     except data.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except OSError as e:  # a full disk or a folder that went away while writing
+        print(f"error: {e.filename or 'an output'}: could not be written ({e.strerror})",
+              file=sys.stderr)
+        sys.exit(4)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         sys.exit(130)

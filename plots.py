@@ -5,10 +5,13 @@ trainer starts without it. Each picture is written atomically.
 """
 
 import math
+import os
+import textwrap
 
 import numpy as np
 
 from runs import save_atomic
+from utils import accuracy, confusion_matrix, softmax
 
 
 def _pyplot():
@@ -26,20 +29,66 @@ def _save_figure(fig, path, dpi=110):
     plt.close(fig)
 
 
-def plot_history(history, title, path):
-    """Plot train and validation loss and accuracy against epoch, side by side."""
+def draw(path, plot, *args, **kwargs):
+    """Draw one picture with plot(*args, path=path, ...); a failure is a one-line warning.
+
+    Returns path, or None when the picture could not be drawn or written (a
+    full disk, say): the run's weights are saved before any picture, so a
+    picture that fails loses nothing else.
+    """
+    try:
+        plot(*args, path=path, **kwargs)
+        return path
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"warning: could not draw {path} ({getattr(e, 'strerror', None) or e})")
+        return None
+
+
+def _title(fig, title, subtitle=""):
+    """A figure's title, with a smaller wrapped line of details under it."""
+    if subtitle:
+        title += "\n" + textwrap.fill(subtitle, 110)
+    fig.suptitle(title, fontsize=10)
+
+
+def _log_axis(ax):
+    """A logarithmic y axis labelled 0.05, 0.1, 0.2, 0.5, 1, 2 ... rather than in powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _epoch_axis(ax):
+    """Whole-number epoch ticks on the x axis, however few epochs there are."""
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+
+
+def plot_history(history, title, path, subtitle="", kept_epoch=0):
+    """Plot train and validation loss and accuracy against epoch, side by side.
+
+    The loss axis is logarithmic, so one blow-up does not flatten the rest;
+    a dashed line marks kept_epoch, the epoch whose weights the run kept.
+    """
     plt = _pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4.2))
     epochs = history["epoch"]
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"),
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (log scale)"),
                            (ax_acc, "acc", "accuracy")):
         ax.plot(epochs, history[f"train_{key}"], "o-", ms=3, label="train")
-        ax.plot(epochs, history[f"val_{key}"], "o-", ms=3, label="validation")
-        ax.set_xlabel("epoch")
+        if not all(math.isnan(v) for v in history[f"val_{key}"]):
+            ax.plot(epochs, history[f"val_{key}"], "o-", ms=3, label="validation")
+        if kept_epoch:
+            ax.axvline(kept_epoch, color="grey", ls="--", lw=1, label=f"kept: epoch {kept_epoch}")
+        _epoch_axis(ax)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
+        ax.legend(fontsize=8)
+    _log_axis(ax_loss)
+    _title(fig, title, subtitle)
     fig.tight_layout()
     _save_figure(fig, path)
 
@@ -92,21 +141,49 @@ def plot_mistakes(X, y, P, title, path, count=24):
     return shown
 
 
-def plot_compare(histories, path):
-    """Draw the validation loss and accuracy of several runs on shared axes.
+def test_pictures(folder, suffix, title, X, y, Z):
+    """Draw the confusion matrix and the most confident mistakes of labelled rows.
 
-    histories -- a dict of {label: history}
+    X uint8 (n, n_pixels), y int (n,), Z the logits (n, k). The pictures go
+    to folder/confusion<suffix>.png and folder/mistakes<suffix>.png; returns
+    the paths drawn (None for one that failed).
+    """
+    pred = Z.argmax(axis=1)
+    C = confusion_matrix(y, pred, Z.shape[1])
+    title = f"{title} accuracy {accuracy(Z, y):.2%}"
+    return [draw(os.path.join(folder, f"confusion{suffix}.png"), plot_confusion, C, title),
+            draw(os.path.join(folder, f"mistakes{suffix}.png"), plot_mistakes, X, y,
+                 softmax(Z), f"{title}: the most confident mistakes")]
+
+
+def plot_compare(histories, path, title="", chance=0.1):
+    """Draw the validation accuracy and loss of several runs on shared axes.
+
+    histories -- a dict of {label: history}. The accuracy axis is zoomed on
+    the runs that learned (best validation accuracy more than 10 points
+    above `chance`), so good networks are not squeezed into a band at the
+    top; runs below the axis are named in the legend. The loss axis is
+    logarithmic.
     """
     plt = _pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.4))
+    learned = [h["val_acc"] for h in histories.values()
+               if max(h["val_acc"], default=0) > chance + 0.1]
+    tail = [v for accs in learned for v in accs[len(accs) // 4:]]  # past the first quarter
+    low, top = (min(tail), max(tail)) if tail else (0.0, 1.0)
+    low, top = max(0.0, low - 0.1 * (top - low) - 0.002), min(1.0, top + 0.15 * (top - low) + 0.002)
     for label, h in histories.items():
+        below = max(h["val_acc"], default=0) < low
+        ax_acc.plot(h["epoch"], h["val_acc"], "o-", ms=3,
+                    label=f"{label} (below the axis)" if below else label)
         ax_loss.plot(h["epoch"], h["val_loss"], "o-", ms=3, label=label)
-        ax_acc.plot(h["epoch"], h["val_acc"], "o-", ms=3, label=label)
-    for ax, name in ((ax_loss, "validation loss"), (ax_acc, "validation accuracy")):
-        ax.set_xlabel("epoch")
+    ax_acc.set_ylim(low, top)
+    _log_axis(ax_loss)
+    for ax, name in ((ax_acc, "validation accuracy"), (ax_loss, "validation loss (log scale)")):
+        _epoch_axis(ax)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("architectures compared (same data, seed and settings)")
+    _title(fig, title or "compared (same data and seed)")
     fig.tight_layout()
     _save_figure(fig, path)

@@ -1,24 +1,174 @@
-"""What a run leaves behind: atomic writes, the weights file and its safe loading.
+"""What a run leaves behind: its folder and name, atomic writes, the weights file, the run log.
 
-Every file is written whole or not at all (save_atomic), and a weights file
-is read back by an unpickler that builds arrays and plain data only, so a
-file from someone else cannot run code.
+Each run writes into a folder of its own, runs/<name>/, named after the
+settings that differ from main.py's defaults, so runs with other settings
+never write over each other. Every file is written whole or not at all
+(save_atomic); a weights file is read back by an unpickler that builds
+arrays and plain data only, so a file from someone else cannot run code;
+every run adds a row to runs/log.csv.
 """
 
+import csv
+import datetime
+import hashlib
 import io
 import itertools
+import json
+import math
 import os
 import pickle
+import re
 import tempfile
 
 import numpy as np
 
+try:
+    import fcntl  # POSIX: serialises two runs adding to the log at once
+except ImportError:  # Windows
+    fcntl = None
+
+import settings
 from data import InputError
+from utils import count_params
+
+MAX_NAME = 90  # characters of a run's name before it is shortened with a hash
+LOG_COLUMNS = ("time", "name", "status", "epochs", "kept_epoch", "best_val_acc", "test_acc",
+               "train_seconds", "settings")
 
 
 def arch_name(layers):
     """A file-name-safe name of an architecture, e.g. '784-256-10'."""
     return "-".join(str(n) for n in layers)
+
+
+# ----------------------------------------------------------------------------
+# a run's name and folder
+
+
+def differences(c, defaults):
+    """The settings of c that shape its results and differ from the defaults, as
+    ["OPTIMISER=adam", ...] in the order of main.py (LAYERS excluded)."""
+    return [settings.short(k, v) for k, v in c.items()
+            if k not in settings.NOT_RESULTS and k != "LAYERS" and v != defaults.get(k)]
+
+
+def safe_name(text):
+    """text with every character a file name should not hold replaced by '_'."""
+    return re.sub(r"[^A-Za-z0-9._=+,-]", "_", text)
+
+
+def run_name(c, defaults):
+    """The name of the run of settings c: its NAME, or its architecture and differences.
+
+    For example '784-256-128-64-10' for the defaults and
+    '784-256-128-64-10,LEARNING_RATE=0.1,OPTIMISER=adam' otherwise; names
+    longer than MAX_NAME keep their start and end with 8 hexadecimal digits of
+    the SHA-256 of all the differences, so they stay stable and distinct.
+    """
+    if c["NAME"]:
+        return c["NAME"]
+    name = safe_name(",".join([arch_name(c["LAYERS"]), *differences(c, defaults)]))
+    if len(name) > MAX_NAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        name = f"{name[:MAX_NAME - 9]}~{digest}"
+    return name
+
+
+def recorded(c):
+    """The settings of c that shape its results, as JSON-ready data."""
+    return {k: v for k, v in c.items() if k not in settings.NOT_RESULTS}
+
+
+def changed(old, new):
+    """The names of the settings whose values differ between two recorded sets, with both values."""
+    return [f"{k} {old.get(k)!r} there, {new.get(k)!r} here"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def run_folder(c, defaults):
+    """The folder of the run of settings c under RUNS_DIR, and whether it holds one already.
+
+    A folder holding a run of other settings (main.py's defaults were
+    edited, say) is never used: an automatic name then gains '~' and a hash
+    of all the settings; a chosen NAME is refused. Nothing is written here.
+    Returns (folder, earlier): earlier is True when the folder holds a run of
+    these very settings. Raises InputError.
+    """
+    name = run_name(c, defaults)
+    if c["NAME"] and (name in (".", "..") or safe_name(name) != name):
+        raise InputError(f"NAME = {c['NAME']!r}: a run's name may hold only letters, digits "
+                         "and . _ = + , - (it names a folder)")
+    mine = recorded(c)
+    folder = os.path.join(c["RUNS_DIR"], name)
+    theirs = read_settings(folder)
+    if theirs is not None and theirs != mine:
+        if c["NAME"]:
+            raise InputError(f"{folder}: holds a run with other settings ({'; '.join(changed(theirs, mine))}); "
+                             "choose another NAME")
+        digest = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:8]
+        folder = os.path.join(c["RUNS_DIR"], f"{name[:MAX_NAME - 9]}~{digest}")
+        theirs = read_settings(folder)
+    return folder, theirs == mine
+
+
+def compare_folder(c, labels, defaults):
+    """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>."""
+    parts = ["compare", *labels, *differences(dict(c, COMPARE=[]), defaults)]
+    name = safe_name(",".join(p.replace(", ", "+") for p in parts))
+    if len(name) > MAX_NAME:
+        name = f"{name[:MAX_NAME - 9]}~{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return os.path.join(c["RUNS_DIR"], name)
+
+
+def compare_table(labels, results):
+    """A Markdown table of the networks of a comparison: one row per entry."""
+    rows = ["| entry | parameters | training s | best val acc | test acc | status |",
+            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for label, r in zip(labels, results):
+        test = f"{r['test_accuracy']:.2%}" if r["test_accuracy"] is not None else "-"
+        best_val = max(r["history"]["val_acc"], default=math.nan)
+        rows.append(f"| {label} | {count_params(r['layers']):,} | {r['train_seconds']:.1f} "
+                    f"| {best_val:.2%} | {test} | {r['status']} |")
+    return "\n".join(rows) + "\n"
+
+
+def read_settings(folder):
+    """The settings recorded in a run folder's settings.json, or None if it has none."""
+    try:
+        with open(os.path.join(folder, "settings.json"), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def start_folder(folder, c):
+    """Create a run's folder and record its settings there (settings.json).
+
+    Raises OSError when it cannot be written.
+    """
+    os.makedirs(folder, exist_ok=True)
+    text = json.dumps(recorded(c), indent=1, sort_keys=True) + "\n"
+    save_atomic(os.path.join(folder, "settings.json"), lambda f: f.write(text.encode()))
+
+
+def check_writable(folder, setting="RUNS_DIR"):
+    """Raise InputError unless the folder can be created and written, writing nothing lasting.
+
+    The nearest existing folder on the way is tested with a temporary file,
+    so a read-only mount, a path through a file or a missing permission is
+    found before any data is loaded.
+    """
+    path = os.path.abspath(folder)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        raise InputError(f"{folder}: cannot hold a folder, {path} is a file (set {setting})")
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise InputError(f"{folder}: cannot be written ({e.strerror}); set {setting} to a "
+                         "folder you can write") from None
 
 
 def save_atomic(path, write):
@@ -116,3 +266,118 @@ def write_predictions(path, labels):
     """Write predicted labels as Kaggle's submission CSV: ImageId,Label, ImageId from 1."""
     lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     save_atomic(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+
+
+def save_result(folder, result, chance):
+    """Save a run's result dict as folder/weights.pkl, unless that would lose something.
+
+    Never saves weights that never trained (result["steps"] == 0), and never
+    replaces an earlier run's weights in the folder (the same settings) by
+    worse ones: a stopped or diverged run's over a finished run's, or weights
+    at chance (best validation accuracy, or training accuracy without
+    validation rows, within a point of `chance`) over weights that learned.
+    If the folder cannot be written (a full disk, say), the weights go to
+    the system's temporary folder instead.
+    Returns (path or None, a line saying what happened, ok): ok is False
+    when the weights could not be written where they belong.
+    """
+    path = os.path.join(folder, "weights.pkl")
+    if not result["steps"]:
+        return None, "nothing saved: the network never took a training step", True
+    history = result["history"]
+    scores = [v for v in history["val_acc"] + history["train_acc"] if not math.isnan(v)]
+    at_chance = max(scores, default=0.0) <= chance + 0.01
+    try:
+        earlier = load_weights(path) if os.path.exists(path) else None
+    except InputError:
+        earlier = None  # unreadable: nothing to keep
+    if earlier is not None:
+        if earlier.get("status") == "finished" and result["status"] != "finished":
+            return None, (f"kept the finished run's weights in {path}; this "
+                          f"{result['status']} run's were not saved over them"), True
+        earlier_scores = earlier["history"]["val_acc"] + earlier["history"]["train_acc"]
+        if at_chance and max(earlier_scores, default=0.0) > chance + 0.01:
+            return None, f"kept the weights in {path}: this run's score no better than chance", True
+    try:
+        save_weights(path, result)
+        return path, f"weights saved to {path}", True
+    except OSError as e:
+        spare = os.path.join(tempfile.gettempdir(), "mnist-runs", os.path.basename(folder),
+                             "weights.pkl")
+        save_weights(spare, result)  # an OSError here too ends the run with one line
+        return spare, f"could not write {path} ({e.strerror}); weights saved to {spare}", False
+
+
+# ----------------------------------------------------------------------------
+# the run log: one row per run, in RUNS_DIR/log.csv
+
+
+def append_log(runs_dir, row):
+    """Add one row (a dict with LOG_COLUMNS) to runs_dir/log.csv, whole or not at all.
+
+    The file is rewritten through save_atomic, so a crash or a kill during
+    the write leaves the earlier rows as they were; the rows are few.
+    """
+    path = os.path.join(runs_dir, "log.csv")
+    os.makedirs(runs_dir, exist_ok=True)
+    with open(os.path.join(runs_dir, ".log.lock"), "a") as lock:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        try:
+            with open(path, "rb") as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = b""
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        out = io.StringIO()
+        writer = csv.DictWriter(out, LOG_COLUMNS, lineterminator="\n")
+        if not old:
+            writer.writeheader()
+        writer.writerow(row)
+        save_atomic(path, lambda f: f.write(old + out.getvalue().encode("utf-8")))
+
+
+def log_row(name, c, defaults, result):
+    """The run log's row for a run's result dict."""
+    history = result["history"]
+    best_val = max((v for v in history["val_acc"] if not math.isnan(v)), default=math.nan)
+    test = result["test_accuracy"]
+    return {
+        "time": datetime.datetime.now().isoformat(timespec="seconds"), "name": name,
+        "status": result["status"], "epochs": len(history["epoch"]),
+        "kept_epoch": result["best_epoch"],
+        "best_val_acc": "" if math.isnan(best_val) else f"{best_val:.4f}",
+        "test_acc": "" if test is None else f"{test:.4f}",
+        "train_seconds": f"{result['train_seconds']:.1f}",
+        "settings": " ".join([f"LAYERS={arch_name(c['LAYERS'])}", *differences(c, defaults)]),
+    }
+
+
+def read_log(runs_dir):
+    """The run log as text: a table of every run, best test accuracy first.
+
+    Raises InputError for a missing or unreadable log.
+    """
+    import pandas as pd
+
+    path = os.path.join(runs_dir, "log.csv")
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no runs logged yet (every run adds a row)")
+    try:
+        log = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError) as e:
+        raise InputError(f"{path}: not a readable run log ({str(e).splitlines()[0][:80]})") from None
+    if list(log.columns) != list(LOG_COLUMNS):
+        raise InputError(f"{path}: line 1: expected the columns {','.join(LOG_COLUMNS)}")
+    for column in ("test_acc", "best_val_acc"):
+        log[column] = pd.to_numeric(log[column], errors="coerce")
+    log = log.sort_values(["test_acc", "best_val_acc"], ascending=False, na_position="last",
+                          kind="stable")
+    for column in ("test_acc", "best_val_acc"):
+        log[column] = log[column].map(lambda v: "-" if math.isnan(v) else f"{v:.2%}")
+    shown = ["test_acc", "best_val_acc", "status", "epochs", "kept_epoch", "train_seconds",
+             "time", "name"]
+    width = max(map(len, log["name"]), default=4)
+    return f"{len(log)} runs in {path}, best test accuracy first:\n" + log[shown].to_string(
+        index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"})

@@ -9,12 +9,19 @@ parsed, never executed. check() then refuses values that cannot work.
 """
 
 import ast
+import difflib
+import io
 import math
+import os
+import tokenize
 
 from data import InputError
-from utils import ACTIVATIONS
+from utils import ACTIVATIONS, learning_rate
 
 ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
+# Settings that say what to do or where to write, not how to train: a run's
+# name and its recorded settings leave them out.
+NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS"}
 OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 
@@ -32,12 +39,18 @@ def parse_value(name, text, default):
                 f"--{name}={text}: not a Python literal (expected a {type(default).__name__})"
             ) from None
         value = text  # a bare string, as in --OPTIMISER=adam
+    return coerce(name, value, default, f"--{name}={text}")
+
+
+def coerce(name, value, default, shown):
+    """value if it has the default's type (an int becomes a float where a float is
+    expected), else an InputError that starts with `shown`."""
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     allowed = (type(default), *ALSO_ACCEPTS.get(name, ()))
     if type(value) not in allowed:
         raise InputError(
-            f"--{name}={text}: expected {' or '.join(t.__name__ for t in allowed)}, "
+            f"{shown}: expected {' or '.join(t.__name__ for t in allowed)}, "
             f"got {type(value).__name__}"
         )
     return value
@@ -69,35 +82,155 @@ def read_recipe(path):
     return pairs
 
 
+def nearest_name(name, names):
+    """The setting a mistyped name most likely meant, or None (difflib's ratio)."""
+    upper = {n.upper(): n for n in names}
+    if name.upper() in upper:
+        return upper[name.upper()]
+    close = difflib.get_close_matches(name.upper(), list(names), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_name(source, name, names):
+    """The InputError for a name that is not a setting, with the nearest one."""
+    guess = nearest_name(name, names)
+    hint = f"; did you mean {guess}?" if guess else " (python main.py --help lists them)"
+    return InputError(f"{source}: {name} is not a setting{hint}")
+
+
 def configure(defaults, argv):
     """The defaults, then recipe files and --NAME=value overrides, in order.
 
-    defaults -- {NAME: value} of main.py's constants; argv -- the command line
+    defaults -- {NAME: value} of main.py's constants; argv -- the command line.
+    A bare --NAME sets a True/False setting to True.
     Returns a new dict of every setting. Each change is printed; an unknown
-    name or a value of the wrong type is an InputError.
+    name (with the nearest one suggested) or a value of the wrong type is an
+    InputError. A value that the shell split at a space gets a hint to quote it.
     """
     config = dict(defaults)
-    for arg in argv:
+    for i, arg in enumerate(argv):
+        following = argv[i + 1] if i + 1 < len(argv) else ""
         if arg.startswith("--"):
             name, sep, text = arg[2:].partition("=")
-            if not sep:
-                raise InputError(f"{arg}: expected --NAME=value")
-            changes, source = [(name, text)], "override"
+            if not sep and isinstance(config.get(name), bool):
+                text = "True"
+            elif not sep:
+                if name in config:
+                    raise InputError(f"{arg}: expected --{name}=value")
+                raise unknown_name(arg, name, config)
+            changes, source = [(name, text)], f"--{name}"
         elif arg.endswith(".py"):
             changes, source = read_recipe(arg), arg
         else:
-            raise InputError(f"{arg}: expected --NAME=value or a recipe file ending in .py")
+            split = i > 0 and argv[i - 1].startswith("--") and "=" in argv[i - 1]
+            hint = (f"; if it is the rest of {argv[i - 1]}, the shell split the value at a "
+                    f"space: quote it, as in \"{argv[i - 1]} {arg}\"" if split else "")
+            raise InputError(f"{arg}: expected --NAME=value or a recipe file ending in .py{hint}")
         for name, text in changes:
             if name not in config:
-                raise InputError(f"{source}: {name} is not a setting (see the top of main.py)")
-            config[name] = parse_value(name, text, config[name])
-            print(f"{source}: {name} = {config[name]!r}")
+                raise unknown_name(source, name, config)
+            try:
+                config[name] = parse_value(name, text, config[name])
+            except InputError as e:
+                if source.startswith("--") and following and not following.startswith("--"):
+                    raise InputError(f"{e}; if the value holds a space, quote it: "
+                                     f"\"--{name}={text} {following}\"") from None
+                raise
+            print(f"{'override' if source.startswith('--') else source}: {name} = {config[name]!r}")
     return config
+
+
+def described(source):
+    """The settings block of main.py's source, as (group, name, comment) rows.
+
+    A comment alone on a line starts a group; a NAME = value line adds a
+    setting with the comment at its end. Read with tokenize and ast, so a '#'
+    inside a string is not taken for a comment.
+    """
+    comments = {}
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = (token.start[1], token.string.lstrip("#").strip())
+    names = {}
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id.isupper()):
+            names[node.lineno] = node.targets[0].id
+    rows, group = [], ""
+    for line in range(1, max(names, default=0) + 1):
+        column, text = comments.get(line, (None, ""))
+        if line in names:
+            rows.append((group, names[line], text))
+        elif column == 0 and text and not text.startswith("-"):
+            group = text
+    return rows
+
+
+def help_text(doc, source, defaults, outputs):
+    """The text of --help: the usage docstring, every setting by group, the outputs.
+
+    doc -- main.py's docstring; source -- main.py's text; defaults -- its
+    settings; outputs -- a paragraph on where a run writes.
+    """
+    lines = [doc.strip(), "", "Settings (edit them at the top of main.py, or pass --NAME=value;",
+             "a bare --NAME sets a True/False setting to True):"]
+    group = None
+    for row_group, name, comment in described(source):
+        if name not in defaults:
+            continue
+        if row_group != group:
+            group = row_group
+            lines.append(f"\n  {group}")
+        value = f"{name} = {defaults[name]!r}"
+        kind = type(defaults[name]).__name__
+        lines.append(f"    {value:<36} {kind:<5} {comment}")
+    lines += ["", outputs.strip()]
+    return "\n".join(lines) + "\n"
 
 
 def dropout_rates(dropout, layers):
     """One dropout rate per hidden layer, from a single rate or a list."""
     return list(dropout) if isinstance(dropout, list) else [dropout] * (len(layers) - 2)
+
+
+def compare_entries(c):
+    """The settings of each entry of COMPARE, and a label saying how it differs.
+
+    An entry is a layer list (it sets LAYERS) or a dict of settings to
+    change, checked like overrides. Returns a list of (label, settings);
+    the label names the settings whose values differ between the entries,
+    e.g. "BATCH_NORM=True" or "784-100-10, ACTIVATION=tanh". Raises InputError.
+    """
+    configs = []
+    for i, entry in enumerate(c["COMPARE"]):
+        where = f"COMPARE[{i}]"
+        if isinstance(entry, list):
+            entry = {"LAYERS": entry}
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} = {entry!r}: expected a layer list or a dict of settings")
+        config = dict(c, COMPARE=[])
+        for name, value in entry.items():
+            if not isinstance(name, str) or name not in c:
+                raise unknown_name(where, str(name), c)
+            if name in NOT_RESULTS:
+                raise InputError(f"{where}: {name} cannot change within a comparison")
+            config[name] = coerce(name, value, c[name], f"{where}: {name} = {value!r}")
+        configs.append(config)
+    differ = [k for k in c if len({repr(config[k]) for config in configs}) > 1]
+    labels = [", ".join(short(k, config[k]) for k in differ) or f"entry {i + 1}"
+              for i, config in enumerate(configs)]
+    return list(zip(labels, configs))
+
+
+def short(name, value):
+    """A setting as a run's name or a chart's label shows it: 784-100-10, OPTIMISER=adam."""
+    if name == "LAYERS":
+        return "-".join(str(n) for n in value)
+    if name.endswith("_CSV"):
+        value = os.path.basename(value)  # the folder shows in settings.json
+    if isinstance(value, list):
+        value = "-".join(str(v) for v in value)
+    return f"{name}={value}"
 
 
 def check(c):
@@ -108,12 +241,21 @@ def check(c):
         if not ok:
             raise InputError(message)
 
-    for key in ["LAYERS", *([f"COMPARE[{i}]" for i in range(len(c["COMPARE"]))])]:
-        arch = layers if key == "LAYERS" else c["COMPARE"][int(key[8:-1])]
+    entries = [("LAYERS", c)]
+    if c["COMPARE"]:
+        entries = [(f"COMPARE[{i}]", config) for i, (_, config) in enumerate(compare_entries(c))]
+    for key, config in entries:
+        arch = config["LAYERS"]
+        where = "" if config is c else f"{key}: "
         need(isinstance(arch, list) and len(arch) >= 2,
-             f"{key} = {arch!r}: needs at least two layers (input and output)")
+             f"{where}LAYERS = {arch!r}: needs at least two layers (input and output)")
         need(all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in arch),
-             f"{key} = {arch!r}: every width must be a whole number >= 1")
+             f"{where}LAYERS = {arch!r}: every width must be a whole number >= 1")
+        if config is not c:
+            try:
+                check(config)
+            except InputError as e:
+                raise InputError(f"{key}: {e}") from None
     need(c["EPOCHS"] >= 1, f"EPOCHS = {c['EPOCHS']}: must be at least 1")
     need(c["BATCH_SIZE"] >= 1, f"BATCH_SIZE = {c['BATCH_SIZE']}: must be at least 1")
     need(c["LEARNING_RATE"] > 0 and math.isfinite(c["LEARNING_RATE"]),
@@ -140,3 +282,33 @@ def check(c):
          f"DROPOUT = {c['DROPOUT']!r}: rates must be in [0, 1)")
     need(len(rates) == len(layers) - 2,
          f"DROPOUT = {c['DROPOUT']!r}: a list needs one rate per hidden layer ({len(layers) - 2})")
+
+
+def schedule(c, steps_per_epoch):
+    """The learning rate of each step of the run, as a function lr_at(step)."""
+    total_steps = c["EPOCHS"] * steps_per_epoch
+
+    def lr_at(step):
+        return learning_rate(step, total_steps, c["LEARNING_RATE"], c["SCHEDULE"],
+                                   round(c["WARMUP_EPOCHS"] * steps_per_epoch),
+                                   c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
+    return lr_at
+
+
+def step_options(c):
+    """The keyword arguments of utils.train_step that the settings choose."""
+    rates = [float(p) for p in dropout_rates(c["DROPOUT"], c["LAYERS"])]
+    return {"activation": c["ACTIVATION"], "weight_decay": c["WEIGHT_DECAY"],
+            "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
+            "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
+
+
+def command(c, defaults):
+    """The command line that trains the run of settings c: python main.py --LAYERS=... and
+    every other setting that shapes the results and differs from the defaults."""
+    args = [f"--LAYERS={c['LAYERS']!r}".replace(" ", "")]
+    for k, v in c.items():
+        if k not in NOT_RESULTS and k != "LAYERS" and v != defaults.get(k):
+            text = v if isinstance(v, str) and v and " " not in v else repr(v).replace(" ", "")
+            args.append(f"--{k}={text}")
+    return " ".join(["python main.py", *args])

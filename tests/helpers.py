@@ -110,3 +110,10 @@ def draw(shape, h=90, w=70):
     else:
         raise ValueError(shape)
     return np.where(ink, 0.0, 1.0)
+
+
+def only_run(runs_dir):
+    """The folder of the one run under runs_dir (comparisons aside)."""
+    folders = [p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("compare,")]
+    assert len(folders) == 1, folders
+    return folders[0]

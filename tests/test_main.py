@@ -38,6 +38,7 @@ from helpers import (
     csv_text,
     draw,
     head_lines,
+    only_run,
     run_cli,
     table,
 )
@@ -74,7 +75,8 @@ def test_main_end_to_end(repo, head_csv, tmp_path):
     printed = float(match.group(1))
     assert printed >= 85.0, out
 
-    weights = tmp_path / "runs" / "784-64-10.pkl"
+    folder = tmp_path / "runs" / "784-64-10,EPOCHS=8"
+    weights = folder / "weights.pkl"
     assert weights.is_file()
     saved = runs.load_weights(str(weights))
     assert {"layers", "params", "config", "history", "test_accuracy"} <= set(saved)
@@ -90,7 +92,8 @@ def test_main_end_to_end(repo, head_csv, tmp_path):
         assert len(history[key]) == epochs, key
     assert history["epoch"] == list(range(1, epochs + 1))
 
-    curves = tmp_path / "images" / "curves-784-64-10.png"
+    assert f"  {weights.relative_to(tmp_path)}" in out.splitlines()  # listed as written
+    curves = folder / "curves.png"
     png = curves.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) < 200 * 1024
@@ -109,10 +112,10 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
         c = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
                             "--BATCH_SIZE=50", "--PATIENCE=2", f"--EPOCHS={epochs}"])
         settings.check(c)
-        params, best_epoch, history, status = main.train(
-            c, [784, 32, 10], X_train, y_train, X_val, y_val, np.random.default_rng(0),
-            quiet=True)
-    assert status == "ok"
+        c["LAYERS"] = [784, 32, 10]
+        result = main.train(c, X_train, y_train, X_val, y_val, np.random.default_rng(0))
+    params, best_epoch, history = result["params"], result["best_epoch"], result["history"]
+    assert result["status"] == "finished"
     val_acc, val_loss = history["val_acc"], history["val_loss"]
     n = len(history["epoch"])
     assert history["epoch"] == list(range(1, n + 1))
@@ -135,7 +138,7 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
 # bad input: one line, exit 2, nothing written
 
 BASE_ARGS = ("--TRAIN_CSV=train.csv", "--TEST_CSV=test.csv", "--RUNS_DIR=runs",
-             "--IMAGES_DIR=images", "--LAYERS=[4,3,10]", "--EPOCHS=1")
+             "--LAYERS=[4,3,10]", "--EPOCHS=1")
 
 
 SILENT_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
@@ -299,7 +302,7 @@ BAD_INPUTS = [
     ("override-unknown-name", {}, ["--FOO=1"], None, ["FOO", "not a setting"], []),
     ("override-wrong-type-text", {}, ["--EPOCHS=abc"], "--EPOCHS=abc: ", ["int"], []),
     ("override-wrong-type-list", {}, ["--EPOCHS=[1]"], "--EPOCHS=[1]: ", ["int", "list"], []),
-    ("override-without-equals", {}, ["--EPOCHS"], "--EPOCHS: ", ["--NAME=value"], []),
+    ("override-without-equals", {}, ["--EPOCHS"], "--EPOCHS: ", ["--EPOCHS=value"], []),
     ("argument-without-dashes", {}, ["EPOCHS=3"], "EPOCHS=3: ", ["--NAME=value"], []),
 ]
 
@@ -314,7 +317,7 @@ def test_the_tiny_project_itself_is_valid(tmp_path, monkeypatch):
     result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
     assert result.returncode == 0, result
     assert "Traceback" not in result.stderr
-    assert (tmp_path / "runs" / "4-3-10.pkl").is_file()
+    assert (tmp_path / "runs" / "4-3-10,EPOCHS=1" / "weights.pkl").is_file()
 
 
 @pytest.mark.parametrize(("files", "args", "prefix", "contains", "any_of"),
@@ -324,8 +327,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, files, args, pr
     tiny_project(tmp_path, files)
     result = run_in_process(tmp_path, [*BASE_ARGS, *args], monkeypatch)
     assert_user_error(result, prefix, contains, any_of)
-    assert not (tmp_path / "runs").exists(), "a refused run wrote weights"
-    assert not (tmp_path / "images").exists(), "a refused run drew pictures"
+    assert not (tmp_path / "runs").exists(), "a refused run wrote something"
 
 
 @pytest.mark.parametrize("case_id", ["csv-missing", "pixel-not-a-number", "pixel-inf",
@@ -360,7 +362,7 @@ def mnist(tmp_path_factory):
 def data_args(mnist, folder, train="train-1000", test="test-300"):
     """The data and output arguments of a run on two of the slices, writing under folder."""
     return (f"--TRAIN_CSV={mnist[train]}", f"--TEST_CSV={mnist[test]}",
-            f"--RUNS_DIR={folder / 'runs'}", f"--IMAGES_DIR={folder / 'images'}")
+            f"--RUNS_DIR={folder / 'runs'}")
 
 
 def mnist_args(mnist, tmp_path, *extra, test="test"):
@@ -384,7 +386,7 @@ def test_unlabeled_test_file_writes_kaggle_predictions(mnist, tmp_path):
     result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=1", test="unlabeled"))
     assert result.returncode == 0, result.stderr
     assert not any(line.startswith("test accuracy") for line in result.stdout.splitlines())
-    path = tmp_path / "runs" / "784-16-10-predictions.csv"
+    path = only_run(tmp_path / "runs") / "predictions.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "ImageId,Label"
     rows = [line.split(",") for line in lines[1:]]
@@ -394,27 +396,49 @@ def test_unlabeled_test_file_writes_kaggle_predictions(mnist, tmp_path):
     assert labels.min() >= 0
     assert labels.max() <= 9
     # the labels are the saved network's own predictions for those rows
-    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
+    saved = runs.load_weights(str(only_run(tmp_path / "runs") / "weights.pkl"))
     X, y = data.load_csv(str(mnist["unlabeled"]))
     assert y is None
     np.testing.assert_array_equal(labels, utils.predict_logits(saved["params"], X).argmax(1))
 
 
-def test_absurd_learning_rate_stops_with_advice_and_finite_weights(mnist, tmp_path):
-    # 1e30 with plain SGD overflows float32 within the first epoch (checked).
-    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=2",
-                                           "--LEARNING_RATE=1e30", "--OPTIMISER=sgd"))
+@pytest.mark.parametrize("overrides", [
+    ["--LEARNING_RATE=1e30", "--OPTIMISER=sgd"],  # overflows float32 in the first epoch
+    ["--LEARNING_RATE=5.0", "--LAYERS=[784,256,128,64,10]"],  # a loss of 1e20: finite
+], ids=["non-finite", "finite-but-huge"])
+def test_diverging_run_stops_with_advice_and_saves_no_untrained_weights(mnist, tmp_path,
+                                                                         overrides):
+    """Exit 3 and one line of advice; the random start is never saved as if it were trained."""
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=2", *overrides))
     assert result.returncode == 3, result
     assert "Traceback" not in result.stderr
     advice = [line for line in result.stdout.splitlines() if "LEARNING_RATE" in line
               and "lower" in line and not line.startswith("override")]
     assert len(advice) == 1, result.stdout
-    assert advice[0].startswith("epoch 1"), advice
-    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
-    assert saved["status"] == "diverged"
-    for W, b in saved["params"]:
-        assert np.isfinite(W).all()
-        assert np.isfinite(b).all()
+    assert advice[0].startswith("epoch 1: "), advice
+    assert "diverged" in advice[0]
+    assert "nothing saved" in result.stdout
+    assert not (only_run(tmp_path / "runs") / "weights.pkl").exists()
+    log = (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8").splitlines()
+    assert len(log) == 2 and ",diverged," in log[1], log
+
+
+def test_a_training_file_of_one_class_is_refused(mnist, tmp_path):
+    rows = [line for line in Path(mnist["train"]).read_text(encoding="utf-8").splitlines()]
+    ones = [rows[0]] + [row for row in rows[1:] if row.startswith("1,")]
+    (tmp_path / "ones.csv").write_text("\n".join(ones) + "\n", encoding="utf-8")
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path), "--TRAIN_CSV=ones.csv")
+    assert_user_error(result, "ones.csv: ", ["every label is 1", "two classes"])
+
+
+def test_classes_missing_from_the_training_file_are_warned_about(mnist, tmp_path):
+    rows = Path(mnist["train"]).read_text(encoding="utf-8").splitlines()
+    kept = [rows[0]] + [row for row in rows[1:] if not row.startswith(("3,", "8,"))]
+    (tmp_path / "no38.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=1"), "--TRAIN_CSV=no38.csv")
+    assert result.returncode == 0, result
+    warning = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "(3, 8)" in warning[0], result.stdout
 
 
 def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
@@ -441,10 +465,11 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
     assert returncode == 130, (stdout[-1000:], err_path.read_text(encoding="utf-8"))
     assert "Traceback" not in err_path.read_text(encoding="utf-8")
     assert "epoch 2000/2000" not in stdout, "the run was not stopped"
-    saved = runs.load_weights(str(tmp_path / "runs" / "784-16-10.pkl"))
+    folder = only_run(tmp_path / "runs")
+    saved = runs.load_weights(str(folder / "weights.pkl"))
     assert saved["status"] == "stopped"
     assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in saved["params"])
-    assert (tmp_path / "images" / "curves-784-16-10.png").read_bytes()[:8] == PNG
+    assert (folder / "curves.png").read_bytes()[:8] == PNG
 
 
 # ----------------------------------------------------------------------------
@@ -457,18 +482,17 @@ def test_run_exits_0(trained):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("name", ["confusion-784-16-10.png", "mistakes-784-16-10.png",
-                                  "curves-784-16-10.png"])
+@pytest.mark.parametrize("name", ["confusion.png", "mistakes.png", "curves.png"])
 def test_run_draws_small_pngs(trained, name):
     folder, _ = trained
-    assert_small_png(folder / "images" / name)
+    assert_small_png(only_run(folder / "runs") / name)
 
 
 def test_printed_test_accuracy_is_that_of_the_saved_weights(trained, mnist):
     folder, result = trained
     printed = re.findall(r"^test accuracy ([\d.]+)% .*\b300 rows", result.stdout, re.MULTILINE)
     assert len(printed) == 1, result.stdout
-    saved = runs.load_weights(str(folder / "runs" / "784-16-10.pkl"))
+    saved = runs.load_weights(str(only_run(folder / "runs") / "weights.pkl"))
     X, y = data.load_csv(str(mnist["test-300"]))
     Z = utils.predict_logits(saved["params"], X)
     C = utils.confusion_matrix(y, Z.argmax(axis=1), 10)
@@ -481,19 +505,21 @@ def test_compare_two_architectures_writes_picture_and_table(mnist, tmp_path):
     result = run_cli(tmp_path, *data_args(mnist, tmp_path), "--COMPARE=[[784,10],[784,16,10]]",
                      "--EPOCHS=2")
     assert result.returncode == 0, result.stderr
-    assert_small_png(tmp_path / "images" / "compare.png")
-    lines = (tmp_path / "images" / "compare.md").read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("| layers |")
+    (compared,) = (tmp_path / "runs").glob("compare,*")
+    assert_small_png(compared / "compare.png")
+    lines = (compared / "compare.md").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("| entry |")
     assert re.fullmatch(r"\|( ?-+:? \|)+", lines[1]), lines[1]
     rows = lines[2:]
     assert len(rows) == 2, lines
     number, percent = r"\d+\.\d", r"\d+\.\d\d%"
-    assert re.fullmatch(rf"\| 784-10 \| 7,850 \| {number} \| {percent} \| {percent} \|",
-                        rows[0]), rows[0]
-    assert re.fullmatch(rf"\| 784-16-10 \| 12,730 \| {number} \| {percent} \| {percent} \|",
-                        rows[1]), rows[1]
+    assert re.fullmatch(rf"\| 784-10 \| 7,850 \| {number} \| {percent} \| {percent} "
+                        r"\| finished \|", rows[0]), rows[0]
+    assert re.fullmatch(rf"\| 784-16-10 \| 12,730 \| {number} \| {percent} \| {percent} "
+                        r"\| finished \|", rows[1]), rows[1]
     for stem in ("784-10", "784-16-10"):
-        assert runs.load_weights(str(tmp_path / "runs" / f"{stem}.pkl"))["layers"] == [
+        (folder,) = (tmp_path / "runs").glob(f"{stem},*")
+        assert runs.load_weights(str(folder / "weights.pkl"))["layers"] == [
             int(n) for n in stem.split("-")]
 
 
@@ -549,7 +575,7 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={weights}",
                      f"--RUNS_DIR={tmp_path / 'runs'}")
     assert result.returncode == 0, result.stderr
-    lines = (tmp_path / "runs" / "some-digits-predictions.csv").read_text(
+    lines = (weights.parent / "predictions-some-digits.csv").read_text(
         encoding="utf-8").splitlines()
     assert lines[0] == "ImageId,Label"
     assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(1, 26))
@@ -585,7 +611,7 @@ def test_predict_a_blank_image(tmp_path, weights):
 def test_predict_without_weights_says_how_to_train_them(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--LAYERS=[784,16,10]",
                      "--RUNS_DIR=runs")
-    message = assert_user_error(result, "runs/784-16-10.pkl: ")
+    message = assert_user_error(result, "runs/784-16-10/weights.pkl: ")
     assert "python main.py --LAYERS=[784,16,10]" in message
 
 
