@@ -619,3 +619,184 @@ def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--WEIGHTS=missing.pkl")
     message = assert_user_error(result, "missing.pkl: ")
     assert "python main.py --LAYERS=" in message
+
+
+# ----------------------------------------------------------------------------
+# the command line as a tool: --help, runs that keep their own results, the log
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_prints_every_setting_and_exits_0(tmp_path, flag):
+    result = run_cli(tmp_path, flag)
+    assert result.returncode == 0, result
+    assert result.stderr == ""
+    for name in main.DEFAULTS:
+        assert re.search(rf"^\s+{name} = ", result.stdout, re.MULTILINE), name
+    assert "Outputs:" in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_two_runs_that_differ_in_one_setting_keep_their_own_results(mnist, tmp_path):
+    for seed in (0, 1):
+        result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=1", f"--SEED={seed}"))
+        assert result.returncode == 0, result
+        listed = [line.strip() for line in result.stdout.split("wrote:\n")[-1].splitlines()]
+        assert all(Path(p).is_file() for p in listed), listed
+    folders = sorted(p for p in (tmp_path / "runs").iterdir() if p.is_dir())
+    assert len(folders) == 2 and folders[1].name.endswith(",SEED=1"), folders
+    weights = [runs.load_weights(str(f / "weights.pkl")) for f in folders]
+    assert [w["config"]["SEED"] for w in weights] == [0, 1]
+    assert not np.array_equal(weights[0]["params"][0][0], weights[1]["params"][0][0])
+    for folder in folders:
+        for name in ("curves.png", "confusion.png", "mistakes.png", "settings.json"):
+            assert (folder / name).is_file(), folder / name
+    log = runs.read_log(str(tmp_path / "runs"))
+    assert log.splitlines()[0].startswith("2 runs")
+    printed = run_cli(tmp_path, f"--RUNS_DIR={tmp_path / 'runs'}", "--RUNS")
+    assert printed.returncode == 0 and log in printed.stdout
+
+
+def test_the_same_command_writes_the_same_folder_again(mnist, tmp_path):
+    args = mnist_args(mnist, tmp_path, "--EPOCHS=1")
+    first, second = run_cli(tmp_path, *args), run_cli(tmp_path, *args)
+    assert first.returncode == second.returncode == 0, (first, second)
+    assert "holds an earlier run of these settings" in second.stdout
+    assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 1
+    rows = (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 3
+    accuracy = [line for line in first.stdout.splitlines() if line.startswith("test accuracy")]
+    assert accuracy == [line for line in second.stdout.splitlines()
+                        if line.startswith("test accuracy")]
+
+
+def test_the_summary_counts_every_parameter(mnist, tmp_path):
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=1"))
+    rows = re.findall(r"^  (\d+) +(\d+) x (\d+) +([\d,]+)  (\w+)", result.stdout, re.MULTILINE)
+    assert [(int(n_in), int(n_out)) for _, n_in, n_out, _, _ in rows] == [(784, 16), (16, 10)]
+    assert [r[4] for r in rows] == ["relu", "softmax"]
+    total = re.search(r"^  total +([\d,]+)$", result.stdout, re.MULTILINE).group(1)
+    assert int(total.replace(",", "")) == utils.count_params([784, 16, 10]) == sum(
+        int(r[3].replace(",", "")) for r in rows)
+
+
+def test_a_readme_example_leaves_the_repository_unchanged(tmp_path):
+    """Run a command the README shows in a copy of the repository: git status stays clean."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    if not all((ROOT / name).exists() for name in tracked if name):
+        pytest.skip("the working tree lacks tracked files")
+    copy = tmp_path / "repo"
+    for name in filter(None, tracked):
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".csv"):
+            os.link(ROOT / name, copy / name)  # read only: no need to copy 128 MB
+        else:
+            (copy / name).write_bytes((ROOT / name).read_bytes())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "core.autocrlf=false"]
+    subprocess.run([*git, "init", "-q"], cwd=copy, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=copy, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=copy, check=True)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python main.py --LAYERS=[784,10,10]" in readme
+    result = run_cli(copy, "--LAYERS=[784,10,10]", "--EPOCHS=1", timeout=300)
+    assert result.returncode == 0, result
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, capture_output=True,
+                            text=True, check=True).stdout
+    assert status == "", status
+
+
+# ----------------------------------------------------------------------------
+# outputs that cannot be written
+
+
+def test_runs_dir_under_a_file_stops_before_loading_any_data(mnist, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path), "--RUNS_DIR=a-file/runs")
+    assert_user_error(result, "a-file/runs: ", ["is a file", "RUNS_DIR"])
+    assert "loaded" not in result.stdout
+
+
+def test_a_read_only_runs_dir_stops_before_loading_any_data(tmp_path, monkeypatch):
+    """As on a read-only mount (simulated: the tests may run as root, who can write anywhere)."""
+    import tempfile
+
+    tiny_project(tmp_path)
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert_user_error(result, "runs: ", ["Read-only file system", "RUNS_DIR"])
+    assert "loaded" not in result.stdout
+
+
+def test_pictures_that_cannot_be_written_are_a_warning_and_the_weights_stay(tmp_path,
+                                                                           monkeypatch):
+    import plots
+
+    tiny_project(tmp_path)
+
+    def full(fig, path, dpi=110):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "_save_figure", full)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 0, result
+    warnings_ = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warnings_) == 3 and all("No space left" in w for w in warnings_), result.stdout
+    assert (only_run(tmp_path / "runs") / "weights.pkl").is_file()
+
+
+def test_weights_that_cannot_be_written_go_to_the_temporary_folder_exit_4(tmp_path,
+                                                                         monkeypatch):
+    import tempfile
+
+    tiny_project(tmp_path)
+    real = runs.save_weights
+
+    def full(path, result):
+        if str(tmp_path / "runs") in os.path.abspath(path):
+            raise OSError(28, "No space left on device", path)
+        real(path, result)
+
+    monkeypatch.setattr(runs, "save_weights", full)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "spare"))
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 4, result
+    assert "Traceback" not in result.stderr
+    (spare,) = (tmp_path / "spare").rglob("weights.pkl")
+    assert runs.load_weights(str(spare))["status"] == "finished"
+    assert str(spare) in result.stdout
+
+
+# ----------------------------------------------------------------------------
+# COMPARE of any settings, and scoring saved weights on a labelled file
+
+
+def test_compare_two_dicts_of_settings(mnist, tmp_path):
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=1"),
+                     '--COMPARE=[{"ACTIVATION": "relu"}, {"ACTIVATION": "tanh"}]')
+    assert result.returncode == 0, result
+    (compared,) = (tmp_path / "runs").glob("compare,*")
+    assert "ACTIVATION=relu" in compared.name and "ACTIVATION=tanh" in compared.name
+    assert_small_png(compared / "compare.png")
+    rows = (compared / "compare.md").read_text(encoding="utf-8").splitlines()[2:]
+    assert [row.split("|")[1].strip() for row in rows] == ["ACTIVATION=relu", "ACTIVATION=tanh"]
+    epochs = re.findall(r"^\[(\d)/2 ACTIVATION=(\w+)\] epoch 1/1 ", result.stdout, re.MULTILINE)
+    assert epochs == [("1", "relu"), ("2", "tanh")], result.stdout
+
+
+def test_compare_with_an_unknown_setting_is_one_line(mnist, tmp_path):
+    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path),
+                     '--COMPARE=[{"ACTIVATON": "tanh"}]')
+    assert_user_error(result, "COMPARE[0]: ", ["did you mean ACTIVATION"])
+
+
+def test_predict_a_labelled_csv_draws_its_confusion_and_mistakes(tmp_path, weights, mnist):
+    csv_path = head_lines(mnist["test-300"], tmp_path / "labelled.csv", 50)
+    result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={weights}")
+    assert result.returncode == 0, result
+    for name in ("confusion-labelled.png", "mistakes-labelled.png"):
+        assert_small_png(weights.parent / name)
+        assert str(weights.parent / name) in result.stdout

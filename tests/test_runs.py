@@ -223,3 +223,161 @@ def test_load_weights_refuses_a_truncated_file(tmp_path, good_weights_bytes, fra
     with pytest.raises(data.InputError) as info:
         runs.load_weights(str(path))
     assert str(info.value).startswith(str(path))
+
+
+# ----------------------------------------------------------------------------
+# a run's name and folder
+
+
+def settings_with(**changes):
+    """main.py's defaults with some settings changed."""
+    import main
+
+    return dict(main.DEFAULTS, **changes)
+
+
+def test_run_names_are_stable_and_differ_with_the_settings():
+    import main
+
+    default = runs.run_name(settings_with(), main.DEFAULTS)
+    assert default == "784-256-128-64-10"
+    adam = settings_with(OPTIMISER="adam", LEARNING_RATE=1e-3)
+    assert runs.run_name(adam, main.DEFAULTS) == "784-256-128-64-10,LEARNING_RATE=0.001,OPTIMISER=adam"
+    assert runs.run_name(dict(adam), main.DEFAULTS) == runs.run_name(adam, main.DEFAULTS)
+    names = {runs.run_name(settings_with(SEED=s), main.DEFAULTS) for s in range(5)}
+    assert len(names) == 5
+    # outputs and actions do not change the name
+    assert runs.run_name(settings_with(RUNS_DIR="elsewhere"), main.DEFAULTS) == default
+    assert runs.run_name(settings_with(NAME="mine"), main.DEFAULTS) == "mine"
+
+
+def test_long_run_names_are_shortened_with_a_stable_hash():
+    import main
+
+    a = settings_with(LAYERS=[784] + [100] * 30 + [10])
+    b = settings_with(LAYERS=[784] + [100] * 30 + [10], SEED=1)
+    name_a, name_b = runs.run_name(a, main.DEFAULTS), runs.run_name(b, main.DEFAULTS)
+    assert len(name_a) <= runs.MAX_NAME and len(name_b) <= runs.MAX_NAME
+    assert name_a != name_b
+    assert name_a == runs.run_name(dict(a), main.DEFAULTS)
+    assert runs.safe_name(name_a.replace("~", "")) == name_a.replace("~", "")
+
+
+def test_a_folder_holding_other_settings_is_never_reused(tmp_path):
+    """Editing main.py's defaults must not let a new run write into an old run's folder."""
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path))
+    folder, earlier = runs.run_folder(c, main.DEFAULTS)
+    assert not earlier
+    runs.start_folder(folder, c)
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, True)
+    edited = dict(main.DEFAULTS, LEARNING_RATE=0.1)  # the user edited the constant
+    c2 = dict(edited, RUNS_DIR=str(tmp_path))
+    folder2, earlier2 = runs.run_folder(c2, edited)
+    assert folder2 != folder and not earlier2
+    assert os.path.basename(folder2).startswith(os.path.basename(folder) + "~")
+    named = dict(c2, NAME=os.path.basename(folder))
+    with pytest.raises(data.InputError, match="other settings.*LEARNING_RATE"):
+        runs.run_folder(named, edited)
+
+
+def test_check_writable_refuses_a_path_through_a_file(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(data.InputError, match="is a file"):
+        runs.check_writable(str(tmp_path / "a-file" / "runs"))
+    runs.check_writable(str(tmp_path / "new" / "runs"))  # creatable: fine
+    assert not (tmp_path / "new").exists(), "checking wrote something"
+
+
+def trained_result(status="finished", val_acc=(0.5, 0.9), steps=10):
+    """A result dict as main.train returns it."""
+    return {**good_result(), "status": status, "steps": steps, "best_epoch": 2,
+            "history": {"val_acc": list(val_acc), "train_acc": list(val_acc)}}
+
+
+def test_save_result_never_saves_untrained_weights(tmp_path):
+    path, note, ok = runs.save_result(str(tmp_path), trained_result(steps=0), 0.1)
+    assert path is None and ok and "never" in note
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("earlier", "new", "replaced"), [
+    (("finished", (0.5, 0.9)), ("stopped", (0.5, 0.6)), False),
+    (("finished", (0.5, 0.9)), ("diverged", (0.5, 0.6)), False),
+    (("finished", (0.5, 0.9)), ("finished", (0.1, 0.1)), False),  # at chance over a learned run
+    (("stopped", (0.5, 0.6)), ("finished", (0.5, 0.9)), True),
+    (("finished", (0.5, 0.9)), ("finished", (0.5, 0.8)), True),  # the same experiment again
+])
+def test_save_result_keeps_the_better_of_two_runs_of_a_folder(tmp_path, earlier, new, replaced):
+    first = trained_result(*earlier)
+    runs.save_result(str(tmp_path), first, 0.1)
+    path, note, ok = runs.save_result(str(tmp_path), trained_result(*new), 0.1)
+    kept = runs.load_weights(str(tmp_path / "weights.pkl"))
+    assert ok
+    assert kept["status"] == (new if replaced else earlier)[0], note
+    assert (path is not None) == replaced, note
+
+
+def test_save_result_falls_back_to_the_temporary_folder_when_the_disk_is_full(tmp_path,
+                                                                              monkeypatch):
+    real = runs.save_weights
+    target = str(tmp_path / "run")
+
+    def full(path, result):
+        if path.startswith(target):
+            raise OSError(28, "No space left on device", path)
+        real(path, result)
+
+    monkeypatch.setattr(runs, "save_weights", full)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "spare"))
+    path, note, ok = runs.save_result(target, trained_result(), 0.1)
+    assert not ok and "No space left" in note
+    assert path.startswith(str(tmp_path / "spare"))
+    assert runs.load_weights(path)["status"] == "finished"
+
+
+# ----------------------------------------------------------------------------
+# the run log
+
+
+def log_entry(name, test):
+    return {"time": "2026-11-29T10:00:00", "name": name, "status": "finished", "epochs": 2,
+            "kept_epoch": 2, "best_val_acc": "0.9", "test_acc": test, "train_seconds": "1.0",
+            "settings": "LAYERS=4-3-10"}
+
+
+def test_the_log_gains_a_row_per_run_and_prints_best_first(tmp_path):
+    for name, test in [("low", "0.5"), ("none", ""), ("high", "0.9"), ("mid", "0.7")]:
+        runs.append_log(str(tmp_path), log_entry(name, test))
+    lines = (tmp_path / "log.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 5 and lines[0] == ",".join(runs.LOG_COLUMNS)
+    table = runs.read_log(str(tmp_path)).splitlines()
+    order = [line.split()[-1] for line in table[2:]]
+    assert order == ["high", "mid", "low", "none"], table
+
+
+def test_a_crash_while_logging_keeps_the_earlier_rows(tmp_path, monkeypatch):
+    runs.append_log(str(tmp_path), log_entry("first", "0.5"))
+    before = (tmp_path / "log.csv").read_bytes()
+    real = runs.save_atomic
+
+    def killed(path, write):
+        def half(f):
+            f.write(b"2026-11-29T1")
+            raise KeyboardInterrupt
+        real(path, half)
+
+    monkeypatch.setattr(runs, "save_atomic", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runs.append_log(str(tmp_path), log_entry("second", "0.6"))
+    assert (tmp_path / "log.csv").read_bytes() == before
+    assert "first" in runs.read_log(str(tmp_path))
+
+
+def test_a_log_edited_out_of_shape_is_one_line_error(tmp_path):
+    (tmp_path / "log.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(data.InputError, match="log.csv: line 1"):
+        runs.read_log(str(tmp_path))
+    with pytest.raises(data.InputError, match="no runs logged"):
+        runs.read_log(str(tmp_path / "empty"))

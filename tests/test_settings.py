@@ -95,3 +95,65 @@ def test_missing_recipe_is_an_input_error(tmp_path):
     """A recipe file that does not exist is an InputError."""
     with pytest.raises(data.InputError):
         settings.configure(main.DEFAULTS, [str(tmp_path / "nope.py")])
+
+
+# ----------------------------------------------------------------------------
+# --help, suggestions, quoting, COMPARE entries
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("OPTIMIZER", "OPTIMISER"), ("epochs", "EPOCHS"),
+                                              ("LEARNINGRATE", "LEARNING_RATE"),
+                                              ("batch_size", "BATCH_SIZE")])
+def test_a_misspelt_name_gets_the_nearest_setting(typed, meant):
+    with pytest.raises(data.InputError, match=f"did you mean {meant}\\?"):
+        settings.configure(main.DEFAULTS, [f"--{typed}=1"])
+
+
+def test_a_name_far_from_every_setting_gets_no_guess():
+    with pytest.raises(data.InputError, match="--help"):
+        settings.configure(main.DEFAULTS, ["--XYZZY=1"])
+
+
+def test_a_value_split_at_a_space_gets_a_hint_to_quote_it():
+    with pytest.raises(data.InputError, match='quote it: "--LAYERS=\\[784, 10\\]"'):
+        settings.configure(main.DEFAULTS, ["--LAYERS=[784,", "10]"])
+
+
+def test_a_bare_flag_sets_a_true_false_setting():
+    assert settings.configure(main.DEFAULTS, ["--RUNS"])["RUNS"] is True
+
+
+def test_help_names_every_setting_with_its_default_and_comment():
+    with open(main.__file__, encoding="utf-8") as f:
+        text = settings.help_text(main.__doc__, f.read(), main.DEFAULTS, main.OUTPUTS)
+    for name, value in main.DEFAULTS.items():
+        lines = [line for line in text.splitlines() if line.strip().startswith(f"{name} = ")]
+        assert len(lines) == 1, name
+        assert repr(value) in lines[0]
+        assert len(lines[0].split(type(value).__name__, 1)[1].strip()) > 5, lines[0]
+    assert "widths from input to output" in text
+    assert "runs/" in text
+
+
+def test_compare_entries_are_labelled_by_what_differs():
+    c = dict(main.DEFAULTS, COMPARE=[{"ACTIVATION": "relu"}, {"ACTIVATION": "tanh"}])
+    (l1, c1), (l2, c2) = settings.compare_entries(c)
+    assert (l1, l2) == ("ACTIVATION=relu", "ACTIVATION=tanh")
+    assert c2["ACTIVATION"] == "tanh" and c2["COMPARE"] == [] and c1["LAYERS"] == main.LAYERS
+    mixed = dict(main.DEFAULTS, COMPARE=[[784, 10, 10], {"LAYERS": [784, 100, 10],
+                                                          "ACTIVATION": "tanh"}])
+    labels = [label for label, _ in settings.compare_entries(mixed)]
+    assert labels == ["784-10-10, ACTIVATION=relu", "784-100-10, ACTIVATION=tanh"]
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"ACTIVATON": "tanh"}, "did you mean ACTIVATION"),
+    ({"EPOCHS": "five"}, "EPOCHS = 'five': expected int"),
+    ({"RUNS_DIR": "x"}, "cannot change within a comparison"),
+    ("relu", "a layer list or a dict"),
+    ({"ACTIVATION": "swish"}, "COMPARE\\[0\\]: ACTIVATION"),
+])
+def test_a_bad_compare_entry_is_one_input_error(entry, message):
+    c = dict(main.DEFAULTS, COMPARE=[entry])
+    with pytest.raises(data.InputError, match=message):
+        settings.check(c)
