@@ -1,0 +1,71 @@
+"""Make the pictures the README shows, from real runs of main.py.
+
+    python benchmarks/pictures.py                 # every picture (about 10 minutes here)
+    python benchmarks/pictures.py --only default  # the pictures whose key contains 'default'
+
+Each picture comes from one `python main.py ...` run (a child process) whose
+outputs go to a temporary RUNS_DIR; the pictures are then copied into
+--out (default: runs/readme-pictures/, git-ignored), named as the README
+names them, with the command that made each listed in pictures.txt there.
+Nothing under images/ is written: a maintainer looks at the new pictures
+and copies them into images/ by hand, so that no command the README shows
+ever changes a committed file.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# key, the arguments of main.py, {picture in the run's folder: name in images/}
+PICTURES = [
+    ("default", [], {"curves.png": "curves-784-256-128-64-10.png",
+                     "confusion.png": "confusion-784-256-128-64-10.png",
+                     "mistakes.png": "mistakes-784-256-128-64-10.png"}),
+    ("small", ["--LAYERS=[784,10,10]"], {"curves.png": "curves-784-10-10.png"}),
+    ("best", ["recipes/best.py"], {"curves.png": "curves-784-800-800-10.png"}),
+    ("compare", ["--COMPARE=[[784,10,10],[784,64,10],[784,256,128,64,10],[784,512,512,10]]"],
+     {"compare.png": "compare.png", "compare.md": "compare.md"}),
+]
+
+
+def run(args, runs_dir):
+    """Run main.py with args into runs_dir; return the folder of its run (or comparison)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args,
+                    f"--RUNS_DIR={runs_dir}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    folders = [os.path.join(runs_dir, name) for name in os.listdir(runs_dir)
+               if os.path.isdir(os.path.join(runs_dir, name))]
+    compared = [f for f in folders if os.path.basename(f).startswith("compare,")]
+    print(f"  {' '.join(args) or '(defaults)'}: {time.perf_counter() - start:.0f} s")
+    return (compared or folders)[0]
+
+
+def main():
+    """Run the commands asked for and copy their pictures into --out."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="only the pictures whose key contains this")
+    parser.add_argument("--out", default=os.path.join(ROOT, "runs", "readme-pictures"))
+    options = parser.parse_args()
+    os.makedirs(options.out, exist_ok=True)
+    made = []
+    for key, args, pictures in PICTURES:
+        if options.only not in key:
+            continue
+        with tempfile.TemporaryDirectory() as runs_dir:
+            folder = run(args, runs_dir)
+            for source, target in pictures.items():
+                shutil.copyfile(os.path.join(folder, source), os.path.join(options.out, target))
+                made.append(f"{target}: python main.py {' '.join(args)}".rstrip())
+    with open(os.path.join(options.out, "pictures.txt"), "a", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in made))
+    print(f"{len(made)} pictures in {options.out}; look at them, then copy them into images/")
+
+
+if __name__ == "__main__":
+    main()
