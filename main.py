@@ -19,6 +19,7 @@ own, runs/<name>/, named after the settings that differ from these.
 
 import math
 import os
+import shlex
 import signal
 import sys
 import time
@@ -64,6 +65,7 @@ SEED = 0                     # one seed for the split, init, order, dropout, shi
 RUNS_DIR = "runs"            # each run writes into RUNS_DIR/<name>/ (git-ignored)
 NAME = ""                    # the run's folder name; "" names it after its settings
 RUNS = False                 # True: print the log of every run so far, best first
+RESUME = False               # True: continue the run of these settings from its checkpoint
 # after training
 COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
 PREDICT = ""                 # an image or CSV to classify with saved weights
@@ -76,8 +78,9 @@ OUTPUTS = """Outputs: each run writes into RUNS_DIR/<name>/, where <name> is NAM
 architecture and every setting that differs from the defaults above (e.g.
 runs/784-256-128-64-10,OPTIMISER=adam/): settings.json, weights.pkl (the kept
 epoch's weights, settings and history), curves.png, confusion.png and
-mistakes.png (or predictions.csv for a test file without labels). Every run
-adds a row to RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 2 bad
+mistakes.png (or predictions.csv for a test file without labels), and while
+it trains checkpoint.pkl, which --RESUME continues. Every run adds a row to
+RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 2 bad
 input, 3 training diverged, 4 an output could not be written where asked,
 130 stopped by Ctrl-C."""
 
@@ -98,45 +101,65 @@ def main(argv):
     runs.check_writable(c["RUNS_DIR"])
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
+    plans = [runs.resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
+             for (_, config), (folder, _) in zip(entries, folders)]
+    if plans[0] and plans == [("finished", plans[0][1])]:
+        print(f"{folders[0][0]}: this run finished (test accuracy "
+              f"{plans[0][1]['test_accuracy'] or 0:.2%}); nothing to resume")
+        return 0
     start = time.perf_counter()
     split = data.load_data(c, [(label and f"COMPARE[{i}]" or "LAYERS", config)
                                for i, (label, config) in enumerate(entries)],
                            np.random.default_rng(c["SEED"]))
     print(f"loaded {c['TRAIN_CSV']} and {c['TEST_CSV']} in {time.perf_counter() - start:.1f}s")
     results = []
-    for i, ((label, config), (folder, earlier)) in enumerate(zip(entries, folders)):
+    for i, ((label, config), (folder, earlier), plan) in enumerate(zip(entries, folders, plans)):
         tag = f"[{i + 1}/{len(entries)} {label}] " if c["COMPARE"] else ""
-        results.append(run(config, split, folder, earlier, tag))
-        if results[-1]["status"] not in ("finished", "at chance"):
+        results.append(run(config, split, folder, earlier, tag, plan))
+        if results[-1]["status"] != "finished":
             break
     if c["COMPARE"]:
         compare(c, [label for label, _ in entries], results)
     statuses = {r["status"] for r in results}
+    again = " ".join(["python main.py", *(shlex.quote(a) for a in argv
+                                          if not a.startswith("--RESUME"))])
     if "diverged" in statuses:
+        print(f"{again} --RESUME would continue from the last good epoch's checkpoint and "
+              "diverge the same way: start over with a lower LEARNING_RATE")
         return 3
     if "stopped" in statuses:
-        print("stopped by Ctrl-C; the best weights and the curves so far are saved")
+        print(f"stopped; the best weights and the curves so far are saved. To continue: "
+              f"{again} --RESUME")
         return 130
     return 4 if any(not r["written"] for r in results) else 0
 
 
-def run(c, split, folder, earlier, tag=""):
-    """Train one network on the loaded data, test it, save it, draw it, log it."""
+def run(c, split, folder, earlier, tag="", plan=None):
+    """Train one network on the loaded data, test it, save it, draw it, log it.
+
+    plan -- None, or what runs.resume_plan found: ("resume", checkpoint),
+    ("finished", its saved result: kept as it is) or ("start", None).
+    """
     X_train, y_train, X_val, y_val, X_test, y_test = split
     name = os.path.basename(folder)
+    if plan and plan[0] == "finished":
+        print(f"{tag}{folder}: finished earlier; kept")
+        return {**plan[1], "written": True}
+    resume = plan[1] if plan and plan[0] == "resume" else None
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
     print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
           f"{utils.model_summary(c['LAYERS'], c['ACTIVATION'], init)}\n"
           f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} ({c['SCHEDULE']}), "
           f"{c['EPOCHS']} epochs of batches of {c['BATCH_SIZE']}")
-    if earlier:
+    if resume:
+        print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
+    elif earlier:
         print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
-              "finishes")
+              "finishes" + (" (--RESUME would have continued its checkpoint)"
+                            if os.path.exists(os.path.join(folder, "checkpoint.pkl")) else ""))
     runs.start_folder(folder, c)
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
-    start = time.perf_counter()
-    result = train(c, X_train, y_train, X_val, y_val, rng, tag)
-    result["train_seconds"] = time.perf_counter() - start
+    result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume)
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")
     print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
@@ -163,6 +186,8 @@ def run(c, split, folder, earlier, tag=""):
         print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
     elif path:
         written += plots.test_pictures(folder, "", f"{name}: test", X_test, y_test, Z)
+    if result["status"] == "finished" and result["written"]:
+        runs.remove(os.path.join(folder, "checkpoint.pkl"))  # nothing left to resume
     runs.append_log(c["RUNS_DIR"], runs.log_row(name, c, DEFAULTS, result))
     written.append(os.path.join(c["RUNS_DIR"], "log.csv"))
     print(f"{tag}wrote:\n" + "\n".join(f"  {p}" for p in written if p))
@@ -172,27 +197,35 @@ def run(c, split, folder, earlier, tag=""):
 HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
 
 
-def train(c, X_train, y_train, X_val, y_val, rng, tag=""):
+def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=None):
     """Train one network, epoch by epoch; return a result dict with the weights kept.
 
     Each epoch is utils.train_epoch, whose every batch is utils.train_step:
     forward, softmax_cross_entropy, backward, update. The weights kept are
     those of the epoch with the best validation accuracy (the test set is
     never looked at here). Training stops when it diverges, on Ctrl-C, or
-    after PATIENCE epochs without a better validation accuracy.
+    after PATIENCE epochs without a better validation accuracy. After each
+    epoch, everything needed to continue (weights, optimiser state, the
+    random generator's state, history, best epoch) goes to folder's
+    checkpoint.pkl; resume, such a checkpoint, continues where it ended.
     """
     activation, layers = c["ACTIVATION"], c["LAYERS"]
     params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
-    state = utils.init_state(params, c["OPTIMISER"])
+    t = {"params": params, "state": utils.init_state(params, c["OPTIMISER"]), "epoch": 0,
+         "history": {k: [] for k in HISTORY}, "seconds": 0.0,
+         "best": {"params": utils.copy_params(params), "epoch": 0, "key": None, "steps": 0}}
+    if resume:
+        t.update({k: resume[k] for k in t})
+        rng.bit_generator.state = resume["rng"]
+    params, state, history, best = t["params"], t["state"], t["history"], t["best"]
     lr_at = settings.schedule(c, math.ceil(len(X_train) / c["BATCH_SIZE"]))
-    history = {k: [] for k in HISTORY}
-    best = {"params": utils.copy_params(params), "epoch": 0, "key": None, "steps": 0}
     labels = y_val if len(y_val) else y_train
     chance = np.bincount(labels).max() / len(labels)  # always answering the commonest class
-    augment, stop, status = data.augmentation(c), StopFlag(), "finished"
-    previous_handler = signal.signal(signal.SIGINT, stop)
+    augment, stop, status, every = data.augmentation(c), StopFlag(), "finished", 1
+    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started = time.perf_counter()
     try:
-        for epoch in range(1, c["EPOCHS"] + 1):
+        for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
             start, lr = time.perf_counter(), lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
                                        lr_at, augment, lambda: stop.set, **settings.step_options(c))
@@ -211,15 +244,19 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag=""):
                 if not history["epoch"]:  # no epoch finished: keep what training there was
                     best.update(params=utils.copy_params(params), steps=state["step"])
                 break
-            seconds = time.perf_counter() - start
             for key, value in zip(HISTORY, (epoch, result["loss"], result["acc"], val_loss,
-                                            val_acc, lr, seconds)):
+                                            val_acc, lr, time.perf_counter() - start)):
                 history[key].append(value)
-            print_epoch(c, tag, history, len(X_val))
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
                 best.update(params=utils.copy_params(params), epoch=epoch, key=key,
                             steps=state["step"])
+            t["epoch"] = epoch
+            if folder and epoch % every == 0 and epoch < c["EPOCHS"]:
+                every = runs.checkpoint(folder, {**t, "rng": rng.bit_generator.state,
+                                                 "settings": runs.recorded(c)},
+                                        time.perf_counter() - started, every, history["seconds"][-1])
+            print_epoch(c, tag, history, len(X_val))
             score = val_acc if len(X_val) else result["acc"]
             if epoch == 3 and score <= chance + 0.01:
                 print(f"{tag}after 3 epochs the network is still at chance ({score:.2%}, the "
@@ -231,10 +268,12 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag=""):
                       "stopping early")
                 break
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     return {"layers": list(layers), "params": best["params"], "config": dict(c),
             "history": history, "best_epoch": best["epoch"], "steps": best["steps"],
-            "status": status, "chance": chance}
+            "status": status, "chance": chance,
+            "train_seconds": t["seconds"] + time.perf_counter() - started}
 
 
 def print_epoch(c, tag, history, n_val):
@@ -257,7 +296,9 @@ class StopFlag:
         self.set = False
 
     def __call__(self, signum, frame):
-        print("\nCtrl-C: stopping after this batch (press again to abort at once)", flush=True)
+        what = "Ctrl-C" if signum == signal.SIGINT else "asked to stop"
+        print(f"\n{what}: stopping after this batch (press Ctrl-C again to abort at once)",
+              flush=True)
         self.set = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 
 import numpy as np
 
@@ -223,29 +224,29 @@ class _SafeUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused to load {module}.{name}")
 
 
-def load_weights(path):
-    """Load a weights file written by save_weights, safely, and check its shapes.
+def _read_pickle(path, kind):
+    """Unpickle a file of this project with the restricted unpickler, or raise InputError.
 
-    Returns the result dict; its params are checked to be float arrays whose
-    shapes match its layers. Raises InputError on anything else.
+    kind names the file in messages ("weights file", "checkpoint").
     """
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        raise InputError(f"{path}: no such weights file") from None
+        raise InputError(f"{path}: no such {kind}") from None
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
     try:
-        result = _SafeUnpickler(io.BytesIO(data)).load()
+        return _SafeUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as e:
-        raise InputError(f"{path}: not a weights file of this project ({e})") from None
+        raise InputError(f"{path}: not a {kind} of this project ({e})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             MemoryError) as e:  # truncated or garbled files fail in many ways
-        raise InputError(f"{path}: not a readable weights file ({type(e).__name__})") from None
-    if not isinstance(result, dict) or "layers" not in result or "params" not in result:
-        raise InputError(f"{path}: not a weights file of this project (no layers/params)")
-    layers, params = result["layers"], result["params"]
+        raise InputError(f"{path}: not a readable {kind} ({type(e).__name__})") from None
+
+
+def params_match(layers, params):
+    """Whether params is a list of (W, b) float arrays of the shapes these layer widths give."""
     ok = (isinstance(layers, list) and len(layers) >= 2
           and all(isinstance(n, int) and n >= 1 for n in layers)
           and isinstance(params, list) and len(params) == len(layers) - 1)
@@ -254,12 +255,133 @@ def load_weights(path):
             ok = ok and isinstance(layer, (tuple, list)) and len(layer) == 2 and all(
                 isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in layer
             ) and layer[0].shape == (n_in, n_out) and layer[1].shape == (n_out,)
-    if not ok:
+    return ok
+
+
+def load_weights(path):
+    """Load a weights file written by save_weights, safely, and check its shapes.
+
+    Returns the result dict; its params are checked to be float arrays whose
+    shapes match its layers. Raises InputError on anything else.
+    """
+    result = _read_pickle(path, "weights file")
+    if not isinstance(result, dict) or "layers" not in result or "params" not in result:
+        raise InputError(f"{path}: not a weights file of this project (no layers/params)")
+    layers, params = result["layers"], result["params"]
+    if not params_match(layers, params):
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
     result["params"] = [tuple(layer) for layer in params]
     return result
 
 
+# ----------------------------------------------------------------------------
+# checkpoints: everything needed to continue a run from the end of an epoch
+
+
+def checkpoint(folder, state, seconds, every, epoch_seconds):
+    """Write a run's checkpoint; return how many epochs to wait before the next one.
+
+    state -- what save_checkpoint takes, but for "seconds": those of this
+    session's training, added to those of the sessions before it. A
+    checkpoint is written every epoch while that costs at most 5% of an
+    epoch; a network for which writing costs more gets one every few epochs
+    instead, and says so. A checkpoint that cannot be written (a full disk)
+    is a warning, and training goes on without.
+    """
+    begin = time.perf_counter()
+    try:
+        save_checkpoint(folder, {**state, "seconds": state["seconds"] + seconds})
+    except OSError as e:
+        print(f"warning: could not write the checkpoint in {folder} ({e.strerror}); "
+              "training goes on without one")
+        return math.inf
+    cost = time.perf_counter() - begin
+    if every == 1 and cost > 0.05 * epoch_seconds:
+        every = math.ceil(cost / (0.05 * epoch_seconds))
+        print(f"writing a checkpoint takes {cost * 1000:.0f} ms, more than 5% of an epoch: "
+              f"one every {every} epochs from now on")
+    return every
+
+
+def resume_plan(folder, c, must=True):
+    """What --RESUME does for the run of settings c in folder, found before any data is read.
+
+    Returns ("resume", checkpoint), ("finished", the saved result dict) or,
+    when must is False (an entry of COMPARE that never started), ("start",
+    None). Raises InputError for a checkpoint of other settings, or, when
+    must is True, when there is nothing to resume; the message names the
+    nearest run that has a checkpoint and the settings that differ.
+    """
+    path = os.path.join(folder, "checkpoint.pkl")
+    if os.path.exists(path):
+        checkpoint = load_checkpoint(path, c["LAYERS"])
+        if checkpoint["settings"] != recorded(c):
+            raise InputError(f"{path}: a checkpoint of other settings "
+                             f"({'; '.join(changed(checkpoint['settings'], recorded(c)))})")
+        return "resume", checkpoint
+    weights = os.path.join(folder, "weights.pkl")
+    if os.path.exists(weights):
+        result = load_weights(weights)
+        if result.get("status") == "finished":
+            return "finished", result
+    if not must:
+        return "start", None
+    near = []  # the other runs: (how many settings differ, name, which)
+    for other in sorted(os.listdir(c["RUNS_DIR"])) if os.path.isdir(c["RUNS_DIR"]) else []:
+        theirs = read_settings(os.path.join(c["RUNS_DIR"], other))
+        if theirs and os.path.join(c["RUNS_DIR"], other) != folder:
+            near.append((len(changed(theirs, recorded(c))), other, changed(theirs, recorded(c))))
+    hint = ""
+    if near:
+        _, other, differ = min(near)
+        hint = (f"; the nearest run, {other}, differs in {'; '.join(differ)}"
+                + (" (more EPOCHS stretch the schedule, so it is another run: start it "
+                   "without --RESUME)" if any(d.startswith("EPOCHS ") for d in differ) else ""))
+    raise InputError(f"{folder}: no checkpoint to resume for these settings{hint}")
+
+
+def remove(path):
+    """Delete a file if it is there; a file that cannot be deleted is left."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def save_checkpoint(folder, checkpoint):
+    """Write folder/checkpoint.pkl atomically: a kill midway leaves the previous one whole.
+
+    checkpoint -- a dict: settings, epoch, params, state (the optimiser's),
+    rng (the generator's bit_generator.state), history, best, seconds.
+    """
+    save_atomic(os.path.join(folder, "checkpoint.pkl"),
+                lambda f: pickle.dump(checkpoint, f, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def load_checkpoint(path, layers):
+    """Load a checkpoint written by save_checkpoint, safely, and check its shapes.
+
+    layers -- the widths the run's settings give. Returns the checkpoint dict.
+    Raises InputError for a missing, truncated, foreign or mismatched file,
+    saying how to start over instead.
+    """
+    again = "; start over with --RESUME=False"
+    try:
+        checkpoint = _read_pickle(path, "checkpoint")
+    except InputError as e:
+        raise InputError(f"{e}{again}") from None
+    keys = {"settings", "epoch", "params", "state", "rng", "history", "best", "seconds"}
+    if not isinstance(checkpoint, dict) or not keys <= set(checkpoint):
+        raise InputError(f"{path}: not a checkpoint of this project{again}")
+    state, best = checkpoint["state"], checkpoint["best"]
+    moments = [state[k] for k in ("velocity", "m", "v") if k in state]
+    ok = (params_match(layers, checkpoint["params"]) and isinstance(best, dict)
+          and params_match(layers, best.get("params")) and isinstance(state.get("step"), int)
+          and all(params_match(layers, moment) for moment in moments)
+          and isinstance(checkpoint["rng"], dict) and isinstance(checkpoint["epoch"], int))
+    if not ok:
+        raise InputError(f"{path}: its arrays do not match the layers {layers!r}{again}")
+    return checkpoint
 
 
 def write_predictions(path, labels):

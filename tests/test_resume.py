@@ -1,0 +1,212 @@
+"""Checkpoints and --RESUME: a run killed and resumed ends bit for bit where an
+uninterrupted one does; checkpoints are written atomically, loaded safely, and
+refused with one line when they do not belong to the command."""
+
+import contextlib
+import io
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import MAIN, ROOT, assert_user_error, head_lines, only_run, run_cli
+
+import data
+import main
+import runs
+import utils
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """600 training and 100 test rows of MNIST."""
+    folder = tmp_path_factory.mktemp("resume-data")
+    return (head_lines(ROOT / "train.csv", folder / "train.csv", 600),
+            head_lines(ROOT / "test.csv", folder / "test.csv", 100))
+
+
+def args_for(small, runs_dir, *extra):
+    train, test = small
+    return [f"--TRAIN_CSV={train}", f"--TEST_CSV={test}", f"--RUNS_DIR={runs_dir}",
+            "--LAYERS=[784,16,10]", "--EPOCHS=4", *extra]
+
+
+def run_main(args, monkeypatch=None):
+    """main.main(args) in this process, its printed output swallowed; returns (status, output)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main.main(list(args))
+    return status, out.getvalue()
+
+
+def saved(runs_dir):
+    return runs.load_weights(str(only_run(runs_dir) / "weights.pkl"))
+
+
+def assert_same_run(a, b):
+    """Bit-identical parameters and identical histories, seconds aside."""
+    assert a["best_epoch"] == b["best_epoch"]
+    for layer_a, layer_b in zip(a["params"], b["params"]):
+        for x, y in zip(layer_a, layer_b):
+            assert np.array_equal(x, y)
+    for key in a["history"]:
+        if key != "seconds":
+            assert a["history"][key] == b["history"][key], key
+    assert a["test_accuracy"] == b["test_accuracy"]
+
+
+class Crash(BaseException):
+    """Stands for the process dying (kill -9, a power cut) in the middle of training."""
+
+
+def crash_at_epoch(monkeypatch, n):
+    """Make the n-th call of utils.train_epoch die, as the process would."""
+    real, calls = utils.train_epoch, []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise Crash
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(utils, "train_epoch", dying)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(small, tmp_path):
+    """The issue's test: a real process, SIGKILL after epoch 2, then --RESUME."""
+    straight = tmp_path / "straight"
+    extra = ("--BATCH_SIZE=8", "--DROPOUT=0.2", "--EPOCHS=30")
+    assert run_cli(tmp_path, *args_for(small, straight, *extra)).returncode == 0
+    killed = tmp_path / "killed"
+    log = tmp_path / "out.txt"
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([sys.executable, "-u", str(MAIN), *args_for(small, killed, *extra)],
+                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while "epoch   2/30" not in log.read_text(encoding="utf-8"):  # epoch 1's checkpoint is written
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert "wrote:" not in log.read_text(encoding="utf-8"), "the run ended before the kill"
+    assert not (only_run(killed) / "weights.pkl").exists()
+    resumed = run_cli(tmp_path, *args_for(small, killed, *extra), "--RESUME")
+    assert resumed.returncode == 0, resumed
+    assert re.search(r"^resuming .* at epoch \d+ of 30$", resumed.stdout, re.MULTILINE)
+    assert_same_run(saved(straight), saved(killed))
+    assert not (only_run(killed) / "checkpoint.pkl").exists(), "a finished run keeps no checkpoint"
+
+
+@pytest.mark.parametrize("extra", [
+    ["--DROPOUT=0.3"],
+    ["--MAX_SHIFT=2", "--MAX_ROTATE=10.0", "--MAX_SCALE=0.1"],
+    ["--OPTIMISER=adam", "--LEARNING_RATE=0.001"],
+    ["--OPTIMISER=nesterov", "--SCHEDULE=step", "--STEP_EPOCHS=1", "--WARMUP_EPOCHS=1.0"],
+    ["--SCHEDULE=constant", "--OPTIMISER=adamw", "--LEARNING_RATE=0.001", "--WEIGHT_DECAY=0.01"],
+    ["--PATIENCE=1", "--VAL_FRACTION=0.2"],
+], ids=["dropout", "augmentation", "adam", "nesterov-step-warmup", "adamw-constant", "patience"])
+def test_resume_carries_every_state(small, tmp_path, monkeypatch, extra):
+    straight, crashed = tmp_path / "straight", tmp_path / "crashed"
+    assert run_main(args_for(small, straight, *extra))[0] == 0
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 3)
+        with pytest.raises(Crash):
+            run_main(args_for(small, crashed, *extra))
+    status, out = run_main(args_for(small, crashed, *extra, "--RESUME"))
+    assert status == 0 and re.search(r"^resuming .* at epoch [23] of 4$", out, re.M), out
+    assert_same_run(saved(straight), saved(crashed))
+
+
+def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(small, tmp_path,
+                                                                    monkeypatch):
+    real, calls = runs.save_checkpoint, []
+
+    def dying(folder, checkpoint):
+        calls.append(1)
+        if len(calls) == 2:  # the second checkpoint: die halfway through pickling it
+            def half(obj, f, *a, **k):
+                f.write(b"\x80\x05half a pickle")
+                raise Crash
+            with monkeypatch.context() as inner:
+                inner.setattr(pickle, "dump", half)
+                real(folder, checkpoint)
+        real(folder, checkpoint)
+
+    monkeypatch.setattr(runs, "save_checkpoint", dying)
+    with pytest.raises(Crash):
+        run_main(args_for(small, tmp_path))
+    folder = only_run(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.pkl", "settings.json"]
+    assert runs.load_checkpoint(str(folder / "checkpoint.pkl"), [784, 16, 10])["epoch"] == 1
+
+
+def test_a_finished_run_has_nothing_to_resume(small, tmp_path):
+    assert run_main(args_for(small, tmp_path))[0] == 0
+    status, out = run_main(args_for(small, tmp_path, "--RESUME"))
+    assert status == 0 and "nothing to resume" in out
+
+
+def test_resume_without_a_checkpoint_names_the_nearest_run(small, tmp_path):
+    assert run_main(args_for(small, tmp_path))[0] == 0
+    result = run_cli(tmp_path, *args_for(small, tmp_path, "--EPOCHS=5", "--RESUME"))
+    assert_user_error(result, None, ["no checkpoint", "EPOCHS 4 there, 5 here", "schedule"])
+
+
+def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 2)
+        with pytest.raises(Crash):
+            run_main(args_for(small, tmp_path, "--NAME=mine"))
+    result = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--SEED=3", "--RESUME"))
+    assert_user_error(result, None, ["other settings", "SEED 0 there, 3 here"])
+
+
+@pytest.mark.parametrize("content", ["truncated", "foreign"])
+def test_a_broken_checkpoint_is_one_line_and_says_how_to_start_over(small, tmp_path,
+                                                                    monkeypatch, content):
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 3)
+        with pytest.raises(Crash):
+            run_main(args_for(small, tmp_path))
+    path = only_run(tmp_path) / "checkpoint.pkl"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2] if content == "truncated"
+                     else pickle.dumps({"epoch": 2, "something": "else"}))
+    result = run_cli(tmp_path, *args_for(small, tmp_path, "--RESUME"))
+    assert_user_error(result, str(path), ["--RESUME=False"])
+    status, out = run_main(args_for(small, tmp_path, "--RESUME=False"))
+    assert status == 0 and "--RESUME would have continued" in out
+
+
+def test_compare_resumes_keeping_finished_entries(small, tmp_path, monkeypatch):
+    compare = '--COMPARE=[[784,16,10],[784,8,10],[784,12,10]]'
+    straight, crashed = tmp_path / "straight", tmp_path / "crashed"
+    assert run_main([*args_for(small, straight), compare])[0] == 0
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 4 + 3)  # the second entry's third epoch
+        with pytest.raises(Crash):
+            run_main([*args_for(small, crashed), compare])
+    status, out = run_main([*args_for(small, crashed), compare, "--RESUME"])
+    assert status == 0, out
+    assert "finished earlier; kept" in out and re.search(r"resuming .* at epoch [23] of 4", out)
+    for folder in sorted(p for p in straight.iterdir() if p.is_dir() and "compare" not in p.name):
+        assert_same_run(runs.load_weights(str(folder / "weights.pkl")),
+                        runs.load_weights(str(crashed / folder.name / "weights.pkl")))
+    assert len(list(crashed.glob("compare,*/compare.png"))) == 1
+
+
+def test_checkpoint_loading_checks_shapes(small, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 2)
+        with pytest.raises(Crash):
+            run_main(args_for(small, tmp_path))
+    path = str(only_run(tmp_path) / "checkpoint.pkl")
+    assert runs.load_checkpoint(path, [784, 16, 10])["epoch"] == 1
+    with pytest.raises(data.InputError, match="do not match"):
+        runs.load_checkpoint(path, [784, 17, 10])
+    assert Path(path).stat().st_size > 0
