@@ -118,7 +118,7 @@ def test_resume_carries_every_state(small, tmp_path, monkeypatch, extra):
         with pytest.raises(Crash):
             run_main(args_for(small, crashed, *extra))
     status, out = run_main(args_for(small, crashed, *extra, "--RESUME"))
-    assert status == 0 and re.search(r"^resuming .* at epoch [23] of 4$", out, re.M), out
+    assert status == 0 and re.search(r"^resuming .* at epoch [23] of 4$", out, re.MULTILINE), out
     assert_same_run(saved(straight), saved(crashed))
 
 
