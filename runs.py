@@ -68,11 +68,25 @@ def run_name(c, defaults):
     """
     if c["NAME"]:
         return c["NAME"]
-    name = safe_name(",".join([arch_name(c["LAYERS"]), *differences(c, defaults)]))
-    if len(name) > MAX_NAME:
-        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-        name = f"{name[:MAX_NAME - 9]}~{digest}"
-    return name
+    return shortened([arch_name(c["LAYERS"]), *differences(c, defaults)])
+
+
+def shortened(parts):
+    """The parts joined by commas as a file-name-safe name of at most MAX_NAME characters.
+
+    A longer name keeps as many whole parts as fit, then '~' and 8 hex
+    digits of the SHA-256 of the whole name, so it stays stable and distinct.
+    """
+    name = safe_name(",".join(parts))
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    kept = safe_name(parts[0])[:MAX_NAME - 9]
+    for part in parts[1:]:
+        if len(kept) + 1 + len(safe_name(part)) > MAX_NAME - 9:
+            break
+        kept += "," + safe_name(part)
+    return f"{kept}~{digest}"
 
 
 def recorded(c):
@@ -115,10 +129,7 @@ def run_folder(c, defaults):
 def compare_folder(c, labels, defaults):
     """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>."""
     parts = ["compare", *labels, *differences(dict(c, COMPARE=[]), defaults)]
-    name = safe_name(",".join(p.replace(", ", "+") for p in parts))
-    if len(name) > MAX_NAME:
-        name = f"{name[:MAX_NAME - 9]}~{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-    return os.path.join(c["RUNS_DIR"], name)
+    return os.path.join(c["RUNS_DIR"], shortened([p.replace(", ", "+") for p in parts]))
 
 
 def compare_table(labels, results):

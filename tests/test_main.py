@@ -413,10 +413,11 @@ def test_diverging_run_stops_with_advice_and_saves_no_untrained_weights(mnist, t
     assert result.returncode == 3, result
     assert "Traceback" not in result.stderr
     advice = [line for line in result.stdout.splitlines() if "LEARNING_RATE" in line
-              and "lower" in line and not line.startswith("override")]
+              and "lower" in line and line.startswith("epoch")]
     assert len(advice) == 1, result.stdout
     assert advice[0].startswith("epoch 1: "), advice
     assert "diverged" in advice[0]
+    assert "--RESUME would continue" in result.stdout
     assert "nothing saved" in result.stdout
     assert not (only_run(tmp_path / "runs") / "weights.pkl").exists()
     log = (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8").splitlines()
