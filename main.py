@@ -56,6 +56,8 @@ MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many
 MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
+# machine
+THREADS = 0                  # BLAS threads: 0 uses the CPUs other work leaves free; n uses n
 # output
 RUNS_DIR = "runs"            # the weights (and predictions) go here, git-ignored
 IMAGES_DIR = "images"        # learning curves, confusion matrix, mistakes
@@ -125,33 +127,27 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
     forward, softmax_cross_entropy, backward, update.
     """
     activation = c["ACTIVATION"]
-    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
-    state = utils.init_state(params, c["OPTIMISER"])
-    steps_per_epoch = math.ceil(len(X_train) / c["BATCH_SIZE"])
-    total_steps = c["EPOCHS"] * steps_per_epoch
-
-    def lr_at(step):
-        return utils.learning_rate(step, total_steps, c["LEARNING_RATE"], c["SCHEDULE"],
-                                   round(c["WARMUP_EPOCHS"] * steps_per_epoch),
-                                   c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
-
-    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
-    options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
-               "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
-               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
+    params, state, lr_at, options = setup(c, layers, len(X_train), rng)
     history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                "lr", "seconds")}
     best = {"params": utils.copy_params(params), "epoch": 0, "key": None}
     augment = data.augmentation(c)
     stop = StopFlag()
+    threads = BlasThreads(c["THREADS"])
+
+    def between_batches():  # utils.train_epoch calls this after every batch
+        threads.adapt()
+        return stop.set
+
     previous_handler = signal.signal(signal.SIGINT, stop)
     status = "ok"
     try:
+        threads.begin()
         for epoch in range(1, c["EPOCHS"] + 1):
             start = time.perf_counter()
             lr = lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
-                                       lr_at, augment, lambda: stop.set, **options)
+                                       lr_at, augment, between_batches, **options)
             if not all(np.isfinite(p).all() for layer in params for p in layer):
                 result["status"] = "diverged"  # the epoch's last step overflowed
             if result["status"] == "diverged":
@@ -186,7 +182,36 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                 break
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+        threads.end()
+    if threads.summary():
+        print(threads.summary())
     return best["params"], best["epoch"], history, status
+
+
+def setup(c, layers, n_train, rng):
+    """What a training run starts from: params, optimiser state, schedule and step options.
+
+    n_train -- the number of training rows (it sets the steps per epoch of
+    the schedule). Returns (params, state, lr_at, options): lr_at(step) is
+    the learning rate of a step counted from 0, options the keyword
+    arguments utils.train_epoch passes to utils.train_step.
+    """
+    activation = c["ACTIVATION"]
+    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
+    state = utils.init_state(params, c["OPTIMISER"])
+    steps_per_epoch = math.ceil(n_train / c["BATCH_SIZE"])
+    total_steps = c["EPOCHS"] * steps_per_epoch
+
+    def lr_at(step):
+        return utils.learning_rate(step, total_steps, c["LEARNING_RATE"], c["SCHEDULE"],
+                                   round(c["WARMUP_EPOCHS"] * steps_per_epoch),
+                                   c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
+
+    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
+    options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
+               "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
+               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
+    return params, state, lr_at, options
 
 
 class StopFlag:
@@ -285,6 +310,116 @@ def predict(c):
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
 
+
+# ----------------------------------------------------------------------------
+# BLAS threads: as many as other work leaves free
+
+OTHERS_TOLERATED = 0.25  # CPUs' worth of other work that still leaves a CPU to BLAS
+LOOK_SECONDS = 0.5       # how often THREADS = 0 looks at the load again
+
+
+def threads_for_load(others, cpus):
+    """How many BLAS threads to use while other processes keep `others` CPUs busy.
+
+    A matrix product split over threads ends with its slowest thread, so one
+    thread that shares its CPU with another process holds up every product.
+    Measured on this project's 2-core machine (README, Performance): with one
+    busy process beside it, an epoch on 2 threads took 2-4 times as long as
+    on 1, while on a quiet machine 2 threads are 1.6 times faster. So each
+    CPU of which other work uses more than OTHERS_TOLERATED is left to it.
+    others -- CPUs' worth of other work, e.g. 1.0 for one busy process
+    cpus   -- the CPUs this process may run on; returns an int in 1..cpus
+    """
+    taken = math.ceil(others - OTHERS_TOLERATED) if others > OTHERS_TOLERATED else 0
+    return max(1, cpus - taken)
+
+
+def busy_cpu_seconds(cpus):
+    """Seconds the given CPUs have spent busy since boot, from Linux's /proc/stat.
+
+    Busy is user, nice, system, irq, softirq and steal time (the last is
+    time a virtual machine's host gave to others). Raises OSError where
+    there is no /proc/stat.
+    """
+    ticks = 0
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class BlasThreads:
+    """The BLAS threads of a run: THREADS of them, or, for 0, as many as the load leaves.
+
+    With THREADS = 0, adapt() (called after every batch) looks every
+    LOOK_SECONDS at how much CPU time other processes took since its last
+    look (the busy time of this process's CPUs less its own CPU time) and
+    sets the threads with threadpoolctl. Where the load cannot be read (no
+    /proc/stat), the BLAS keeps its own number. The thread count does not
+    change the results: the same seed gives the same weights (README).
+    """
+
+    def __init__(self, setting):
+        import threadpoolctl  # here: a run that only predicts never needs it
+
+        self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        self.cpus = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity")
+                     else set(range(os.cpu_count() or 1)))
+        self.setting = setting
+        self.threads = setting or max((p["num_threads"] for p in self.controller.info()),
+                                      default=len(self.cpus))
+        self.seconds = {}  # threads: wall seconds spent with that many
+        self.others = None  # CPUs' worth of other work at the last look
+        self.since = self.look()
+        self.limiter = None  # what begin() changed, for end() to restore
+
+    def look(self):
+        """(wall clock, busy seconds of our CPUs, our CPU seconds), or None if unreadable."""
+        try:
+            busy = busy_cpu_seconds(self.cpus)
+        except (OSError, ValueError):
+            return None
+        return time.perf_counter(), busy, time.process_time()
+
+    def begin(self):
+        """Set the threads: before training (or before each of a benchmark's epochs)."""
+        self.adapt(force=True)
+
+    def adapt(self, force=False):
+        """With THREADS = 0: every LOOK_SECONDS, set the threads the load leaves free."""
+        if not self.setting and self.since is not None:
+            now = time.perf_counter()
+            if now - self.since[0] >= LOOK_SECONDS:
+                look = self.look()
+                if look is not None:
+                    wall = look[0] - self.since[0]
+                    self.others = (look[1] - self.since[1] - (look[2] - self.since[2])) / wall
+                    self.seconds[self.threads] = self.seconds.get(self.threads, 0.0) + wall
+                    threads = threads_for_load(self.others, len(self.cpus))
+                    if threads != self.threads:
+                        self.threads, force = threads, True
+                self.since = look
+        if force:
+            limiter = self.controller.limit(limits=self.threads)
+            self.limiter = self.limiter or limiter
+
+    def end(self):
+        """Give the BLAS back the threads it had before begin()."""
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+            self.limiter = None
+
+    def summary(self):
+        """A line on the threads used when THREADS = 0 changed them during the run, else ''."""
+        if len(self.seconds) < 2:
+            return ""
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{n} for {s / total:.0%} of the time"
+                          for n, s in sorted(self.seconds.items(), reverse=True))
+        return f"BLAS threads (THREADS = 0 follows the load): {parts}"
 
 if __name__ == "__main__":
     try:
