@@ -315,7 +315,7 @@ def predict(c):
 # BLAS threads: as many as other work leaves free
 
 OTHERS_TOLERATED = 0.25  # CPUs' worth of other work that still leaves a CPU to BLAS
-LOOK_SECONDS = 0.5       # how often THREADS = 0 looks at the load again
+LOOK_SECONDS = (0.1, 0.5)  # THREADS = 0 looks at the load this soon, then this often
 
 
 def threads_for_load(others, cpus):
@@ -354,9 +354,9 @@ def busy_cpu_seconds(cpus):
 class BlasThreads:
     """The BLAS threads of a run: THREADS of them, or, for 0, as many as the load leaves.
 
-    With THREADS = 0, adapt() (called after every batch) looks every
-    LOOK_SECONDS at how much CPU time other processes took since its last
-    look (the busy time of this process's CPUs less its own CPU time) and
+    With THREADS = 0, adapt() (called after every batch) looks 0.1 s after
+    the start, then every 0.5 s (LOOK_SECONDS), at how much CPU time other
+    processes took since its last look (the busy time of this process's CPUs less its own CPU time) and
     sets the threads with threadpoolctl. Where the load cannot be read (no
     /proc/stat), the BLAS keeps its own number. The thread count does not
     change the results: the same seed gives the same weights (README).
@@ -389,10 +389,10 @@ class BlasThreads:
         self.adapt(force=True)
 
     def adapt(self, force=False):
-        """With THREADS = 0: every LOOK_SECONDS, set the threads the load leaves free."""
+        """With THREADS = 0: at each look (LOOK_SECONDS), set the threads the load leaves free."""
         if not self.setting and self.since is not None:
             now = time.perf_counter()
-            if now - self.since[0] >= LOOK_SECONDS:
+            if now - self.since[0] >= LOOK_SECONDS[bool(self.seconds)]:
                 look = self.look()
                 if look is not None:
                     wall = look[0] - self.since[0]
