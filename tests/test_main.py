@@ -132,6 +132,89 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
 
 
 # ----------------------------------------------------------------------------
+# BLAS threads: THREADS = n uses n, THREADS = 0 follows the load
+
+
+@pytest.mark.parametrize("others, cpus, threads", [
+    (0.0, 2, 2), (0.2, 2, 2), (0.25, 2, 2), (0.3, 2, 1), (1.0, 2, 1), (1.9, 2, 1), (5.0, 2, 1),
+    (0.0, 1, 1), (1.0, 1, 1),
+    (0.0, 8, 8), (1.0, 8, 7), (1.3, 8, 6), (2.5, 8, 5), (20.0, 8, 1),
+])
+def test_threads_for_load_leaves_each_busy_cpu_to_the_work_on_it(others, cpus, threads):
+    """Every CPU that other work uses more than OTHERS_TOLERATED of is left to it; never 0."""
+    assert main.OTHERS_TOLERATED == 0.25
+    assert main.threads_for_load(others, cpus) == threads
+
+
+def blas_threads_now():
+    """The threads of NumPy's BLAS, as threadpoolctl reads them."""
+    import threadpoolctl
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_a_fixed_threads_setting_is_set_and_given_back():
+    """THREADS = 1 sets one BLAS thread for training, and end() restores what there was."""
+    before = blas_threads_now()
+    threads = main.BlasThreads(1)
+    threads.begin()
+    assert set(blas_threads_now()) == {1}
+    threads.adapt()  # a fixed setting never looks at the load
+    assert set(blas_threads_now()) == {1}
+    threads.end()
+    assert blas_threads_now() == before
+
+
+def test_threads_0_follows_the_measured_load(monkeypatch):
+    """THREADS = 0 sets 1 thread while other work keeps a CPU busy, all CPUs when it stops."""
+    clock = {"wall": 100.0, "busy": 1000.0, "own": 5.0}
+    monkeypatch.setattr(main.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(main.time, "process_time", lambda: clock["own"])
+    monkeypatch.setattr(main, "busy_cpu_seconds", lambda cpus: clock["busy"])
+    before = blas_threads_now()
+    threads = main.BlasThreads(0)
+    threads.cpus = {0, 1}
+    threads.begin()
+    # 1 s in which this process used 1 CPU s and the CPUs were busy 2 s: 1 CPU of other work
+    clock.update(wall=101.0, busy=1002.0, own=6.0)
+    threads.adapt()
+    assert (threads.threads, set(blas_threads_now())) == (1, {1})
+    clock.update(wall=101.2, busy=1002.4, own=6.2)  # too soon to look again
+    threads.adapt()
+    assert threads.threads == 1
+    clock.update(wall=102.0, busy=1003.0, own=7.0)  # the other work has stopped
+    threads.adapt()
+    assert (threads.threads, set(blas_threads_now())) == (2, {2})
+    assert "1 for 50% of the time" in threads.summary()
+    threads.end()
+    assert blas_threads_now() == before
+
+
+def test_threads_0_without_proc_stat_leaves_the_blas_alone(monkeypatch):
+    """Where the load cannot be read, THREADS = 0 keeps the BLAS's own thread count."""
+    def no_proc_stat(cpus):
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(main, "busy_cpu_seconds", no_proc_stat)
+    before = blas_threads_now()
+    threads = main.BlasThreads(0)
+    threads.begin()
+    threads.adapt()
+    assert blas_threads_now() == before
+    threads.end()
+    assert threads.summary() == ""
+
+
+def test_busy_cpu_seconds_reads_proc_stat():
+    """On Linux, the busy seconds of this process's CPUs since boot: positive, never falling."""
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat here")
+    cpus = os.sched_getaffinity(0)
+    first = main.busy_cpu_seconds(cpus)
+    sum(i * i for i in range(200_000))  # some work of our own
+    assert 0 < first <= main.busy_cpu_seconds(cpus)
+
+
+# ----------------------------------------------------------------------------
 # bad input: one line, exit 2, nothing written
 
 BASE_ARGS = ("--TRAIN_CSV=train.csv", "--TEST_CSV=test.csv", "--RUNS_DIR=runs",
@@ -284,6 +367,7 @@ BAD_INPUTS = [
     ("val-fraction-1", {}, ["--VAL_FRACTION=1.0"], "VAL_FRACTION = 1.0: ", ["[0, 1)"], []),
     ("val-fraction-negative", {}, ["--VAL_FRACTION=-0.1"], "VAL_FRACTION = -0.1: ",
      ["[0, 1)"], []),
+    ("threads-negative", {}, ["--THREADS=-1"], "THREADS = -1: ", [">= 0"], []),
     # too few rows for the validation split
     ("one-row-half-held-out", {"one.csv": csv_text(table(1))},
      ["--TRAIN_CSV=one.csv", "--VAL_FRACTION=0.5"], "one.csv: ",
