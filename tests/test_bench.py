@@ -59,20 +59,20 @@ def test_quick_bench_prints_every_table_and_a_headline(tmp_path):
     assert match, headlines[0]
     assert math.isfinite(float(match.group(1))) and float(match.group(1)) > 0
     # the BLAS it measured
-    assert re.search(r"^BLAS +\w+ .*kernel .*\d+ threads", out, re.M), out
+    assert re.search(r"^BLAS +\w+ .*kernel .*\d+ threads", out, re.MULTILINE), out
     # the peers table, with ours and its plain twin, and the skipped peers named
     assert re.search(r"^\| ours \| main\.py's: .* \| 2 \| [0-9.]+ \| [0-9.]+ \| 1\.00x \| "
-                     r"[0-9.]+% \| [0-9.]+ \|$", out, re.M), out
-    assert re.search(r"^\| ours, plain \| constant lr", out, re.M), out
+                     r"[0-9.]+% \| [0-9.]+ \|$", out, re.MULTILINE), out
+    assert re.search(r"^\| ours, plain \| constant lr", out, re.MULTILINE), out
     assert "PyTorch skipped: not asked for" in out
     assert "scikit-learn skipped: not asked for" in out
     # the time to accuracy: 2 epochs on 1800 rows reach neither target
     assert re.search(r"^\| ours \| not reached in 2 epochs \| not reached in 2 epochs \| - \|$",
-                     out, re.M), out
+                     out, re.MULTILINE), out
     # the threads table: 1 thread, 2 threads (or all this machine has), THREADS=0
     for policy in ("1", "THREADS=0 \\(default\\)"):
         assert re.search(rf"^\| {policy} \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| "
-                         r"[0-9.]+x \|$", out, re.M), out
+                         r"[0-9.]+x \|$", out, re.MULTILINE), out
     assert "THREADS=0 worst epoch beside 1 busy process" in headlines[0]
 
 
