@@ -19,7 +19,7 @@ all sides alike. It measures:
      (main.setup, and main.BlasThreads after every batch);
   2. the matmul floor of that epoch: the same matrix products with the same
      shapes and dtype, on preallocated operands, with nothing else;
-  3. the same recipe in PyTorch on the CPU, with as many threads as NumPy's BLAS;
+  3. the same recipe in PyTorch on the CPU (its threads following the load as ours do);
   4. the peak resident memory of a default `python main.py` run (a child
      process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
@@ -101,9 +101,9 @@ def parse_args(argv):
                    help="compare with PyTorch (default: yes, except with --quick)")
     p.add_argument("--sklearn", action=argparse.BooleanOptionalAction,
                    help="compare with scikit-learn (default: yes, except with --quick)")
-    p.add_argument("--peer-threads", type=int,
-                   help="threads of PyTorch and of scikit-learn's BLAS (default: NumPy's BLAS "
-                        "default, as a user of either gets)")
+    p.add_argument("--peer-threads", type=int, default=0,
+                   help="threads of PyTorch and of scikit-learn's BLAS: n, or 0 (the default) "
+                        "to follow the load as main.py's THREADS = 0 does ours")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction,
                    help="measure the peak RSS of python main.py (default: yes, except with --quick)")
     p.add_argument("--mem-epochs", type=int,
@@ -124,12 +124,12 @@ def parse_args(argv):
                    help="numbers of competing busy processes to try (default: 1)")
     args = p.parse_args(argv)
     for name in ("rows", "epochs", "mem_epochs", "table_epochs", "table_rows", "race_epochs",
-                 "threads_epochs", "peer_threads"):
+                 "threads_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0 or min(args.hogs) < 1:
-        p.error("--warmup must be at least 0 and --hogs at least 1")
+    if args.warmup < 0 or args.peer_threads < 0 or min(args.hogs) < 1:
+        p.error("--warmup and --peer-threads must be at least 0, --hogs at least 1")
     defaults = {"rows": QUICK_ROWS if args.quick else None, "epochs": 1 if args.quick else 5,
                 "table_epochs": 1 if args.quick else 3, "torch": not args.quick,
                 "sklearn": not args.quick, "memory": not args.quick,
@@ -297,6 +297,26 @@ def augments(c):
     return any(c.get(key) for key in AUGMENT_KEYS)
 
 
+def thread_policy(setting):
+    """main.BlasThreads(setting), a Counter of its threads per epoch, and a describer.
+
+    The describer says what the threads were ("2" for a fixed setting, or
+    for THREADS = 0 how many epochs ended with how many threads) and, with
+    reset=True, starts counting anew.
+    """
+    policy = main.BlasThreads(setting)
+    used = collections.Counter()
+
+    def describe(reset=False):
+        counts = ", ".join(f"{n} in {k}" for n, k in sorted(used.items(), reverse=True))
+        text = str(setting) if setting else f"follows the load: {counts or '-'}"
+        if reset:
+            used.clear()
+        return text
+
+    return policy, used, describe
+
+
 def our_trainer(c, layers, batch_size, X, y, augment=True):
     """utils.train_epoch, set up and called exactly as main.train does.
 
@@ -309,8 +329,7 @@ def our_trainer(c, layers, batch_size, X, y, augment=True):
     rng = np.random.default_rng([c["SEED"], 1])
     params, state, lr_at, options = main.setup(c, layers, len(X), rng)
     augment_with = augmentation(c, augment)
-    threads = main.BlasThreads(c["THREADS"])
-    used = collections.Counter()  # BLAS threads at the end of each epoch
+    threads, used, describe = thread_policy(c["THREADS"])
 
     def between_batches():
         threads.adapt()
@@ -335,11 +354,7 @@ def our_trainer(c, layers, batch_size, X, y, augment=True):
         finally:
             threads.end()
 
-    def used_threads():
-        counts = ", ".join(f"{n} in {k}" for n, k in sorted(used.items(), reverse=True))
-        return f"THREADS=0: {counts}" if not c["THREADS"] else str(c["THREADS"])
-
-    return Trainer(epoch, accuracy, used_threads, c["EPOCHS"])
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
 def matmul_floor_epoch(layers, batch_size, n_rows, threads_setting=0, seed=0):
@@ -395,7 +410,7 @@ def matmul_flops(layers, n_rows):
     return 2 * n_rows * (2 * per_row + sum(n_in * n_out for n_in, n_out in pairs[1:]))
 
 
-def torch_trainer(torch, c, layers, batch_size, X, y, threads, augment=True, X_float=None):
+def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X_float=None):
     """The same recipe in PyTorch on the CPU, float32.
 
     nn.Sequential of Linear layers with main.py's activation between them,
@@ -409,9 +424,11 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads, augment=True, X_f
     One difference remains: torch's SGD keeps v = mu v + g and steps
     p -= lr v, ours v = mu v - lr g and p += v; with a constant rate the two
     are the same, under a schedule torch applies each step's rate to the
-    whole velocity.
+    whole velocity. torch.set_num_threads follows main.BlasThreads(threads)
+    after every batch, as ours do: a fixed number, or for 0 what the load
+    leaves free (on a quiet machine, torch's own default of one per CPU).
     """
-    torch.set_num_threads(threads)
+    policy, used, describe = thread_policy(threads)
     torch.manual_seed(c["SEED"])
     rng = np.random.default_rng([c["SEED"], 1])
     params, _, lr_at, _ = main.setup({**c, "BATCH_SIZE": batch_size}, layers, len(X), rng)
@@ -428,12 +445,15 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads, augment=True, X_f
     model = nn.Sequential(*modules[:-1])
     opt = make_torch_optimiser(torch, c, model.parameters())
     augment_with = augmentation(c, augment)
-    X_all = torch.from_numpy(X_float if X_float is not None else utils.normalise(X))
+    if not augment_with:  # batches gathered from the rows scaled once
+        X_all = torch.from_numpy(X_float if X_float is not None else utils.normalise(X))
     y_all = torch.from_numpy(y)
     loss_fn = nn.CrossEntropyLoss()
     step = [0]
 
     def epoch():
+        policy.begin()
+        torch.set_num_threads(policy.threads)
         model.train()
         order = torch.randperm(len(y_all))
         total_loss, correct = 0.0, 0
@@ -454,6 +474,11 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads, augment=True, X_f
             step[0] += 1
             total_loss += loss.item() * len(idx)
             correct += int((logits.detach().argmax(dim=1) == yb).sum())
+            policy.adapt()
+            if torch.get_num_threads() != policy.threads:
+                torch.set_num_threads(policy.threads)
+        used[policy.threads] += 1
+        policy.end()
         return "ok" if math.isfinite(total_loss) else "diverged"
 
     def accuracy(X_eval, y_eval):
@@ -462,7 +487,7 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads, augment=True, X_f
             logits = model(torch.from_numpy(utils.normalise(X_eval)))
         return float((logits.argmax(dim=1).numpy() == y_eval).mean())
 
-    return Trainer(epoch, accuracy, lambda: str(torch.get_num_threads()), c["EPOCHS"])
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
 def make_torch_optimiser(torch, c, parameters):
@@ -491,8 +516,12 @@ def sklearn_trainer(sklearn_mlp, c, layers, X_float, y, threads, own_defaults=Fa
     initialises its weights its own way (Glorot uniform, ours He normal).
     The random_state is a np.random.RandomState, not a seed: partial_fit
     re-seeds from an int on every call, which would shuffle every epoch alike.
-    Its matrix products run on NumPy's BLAS with `threads` threads.
+    Its matrix products run on NumPy's BLAS, with the threads that
+    main.BlasThreads(threads) sets at the start of each epoch (partial_fit
+    has no hook between batches): a fixed number, or for 0 what the load
+    leaves free (on a quiet machine, NumPy's own default of one per CPU).
     """
+    policy, used, describe = thread_policy(threads)
     hidden = tuple(layers[1:-1])
     state = np.random.RandomState(c["SEED"])
     if own_defaults:
@@ -507,17 +536,20 @@ def sklearn_trainer(sklearn_mlp, c, layers, X_float, y, threads, own_defaults=Fa
     classes = np.arange(layers[-1])
 
     def epoch():
+        policy.begin()
         try:
-            with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-                clf.partial_fit(X_float, y, classes=classes)
+            clf.partial_fit(X_float, y, classes=classes)
         except ValueError:  # "Solver produced non-finite parameter weights"
             return "diverged"
+        finally:
+            used[policy.threads] += 1
+            policy.end()
         return "ok" if math.isfinite(clf.loss_) else "diverged"
 
     def accuracy(X_eval, y_eval):
         return float(np.mean(clf.predict(utils.normalise(X_eval)) == y_eval))
 
-    return Trainer(epoch, accuracy, lambda: f"{threads} (NumPy's BLAS)", c["EPOCHS"])
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
 def import_peer(name):
@@ -669,17 +701,22 @@ def headline_epoch(args, c, X, y, threads, torch):
 
     When main.py augments its batches, our epoch is also timed without the
     augmentation, like for like with PyTorch and the floor.
-    Returns a dict of name: (seconds, status).
+    Returns a dict of name: (seconds, status), and one of name: the threads
+    each used (the floor's follow main.py's THREADS, as ours).
     """
     layers, batch = c["LAYERS"], c["BATCH_SIZE"]
-    runs = {"ours": our_trainer(c, layers, batch, X, y).epoch}
+    trainers = {"ours": our_trainer(c, layers, batch, X, y)}
     if augments(c):
-        runs["ours, no augm."] = our_trainer(c, layers, batch, X, y, augment=False).epoch
-    runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X), c["THREADS"])
+        trainers["ours, no augm."] = our_trainer(c, layers, batch, X, y, augment=False)
     if torch is not None:
-        runs["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
-                                        augment=False).epoch
-    return time_interleaved(runs, args.epochs, args.warmup, args.settle)
+        trainers["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
+                                            augment=False)
+    runs = {name: t.epoch for name, t in trainers.items()}
+    runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X), c["THREADS"])
+    if "PyTorch" in runs:
+        runs["PyTorch"] = runs.pop("PyTorch")  # shown last, as before
+    timed = time_interleaved(runs, args.epochs, args.warmup, args.settle)
+    return timed, {name: t.threads() for name, t in trainers.items()}
 
 
 def scaling_table(args, c, X, y):
@@ -741,7 +778,7 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped):
     """Sections 1-3: print the epoch timings; return the headline's first part."""
     print(f"\n... timing {args.warmup} warm-up + {args.epochs} epochs each, interleaved",
           flush=True)
-    timed = headline_epoch(args, c, X, y, threads, torch)
+    timed, runs_threads = headline_epoch(args, c, X, y, threads, torch)
     median = {name: statistics.median(secs) for name, (secs, _) in timed.items()}
     ours, best = median["ours"], min(timed["ours"][0])
     print(f"\n{'epoch of':<15} {'median s':>9}  {'min s':>7}  {'max s':>7}  {'spread':>6}  "
@@ -753,12 +790,13 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped):
     print("ours = utils.train_epoch as main.train calls it; ours/this = ratio of medians (the "
           "headline's), (of mins) = ratio of the fastest epochs, the least disturbed by other "
           "work; spread = slowest / fastest - 1")
+    print(f"ours' BLAS threads (THREADS = {c['THREADS']}): {runs_threads['ours']}")
     flops = matmul_flops(c["LAYERS"], len(X))
     print(f"matmul floor: {flops / 1e9:.2f} GFLOP per epoch, "
           f"{flops / median['matmul floor'] / 1e9:.1f} GFLOP/s")
     if torch is not None:
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads "
-              "(torch.set_num_threads = NumPy's BLAS threads), no augmentation")
+        print(f"PyTorch {torch.__version__}, threads: {runs_threads['PyTorch']}, "
+              "no augmentation")
         torch_part = f"{ours / median['PyTorch']:.2f}x PyTorch ({median['PyTorch']:.2f} s)"
     else:
         print(f"PyTorch skipped: {torch_skipped}")
@@ -883,7 +921,7 @@ def report_threads(args, c, X, y):
     trainers = {name: our_trainer({**c, "THREADS": n}, c["LAYERS"], c["BATCH_SIZE"], X, y)
                 for name, n in policies.items()}
     conditions = [0, *args.hogs]
-    results, others = {}, {}
+    results, others, used = {}, {}, {}
     print(f"\n... timing {args.threads_epochs} epochs of ours per thread policy, interleaved, "
           f"with {', then '.join(str(n) for n in conditions)} competing busy process(es)",
           flush=True)
@@ -898,34 +936,38 @@ def report_threads(args, c, X, y):
         finally:
             stop(processes)
         results[hogs] = {name: secs for name, (secs, _) in timed.items()}
+        used[hogs] = trainers["THREADS=0 (default)"].threads(reset=True)
     print(f"\nBLAS threads under load: ours ({c['LAYERS']}, batch {c['BATCH_SIZE']}, "
           f"{len(X)} rows, as main.py trains), median and worst of {args.threads_epochs} epochs; "
           "a competing process is one unpinned CPU-bound Python loop (like a busy browser tab), "
           "started by the benchmark; 'as is' = the machine with none started (see the "
-          "other work measured below)")
+          "other work measured below); 'worst / best' = the worst epoch beside the busy "
+          "processes / the best policy's as-is median")
     head = "| BLAS threads | as is: median s | as is: worst s |"
     rule = "| --- | ---: | ---: |"
     for hogs in conditions[1:]:
         head += (f" +{hogs} busy: median s | +{hogs} busy: worst s "
-                 f"| +{hogs} busy: worst / as-is median |")
+                 f"| +{hogs} busy: worst / best |")
         rule += " ---: | ---: | ---: |"
     print("\n" + head + "\n" + rule)
     ratios = {}
+    best = min(statistics.median(secs) for secs in results[0].values())
     for name in policies:
         quiet = statistics.median(results[0][name])
         row = f"| {name} | {quiet:.3f} | {max(results[0][name]):.3f} |"
         for hogs in conditions[1:]:
             secs = results[hogs][name]
-            ratios[name, hogs] = max(secs) / quiet
+            ratios[name, hogs] = max(secs) / best
             row += f" {statistics.median(secs):.3f} | {max(secs):.3f} | {ratios[name, hogs]:.1f}x |"
         print(row)
     print("other work measured while each part ran (CPUs busy besides this process, from "
           "/proc/stat; the competing processes count here): "
           + ", ".join(f"{hogs} started: {others[hogs]}" for hogs in conditions))
-    print("THREADS=0 used, per epoch: " + trainers["THREADS=0 (default)"].threads())
+    print("THREADS=0's threads at the end of each epoch: "
+          + "; ".join(f"{hogs} started: {used[hogs]}" for hogs in conditions))
     auto = "THREADS=0 (default)"
     return (f"THREADS=0 worst epoch beside {conditions[1]} busy process(es) = "
-            f"{ratios[auto, conditions[1]]:.1f}x its as-is median "
+            f"{ratios[auto, conditions[1]]:.1f}x the best as-is median "
             f"({cpus} threads: {ratios[str(cpus), conditions[1]]:.1f}x, "
             f"1 thread: {ratios['1', conditions[1]]:.1f}x)")
 
@@ -953,7 +995,7 @@ def run_benchmark(argv):
     args = parse_args(argv)
     c = default_config()
     threads = blas_threads()
-    peer_threads = args.peer_threads or threads
+    peer_threads = args.peer_threads
     csv_name = Path(args.csv).name
     print("benchmark of the NumPy trainer (benchmarks/bench.py)")
     print("\n".join(machine_lines()), flush=True)
@@ -972,8 +1014,8 @@ def run_benchmark(argv):
         import sklearn
         print(f"scikit-learn {sklearn.__version__} (MLPClassifier, on NumPy's BLAS)")
     if torch is not None:
-        blas = next((line.split("=", 1)[1].strip() for line in torch.__config__.show().split("\n")
-                     if "BLAS_INFO" in line), "?")
+        config = torch.__config__.show()
+        blas = config.split("BLAS_INFO=", 1)[1].split(",", 1)[0] if "BLAS_INFO=" in config else "?"
         print(f"PyTorch {torch.__version__} (its own BLAS: {blas})")
     parts = [report_epochs(args, c, X, y, peer_threads, torch, skipped["PyTorch"])]
     if args.table:
