@@ -322,11 +322,11 @@ def threads_for_load(others, cpus):
     """How many BLAS threads to use while other processes keep `others` CPUs busy.
 
     A matrix product split over threads ends with its slowest thread, so one
-    thread that shares its CPU with another process holds up every product.
-    Measured on this project's 2-core machine (README, Performance): with one
-    busy process beside it, an epoch on 2 threads took 2-4 times as long as
-    on 1, while on a quiet machine 2 threads are 1.6 times faster. So each
-    CPU of which other work uses more than OTHERS_TOLERATED is left to it.
+    thread that shares its CPU with another process holds up every product:
+    on this project's 2-core machine, busy with other work, an epoch took 8
+    to 44 times as long on 2 threads as on 1 (README, Performance), while on
+    a quiet machine 2 threads are faster. So each CPU's worth of other work
+    costs a thread, anything over OTHERS_TOLERATED counting as a whole CPU.
     others -- CPUs' worth of other work, e.g. 1.0 for one busy process
     cpus   -- the CPUs this process may run on; returns an int in 1..cpus
     """
