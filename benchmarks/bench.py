@@ -1,6 +1,6 @@
 """How fast the NumPy trainer is, measured against yardsticks and peers in the same run.
 
-    python benchmarks/bench.py                    # everything, on train.csv (about 10 minutes)
+    python benchmarks/bench.py                    # everything, on train.csv (10-20 minutes)
     python benchmarks/bench.py --quick            # tiny: 2000 rows, 1-2 epochs each, for the smoke test
     python benchmarks/bench.py --epochs 3 --no-table --no-memory --no-race --no-threads
     python benchmarks/bench.py --mem-epochs 2     # a shorter `python main.py` for the memory figure
