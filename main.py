@@ -28,6 +28,7 @@ import numpy as np
 
 import data
 import digit
+import machine
 import plots
 import runs
 import settings
@@ -61,6 +62,8 @@ MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many
 MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
+# machine
+THREADS = 0                  # BLAS threads: 0 chooses from the CPUs other work leaves free
 # output
 RUNS_DIR = "runs"            # each run writes into RUNS_DIR/<name>/ (git-ignored)
 NAME = ""                    # the run's folder name; "" names it after its settings
@@ -107,6 +110,9 @@ def main(argv):
         print(f"{folders[0][0]}: this run finished (test accuracy "
               f"{plans[0][1]['test_accuracy'] or 0:.2%}); nothing to resume")
         return 0
+    threads = [machine.BlasThreads(config["THREADS"], plan and plan[0] == "resume"
+                                   and plan[1].get("threads")) for (_, config), plan
+               in zip(entries, plans)]  # they look at the load while the data loads
     start = time.perf_counter()
     split = data.load_data(c, [(label and f"COMPARE[{i}]" or "LAYERS", config)
                                for i, (label, config) in enumerate(entries)],
@@ -115,7 +121,7 @@ def main(argv):
     results = []
     for i, ((label, config), (folder, earlier), plan) in enumerate(zip(entries, folders, plans)):
         tag = f"[{i + 1}/{len(entries)} {label}] " if c["COMPARE"] else ""
-        results.append(run(config, split, folder, earlier, tag, plan))
+        results.append(run(config, split, folder, earlier, tag, plan, threads[i]))
         if results[-1]["status"] != "finished":
             break
     if c["COMPARE"]:
@@ -134,7 +140,7 @@ def main(argv):
     return 4 if any(not r["written"] for r in results) else 0
 
 
-def run(c, split, folder, earlier, tag="", plan=None):
+def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     """Train one network on the loaded data, test it, save it, draw it, log it.
 
     plan -- None, or what runs.resume_plan found: ("resume", checkpoint),
@@ -159,7 +165,7 @@ def run(c, split, folder, earlier, tag="", plan=None):
                             if os.path.exists(os.path.join(folder, "checkpoint.pkl")) else ""))
     runs.start_folder(folder, c)
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
-    result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume)
+    result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume, threads)
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")
     print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
@@ -194,10 +200,18 @@ def run(c, split, folder, earlier, tag="", plan=None):
     return result
 
 
-HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "threads")
 
 
-def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=None):
+def setup(c, n_train, rng):
+    """A run's starting weights and its learning rate per step, lr_at(step), from the settings."""
+    init = c["INIT"] or utils.default_init(c["ACTIVATION"])
+    return (utils.init_params(c["LAYERS"], rng, init),
+            settings.schedule(c, math.ceil(n_train / c["BATCH_SIZE"])))
+
+
+def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=None,
+          threads=None):
     """Train one network, epoch by epoch; return a result dict with the weights kept.
 
     Each epoch is utils.train_epoch, whose every batch is utils.train_step:
@@ -208,9 +222,10 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     epoch, everything needed to continue (weights, optimiser state, the
     random generator's state, history, best epoch) goes to folder's
     checkpoint.pkl; resume, such a checkpoint, continues where it ended.
+    threads -- a machine.BlasThreads, which sets the BLAS threads while training.
     """
     activation, layers = c["ACTIVATION"], c["LAYERS"]
-    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
+    params, lr_at = setup(c, len(X_train), rng)
     t = {"params": params, "state": utils.init_state(params, c["OPTIMISER"]), "epoch": 0,
          "history": {k: [] for k in HISTORY}, "seconds": 0.0,
          "best": {"params": utils.copy_params(params), "epoch": 0, "key": None, "steps": 0}}
@@ -218,12 +233,13 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         t.update({k: resume[k] for k in t})
         rng.bit_generator.state = resume["rng"]
     params, state, history, best = t["params"], t["state"], t["history"], t["best"]
-    lr_at = settings.schedule(c, math.ceil(len(X_train) / c["BATCH_SIZE"]))
+    threads = threads or machine.BlasThreads(c["THREADS"])
     labels = y_val if len(y_val) else y_train
     chance = np.bincount(labels).max() / len(labels)  # always answering the commonest class
     augment, stop, status, every = data.augmentation(c), StopFlag(), "finished", 1
     handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.perf_counter()
+    threads.begin()
     try:
         for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
             start, lr = time.perf_counter(), lr_at(state["step"])
@@ -245,8 +261,10 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                     best.update(params=utils.copy_params(params), steps=state["step"])
                 break
             for key, value in zip(HISTORY, (epoch, result["loss"], result["acc"], val_loss,
-                                            val_acc, lr, time.perf_counter() - start)):
+                                            val_acc, lr, time.perf_counter() - start,
+                                            threads.threads)):
                 history[key].append(value)
+            lowered = threads.epoch_done(history["seconds"][-1])
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
                 best.update(params=utils.copy_params(params), epoch=epoch, key=key,
@@ -254,9 +272,12 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
             t["epoch"] = epoch
             if folder and epoch % every == 0 and epoch < c["EPOCHS"]:
                 every = runs.checkpoint(folder, {**t, "rng": rng.bit_generator.state,
-                                                 "settings": runs.recorded(c)},
+                                                 "settings": runs.recorded(c),
+                                                 "threads": threads.threads},
                                         time.perf_counter() - started, every, history["seconds"][-1])
             print_epoch(c, tag, history, len(X_val))
+            if lowered:
+                print(f"{tag}{lowered}")
             score = val_acc if len(X_val) else result["acc"]
             if epoch == 3 and score <= chance + 0.01:
                 print(f"{tag}after 3 epochs the network is still at chance ({score:.2%}, the "
@@ -268,6 +289,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                       "stopping early")
                 break
     finally:
+        threads.end()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     return {"layers": list(layers), "params": best["params"], "config": dict(c),

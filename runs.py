@@ -33,6 +33,7 @@ from data import InputError
 from utils import count_params
 
 MAX_NAME = 90  # characters of a run's name before it is shortened with a hash
+CHECKPOINT_SHARE = 0.05  # the most of an epoch's time that writing its checkpoint may take
 LOG_COLUMNS = ("time", "name", "status", "epochs", "kept_epoch", "best_val_acc", "test_acc",
                "train_seconds", "settings")
 
@@ -294,8 +295,8 @@ def checkpoint(folder, state, seconds, every, epoch_seconds):
 
     state -- what save_checkpoint takes, but for "seconds": those of this
     session's training, added to those of the sessions before it. A
-    checkpoint is written every epoch while that costs at most 5% of an
-    epoch; a network for which writing costs more gets one every few epochs
+    checkpoint is written every epoch while that costs at most
+    CHECKPOINT_SHARE (5%) of an epoch; a network for which writing costs more gets one every few epochs
     instead, and says so. A checkpoint that cannot be written (a full disk)
     is a warning, and training goes on without.
     """
@@ -307,8 +308,8 @@ def checkpoint(folder, state, seconds, every, epoch_seconds):
               "training goes on without one")
         return math.inf
     cost = time.perf_counter() - begin
-    if every == 1 and cost > 0.05 * epoch_seconds:
-        every = math.ceil(cost / (0.05 * epoch_seconds))
+    if every == 1 and cost > CHECKPOINT_SHARE * epoch_seconds:
+        every = math.ceil(cost / (CHECKPOINT_SHARE * epoch_seconds))
         print(f"writing a checkpoint takes {cost * 1000:.0f} ms, more than 5% of an epoch: "
               f"one every {every} epochs from now on")
     return every

@@ -1,34 +1,49 @@
-"""How fast the NumPy trainer is, measured against yardsticks in the same run.
+"""How fast the NumPy trainer is, measured against yardsticks and peers in the same run.
 
-    python benchmarks/bench.py                    # everything, on train.csv (a few minutes)
-    python benchmarks/bench.py --quick            # tiny: 2000 rows, 1 epoch each, for the smoke test
-    python benchmarks/bench.py --epochs 3 --no-table --no-memory
+    python benchmarks/bench.py                    # everything, on train.csv (10-20 minutes)
+    python benchmarks/bench.py --quick            # tiny: 2000 rows, 1-2 epochs each, for the smoke test
+    python benchmarks/bench.py --epochs 3 --no-table --no-memory --no-race --no-threads
     python benchmarks/bench.py --mem-epochs 2     # a shorter `python main.py` for the memory figure
-    python benchmarks/bench.py --no-torch         # without the PyTorch comparison
+    python benchmarks/bench.py --no-torch --no-sklearn   # without the peers
+    python benchmarks/bench.py --hogs 1 2         # the threads table with 1, then 2 competing processes
     python benchmarks/bench.py --csv other.csv --rows 20000 --table-rows 10000
 
-Run from the project root (PyTorch for the comparison: pip install -r
-requirements-bench.txt). The machine may be shared and noisy, so every
-figure that matters is a ratio of two timings taken in this one run, with
-the runs being compared interleaved epoch by epoch so that a burst of load
-from elsewhere falls on both sides alike. It measures:
+Run from the project root (the peers: pip install -r requirements-bench.txt).
+The machine may be shared and noisy, so every figure that matters is a
+ratio of two timings taken in this one run, with the runs being compared
+interleaved epoch by epoch so that a burst of load from elsewhere falls on
+all sides alike. It measures:
 
   1. the median seconds of one training epoch of main.py's default network,
-     through utils.train_epoch called exactly as main.train calls it;
+     through utils.train_epoch called exactly as main.train calls it
+     (main.setup, and machine.BlasThreads's threads);
   2. the matmul floor of that epoch: the same matrix products with the same
      shapes and dtype, on preallocated operands, with nothing else;
-  3. the same recipe in PyTorch on the CPU, with as many threads as NumPy's BLAS;
+  3. the same recipe in PyTorch on the CPU (its threads following the load as ours do);
   4. the peak resident memory of a default `python main.py` run (a child
      process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
-     size and with the width of the network.
+     size and with the width of the network;
+  6. the peers, trained for main.py's EPOCHS each, interleaved epoch by
+     epoch and scored on the test set after every epoch (by the benchmark
+     only: the scoring is not timed and chooses nothing): ours, PyTorch and
+     scikit-learn's MLPClassifier, with main.py's recipe where the peer can
+     follow it and like for like (constant learning rate, no augmentation)
+     where it cannot; then the training seconds each needed to first reach
+     98.0% and 98.5% test accuracy;
+  7. ours under 1 and 2 BLAS threads and main.py's THREADS = 0 (as many as
+     other work leaves free), on the machine as it is and beside competing
+     CPU-bound processes that the benchmark starts and stops itself.
 
-It ends with one line, `headline: ...`, of the main figures.
+It begins with the BLAS library and kernel NumPy runs on, and ends with
+one line, `headline: ...`, of the main figures.
 """
 
 import argparse
-import ctypes
+import collections
+import contextlib
 import datetime
+import io
 import itertools
 import math
 import os
@@ -42,11 +57,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import threadpoolctl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import data  # the trainer's driver: its constants are the defaults benchmarked
+import machine
 import main
 import runs
 import settings
@@ -58,6 +75,9 @@ TABLE_LAYERS = [[784, 10, 10], [784, 256, 128, 64, 10], [784, 512, 512, 10],
 AUGMENT_KEYS = ("MAX_SHIFT", "MAX_ROTATE", "MAX_SCALE")  # those main.py has are shown
 QUICK_ROWS = 2000
 SETTLE_SECONDS = 0.2  # a pause between two timed runs, for idle BLAS threads to sleep
+TARGETS = (0.98, 0.985)  # test accuracies of the time-to-accuracy table
+FAST_RECIPE = ROOT / "recipes" / "fast.py"
+BUSY_LOOP = "while True: pass"  # a competing process: one CPU-bound thread, like a busy browser tab
 
 
 # ----------------------------------------------------------------------------
@@ -69,14 +89,22 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--csv", default=str(ROOT / "train.csv"),
                    help="the training CSV (default: train.csv in the project root)")
+    p.add_argument("--test-csv", default=str(ROOT / "test.csv"),
+                   help="the CSV the peers are scored on (default: test.csv in the project root)")
     p.add_argument("--rows", type=int, help="use only the first N rows of the CSV")
     p.add_argument("--epochs", type=int, help="timed epochs per measurement (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--quick", action="store_true",
-                   help=f"tiny: {QUICK_ROWS} rows, 1 epoch each, no PyTorch or memory run "
-                        "unless asked, a table of 2 batch sizes and 1 more width")
+                   help=f"tiny: {QUICK_ROWS} rows, 1 epoch each (2 for the peers), no PyTorch, "
+                        "scikit-learn or memory run unless asked, a table of 2 batch sizes "
+                        "and 1 more width")
     p.add_argument("--torch", action=argparse.BooleanOptionalAction,
                    help="compare with PyTorch (default: yes, except with --quick)")
+    p.add_argument("--sklearn", action=argparse.BooleanOptionalAction,
+                   help="compare with scikit-learn (default: yes, except with --quick)")
+    p.add_argument("--peer-threads", type=int, default=0,
+                   help="threads of PyTorch and of scikit-learn's BLAS: n, or 0 (the default) "
+                        "to follow the load as main.py's THREADS = 0 does ours")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction,
                    help="measure the peak RSS of python main.py (default: yes, except with --quick)")
     p.add_argument("--mem-epochs", type=int,
@@ -85,16 +113,29 @@ def parse_args(argv):
                    help="the table over batch sizes and widths (default: yes)")
     p.add_argument("--table-epochs", type=int, help="timed epochs per table row (default 3)")
     p.add_argument("--table-rows", type=int, help="use only N training rows for the table")
+    p.add_argument("--race", action=argparse.BooleanOptionalAction, default=True,
+                   help="the peers trained side by side, and the time to accuracy (default: yes)")
+    p.add_argument("--race-epochs", type=int,
+                   help="epochs of each peer (default: main.py's EPOCHS; 2 with --quick)")
+    p.add_argument("--threads", action=argparse.BooleanOptionalAction, default=True,
+                   help="the table of BLAS threads under load (default: yes)")
+    p.add_argument("--threads-epochs", type=int,
+                   help="timed epochs per cell of that table (default 5)")
+    p.add_argument("--hogs", type=int, nargs="+", default=[1],
+                   help="numbers of competing busy processes to try (default: 1)")
     args = p.parse_args(argv)
-    for name in ("rows", "epochs", "mem_epochs", "table_epochs", "table_rows"):
+    for name in ("rows", "epochs", "mem_epochs", "table_epochs", "table_rows", "race_epochs",
+                 "threads_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        p.error("--warmup must be at least 0")
+    if args.warmup < 0 or args.peer_threads < 0 or min(args.hogs) < 1:
+        p.error("--warmup and --peer-threads must be at least 0, --hogs at least 1")
     defaults = {"rows": QUICK_ROWS if args.quick else None, "epochs": 1 if args.quick else 5,
                 "table_epochs": 1 if args.quick else 3, "torch": not args.quick,
-                "memory": not args.quick}
+                "sklearn": not args.quick, "memory": not args.quick,
+                "race_epochs": 2 if args.quick else None,
+                "threads_epochs": 1 if args.quick else 5}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -109,33 +150,47 @@ def usable_cpus():
     return os.cpu_count() or 1
 
 
-def blas_threads():
-    """How many threads NumPy's BLAS uses, and how that was found out.
+def blas_pools():
+    """threadpoolctl's description of the BLAS libraries loaded (NumPy's first)."""
+    return [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
 
-    threadpoolctl answers when installed; otherwise the OpenBLAS that NumPy
-    loaded is asked directly; failing both, OpenBLAS's default is assumed:
-    one thread per CPU this process may run on.
-    """
+
+def blas_threads():
+    """How many threads NumPy's BLAS uses by default (one per usable CPU if none is found)."""
+    pools = blas_pools()
+    return pools[0]["num_threads"] if pools else usable_cpus()
+
+
+def unpinned_kernel():
+    """The OpenBLAS kernel a child Python picks without OPENBLAS_CORETYPE, or a reason."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    code = ("import numpy, threadpoolctl; print(next((p.get('architecture') for p in "
+            "threadpoolctl.threadpool_info() if p['user_api'] == 'blas'), None))")
     try:
-        import threadpoolctl
-    except ImportError:
-        pass
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (the child failed)"
+    return done.stdout.strip()
+
+
+def blas_lines():
+    """The BLAS NumPy runs on: library, version, kernel (and whether pinned), threads."""
+    lines = []
+    for p in blas_pools():
+        lines.append(f"BLAS          {p['internal_api']} {p['version']}, kernel "
+                     f"{p.get('architecture')}, {p['num_threads']} threads, "
+                     f"{p.get('threading_layer')} ({Path(p['filepath']).name})")
+    if not lines:
+        lines.append("BLAS          none found by threadpoolctl")
+    pin = os.environ.get("OPENBLAS_CORETYPE")
+    if pin:
+        lines.append(f"              the kernel is pinned by OPENBLAS_CORETYPE={pin} in the "
+                     f"environment; unpinned, OpenBLAS would pick {unpinned_kernel()} here")
     else:
-        pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
-        if pools:
-            return pools[0]["num_threads"], f"threadpoolctl, {pools[0]['internal_api']}"
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as f:
-            libs = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:  # not Linux
-        libs = set()
-    for lib in sorted(libs):
-        so = ctypes.CDLL(lib)
-        for symbol in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                       "openblas_get_num_threads"):
-            if hasattr(so, symbol):
-                return getattr(so, symbol)(), f"asked {Path(lib).name}"
-    return usable_cpus(), "assumed: one per CPU"
+        lines.append("              the kernel is OpenBLAS's own choice for this CPU "
+                     "(OPENBLAS_CORETYPE is not set)")
+    return lines
 
 
 def cpu_model():
@@ -150,7 +205,7 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def machine_lines(threads, source):
+def machine_lines():
     """The lines that say what machine and software the figures come from."""
     now = datetime.datetime.now(datetime.UTC).astimezone()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -159,9 +214,22 @@ def machine_lines(threads, source):
         (f"cpu           {os.cpu_count()} cpus ({usable_cpus()} usable), "
          f"{cpu_model()}"),
         f"python        {platform.python_version()}, numpy {np.__version__}",
-        f"BLAS threads  {threads} ({source})",
-        f"load average  {load} (1, 5, 15 min) at the start",
+        *blas_lines(),
+        f"load average  {load} (1, 5, 15 min) at the start; other work now: {others_now()}",
     ]
+
+
+def others_now(seconds=1.0):
+    """CPUs' worth of work by other processes over the next `seconds`, as text."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    try:
+        busy, own, start = machine.busy_cpu_seconds(cpus), time.process_time(), time.perf_counter()
+        time.sleep(seconds)
+        busy2, own2 = machine.busy_cpu_seconds(cpus), time.process_time()
+    except (OSError, ValueError):
+        return "unknown (no /proc/stat)"
+    others = (busy2 - busy - (own2 - own)) / (time.perf_counter() - start)
+    return f"{max(others, 0):.2f} CPUs busy (from /proc/stat, over {seconds:.0f} s)"
 
 
 # ----------------------------------------------------------------------------
@@ -173,13 +241,29 @@ def default_config():
     return dict(main.DEFAULTS)
 
 
+def recipe_config(path):
+    """main.py's settings with a recipe file applied (its printout kept quiet)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return settings.configure(main.DEFAULTS, [str(path)])
+
+
+def plain(c):
+    """c like for like with a peer that has no schedule and no augmentation.
+
+    A constant learning rate instead of the schedule, no shifts, rotations or
+    scalings; everything else (layers, batch, optimiser, rate) kept.
+    """
+    return {**c, "SCHEDULE": "constant", "WARMUP_EPOCHS": 0.0,
+            **{key: type(c[key])(0) for key in AUGMENT_KEYS if key in c}}
+
+
 def load_training_rows(path, c, rows):
     """Load the CSV three times (timing each), and split it as main.py does.
 
-    Returns (X_train, y_train, load_seconds, n_file, n_used): the uint8 pixels
-    and labels main.train would get (after holding out VAL_FRACTION with the
-    seed data.load_data uses), the seconds of each load, the rows in the file
-    and the rows used (the first `rows` of them, if given).
+    Returns (X_train, y_train, X_val, y_val, load_seconds, n_file, n_used):
+    the uint8 pixels and labels main.train would get (after holding out
+    VAL_FRACTION with the seed data.load_data uses), the seconds of each
+    load, the rows in the file and the rows used (the first `rows`, if given).
     """
     seconds = []
     for _ in range(3):
@@ -191,13 +275,17 @@ def load_training_rows(path, c, rows):
     n_file = len(X)
     if rows:
         X, y = X[:rows], y[:rows]
-    X_train, y_train, _, _ = data.split_validation(
-        X, y, c["VAL_FRACTION"], np.random.default_rng(c["SEED"]))
-    return X_train, y_train, seconds, n_file, len(X)
+    split = data.split_validation(X, y, c["VAL_FRACTION"], np.random.default_rng(c["SEED"]))
+    return (*split, seconds, n_file, len(X))
 
 
 # ----------------------------------------------------------------------------
-# what is timed: each maker returns a function that runs one epoch
+# what is timed: each maker returns a Trainer whose epoch() runs one epoch
+# and returns its status ("ok", "diverged"), and whose accuracy(X, y) scores
+# it on uint8 rows, untimed. threads() says how many BLAS threads it used.
+
+Trainer = collections.namedtuple("Trainer", "epoch accuracy threads epochs",
+                                 defaults=(None,))
 
 
 def augmentation(c, on=True):
@@ -210,42 +298,68 @@ def augments(c):
     return any(c.get(key) for key in AUGMENT_KEYS)
 
 
-def our_epoch(c, layers, batch_size, X, y, augment=True):
-    """One epoch of utils.train_epoch, set up and called exactly as main.train does.
+def thread_policy(setting):
+    """machine.BlasThreads(setting), a Counter of its threads per epoch, and a describer.
 
-    augment=False leaves out main.py's augmentation, for a like-for-like
-    comparison with PyTorch (which trains on the plain rows).
+    The describer says what the threads were ("2" for a fixed setting, or
+    for THREADS = 0 how many epochs ended with how many threads) and, with
+    reset=True, starts counting anew.
     """
-    activation = c["ACTIVATION"]
+    policy = machine.BlasThreads(setting)
+    used = collections.Counter()
+
+    def describe(reset=False):
+        counts = ", ".join(f"{n} in {k}" for n, k in sorted(used.items(), reverse=True))
+        text = str(setting) if setting else f"chosen from the load: {counts or '-'}"
+        if reset:
+            used.clear()
+        return text
+
+    return policy, used, describe
+
+
+def our_trainer(c, layers, batch_size, X, y, augment=True):
+    """utils.train_epoch, set up and called exactly as main.train does.
+
+    main.setup builds the params, optimiser state, schedule and options;
+    machine.BlasThreads(c["THREADS"]) sets the BLAS threads at the start of
+    each epoch, as main.train does at the start of a run. augment=False leaves
+    out main.py's augmentation (for the floor and PyTorch's plain epoch).
+    """
+    c = {**c, "BATCH_SIZE": batch_size}
     rng = np.random.default_rng([c["SEED"], 1])
-    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
-    state = utils.init_state(params, c["OPTIMISER"])
-    steps_per_epoch = math.ceil(len(X) / batch_size)
-    total_steps = c["EPOCHS"] * steps_per_epoch
-
-    def lr_at(step):
-        return utils.learning_rate(step, total_steps, c["LEARNING_RATE"], c["SCHEDULE"],
-                                   round(c["WARMUP_EPOCHS"] * steps_per_epoch),
-                                   c["STEP_EPOCHS"] * steps_per_epoch, c["STEP_GAMMA"])
-
-    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
-    options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
-               "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
-               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
-
+    c = {**c, "LAYERS": list(layers)}
+    params, lr_at = main.setup(c, len(X), rng)
+    state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
     augment_with = augmentation(c, augment)
+    threads, used, describe = thread_policy(c["THREADS"])
 
-    def run():
-        result = utils.train_epoch(params, state, X, y, batch_size, rng, lr_at,
-                                   augment_with, lambda: False, **options)
+    def between_batches():
+        return False
+
+    def epoch():
+        threads.begin()
+        try:
+            result = utils.train_epoch(params, state, X, y, batch_size, rng, lr_at,
+                                       augment_with, between_batches, **options)
+        finally:
+            used[threads.threads] += 1
+            threads.end()
         if not all(np.isfinite(p).all() for layer in params for p in layer):
             return "diverged"
         return result["status"]
 
-    return run
+    def accuracy(X_eval, y_eval):  # with the BLAS threads of training, as main.train scores
+        threads.begin()
+        try:
+            return utils.evaluate(params, X_eval, y_eval, c["ACTIVATION"])[1]
+        finally:
+            threads.end()
+
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
-def matmul_floor_epoch(layers, batch_size, n_rows, seed=0):
+def matmul_floor_epoch(layers, batch_size, n_rows, threads_setting=0, seed=0):
     """The matrix products of one epoch alone, on preallocated float32 operands.
 
     Per batch, as utils.forward and utils.backward compute them: A_prev @ W
@@ -253,9 +367,11 @@ def matmul_floor_epoch(layers, batch_size, n_rows, seed=0):
     layer and dZ @ W.T for every layer but the first. There are as many
     batches as an epoch of n_rows has, the last one partial when the batch
     size does not divide n_rows. Every product writes into a preallocated
-    output (np.matmul's out=), so nothing is allocated while timed.
+    output (np.matmul's out=), so nothing is allocated while timed. The BLAS
+    threads follow main.py's THREADS as ours do (threads_setting).
     """
     rng = np.random.default_rng(seed)
+    threads = machine.BlasThreads(threads_setting)
 
     def rand(*shape):
         return rng.random(shape, dtype=np.float32)
@@ -272,6 +388,7 @@ def matmul_floor_epoch(layers, batch_size, n_rows, seed=0):
         ]
 
     def run():
+        threads.begin()
         for n in sizes:
             ops = operands[n]
             for W, o in zip(weights, ops):
@@ -281,6 +398,7 @@ def matmul_floor_epoch(layers, batch_size, n_rows, seed=0):
                 np.matmul(o["A"].T, o["dZ"], out=o["dW"])
                 if l:
                     np.matmul(o["dZ"], weights[l].T, out=o["dA"])
+        threads.end()
         return "ok"
 
     return run
@@ -293,47 +411,85 @@ def matmul_flops(layers, n_rows):
     return 2 * n_rows * (2 * per_row + sum(n_in * n_out for n_in, n_out in pairs[1:]))
 
 
-def torch_epoch(torch, c, layers, batch_size, X, y, threads):
-    """One epoch of the same recipe in PyTorch on the CPU, float32.
+def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X_float=None):
+    """The same recipe in PyTorch on the CPU, float32.
 
     nn.Sequential of Linear layers with main.py's activation between them,
-    cross-entropy, SGD with main.py's learning rate and momentum (Adam or
-    AdamW when main.py uses those), the data converted once to a float32
-    tensor in [0, 1], the rows shuffled every epoch with torch.randperm.
-    Like utils.train_epoch, it keeps the running loss and the count of
-    right answers of every batch.
+    starting from the very weights main.setup draws for ours (same seed),
+    cross-entropy, SGD with main.py's momentum (Adam or AdamW when main.py
+    uses those), the learning rate of main.setup's schedule set before every
+    step, the rows in a new order every epoch (torch.randperm). With augment,
+    each batch is shifted by main.py's own augmentation (NumPy, on the uint8
+    rows) and then scaled to float32, as ours; without, the batches are
+    gathered from X_float, the rows scaled to float32 in [0, 1] once.
+    One difference remains: torch's SGD keeps v = mu v + g and steps
+    p -= lr v, ours v = mu v - lr g and p += v; with a constant rate the two
+    are the same, under a schedule torch applies each step's rate to the
+    whole velocity. torch.set_num_threads takes machine.BlasThreads(threads)'s
+    count at the start of each epoch, as ours do: a fixed number, or for 0
+    what the load leaves free (on a quiet machine, torch's own default of
+    one per CPU).
     """
-    torch.set_num_threads(threads)
+    policy, used, describe = thread_policy(threads)
     torch.manual_seed(c["SEED"])
+    rng = np.random.default_rng([c["SEED"], 1])
+    params, lr_at = main.setup({**c, "BATCH_SIZE": batch_size, "LAYERS": list(layers)}, len(X),
+                               rng)
     nn = torch.nn
     act = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "tanh": nn.Tanh,
            "sigmoid": nn.Sigmoid}[c["ACTIVATION"]]
     modules = []
-    for n_in, n_out in itertools.pairwise(layers):
-        modules += [nn.Linear(n_in, n_out), act()]
+    for W, b in params:
+        linear = nn.Linear(*W.shape)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules += [linear, act()]
     model = nn.Sequential(*modules[:-1])
     opt = make_torch_optimiser(torch, c, model.parameters())
-    X_all = torch.from_numpy(utils.normalise(X))
+    augment_with = augmentation(c, augment)
+    if not augment_with:  # batches gathered from the rows scaled once
+        X_all = torch.from_numpy(X_float if X_float is not None else utils.normalise(X))
     y_all = torch.from_numpy(y)
     loss_fn = nn.CrossEntropyLoss()
+    step = [0]
 
-    def run():
+    def epoch():
+        policy.begin()
+        torch.set_num_threads(policy.threads)
         model.train()
-        order = torch.randperm(len(X_all))
+        order = torch.randperm(len(y_all))
         total_loss, correct = 0.0, 0
-        for start in range(0, len(X_all), batch_size):
+        for start in range(0, len(y_all), batch_size):
             idx = order[start:start + batch_size]
-            xb, yb = X_all[idx], y_all[idx]
+            if augment_with:
+                xb = torch.from_numpy(utils.normalise(augment_with(X[idx.numpy()], rng)))
+            else:
+                xb = X_all[idx]
+            yb = y_all[idx]
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step[0])
             logits = model(xb)
             loss = loss_fn(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            step[0] += 1
             total_loss += loss.item() * len(idx)
             correct += int((logits.detach().argmax(dim=1) == yb).sum())
+            if torch.get_num_threads() != policy.threads:
+                torch.set_num_threads(policy.threads)
+        used[policy.threads] += 1
+        policy.end()
         return "ok" if math.isfinite(total_loss) else "diverged"
 
-    return run
+    def accuracy(X_eval, y_eval):
+        model.eval()
+        with torch.no_grad():
+            logits = model(torch.from_numpy(utils.normalise(X_eval)))
+        return float((logits.argmax(dim=1).numpy() == y_eval).mean())
+
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
 def make_torch_optimiser(torch, c, parameters):
@@ -348,13 +504,66 @@ def make_torch_optimiser(torch, c, parameters):
                            nesterov=c["OPTIMISER"] == "nesterov")
 
 
-def import_torch():
-    """(torch, None) if PyTorch imports, else (None, the reason it does not)."""
+def sklearn_trainer(sklearn_mlp, c, layers, X_float, y, threads, own_defaults=False):
+    """scikit-learn's MLPClassifier, one partial_fit (one epoch) per call, float32.
+
+    Like for like (own_defaults=False): main.py's hidden layers, ReLU, SGD
+    with classic momentum (nesterovs_momentum=False: v = mu v - lr g, as
+    ours), main.py's learning rate held constant (MLPClassifier has no
+    cosine schedule) and batch size, no L2 penalty (alpha=0; its default is
+    1e-4), the rows shuffled every epoch. With its own defaults: the same
+    layers, and otherwise MLPClassifier() as it comes (Adam, lr 1e-3,
+    batches of 200, alpha 1e-4). Either way it gets the rows as float32 in
+    [0, 1] and computes in float32 (it keeps float32 input as float32), and
+    initialises its weights its own way (Glorot uniform, ours He normal).
+    The random_state is a np.random.RandomState, not a seed: partial_fit
+    re-seeds from an int on every call, which would shuffle every epoch alike.
+    Its matrix products run on NumPy's BLAS, with the threads that
+    machine.BlasThreads(threads) sets at the start of each epoch, as for
+    ours: a fixed number, or for 0 what the load
+    leaves free (on a quiet machine, NumPy's own default of one per CPU).
+    """
+    policy, used, describe = thread_policy(threads)
+    hidden = tuple(layers[1:-1])
+    state = np.random.RandomState(c["SEED"])
+    if own_defaults:
+        clf = sklearn_mlp(hidden_layer_sizes=hidden, random_state=state)
+    else:
+        clf = sklearn_mlp(hidden_layer_sizes=hidden, activation=c["ACTIVATION"].replace(
+                              "sigmoid", "logistic"), solver="sgd",
+                          learning_rate="constant", learning_rate_init=c["LEARNING_RATE"],
+                          momentum=c["MOMENTUM"], nesterovs_momentum=False,
+                          batch_size=c["BATCH_SIZE"], alpha=0.0, shuffle=True,
+                          random_state=state)
+    classes = np.arange(layers[-1])
+
+    def epoch():
+        policy.begin()
+        try:
+            clf.partial_fit(X_float, y, classes=classes)
+        except ValueError:  # "Solver produced non-finite parameter weights"
+            return "diverged"
+        finally:
+            used[policy.threads] += 1
+            policy.end()
+        return "ok" if math.isfinite(clf.loss_) else "diverged"
+
+    def accuracy(X_eval, y_eval):
+        return float(np.mean(clf.predict(utils.normalise(X_eval)) == y_eval))
+
+    return Trainer(epoch, accuracy, describe, c["EPOCHS"])
+
+
+def import_peer(name):
+    """(module, None) if PyTorch or scikit-learn's MLPClassifier imports, else (None, why)."""
     try:
-        import torch
+        if name == "torch":
+            import torch
+            return torch, None
+        from sklearn.neural_network import MLPClassifier
+        return MLPClassifier, None
     except ImportError as e:
-        return None, f"PyTorch is not installed ({e}); pip install -r requirements-bench.txt"
-    return torch, None
+        return None, f"not installed ({e}); pip install -r requirements-bench.txt"
 
 
 # ----------------------------------------------------------------------------
@@ -386,6 +595,67 @@ def time_interleaved(runs, epochs, warmup, settle=SETTLE_SECONDS):
             if result != "ok":
                 status[name] = result
     return {name: (seconds[name], status[name]) for name in runs}
+
+
+def race(trainers, epochs, X_test, y_test, settle=SETTLE_SECONDS, X_val=None, y_val=None):
+    """Train several contestants side by side, epoch by epoch, scoring each after every epoch.
+
+    trainers -- a dict of name: Trainer; each runs min(epochs, its own
+    epochs) epochs, or fewer if one diverges. Every round times one epoch of
+    each in turn (after a pause of `settle` seconds), then scores it on the
+    test rows, untimed; the scores are the benchmark's and choose nothing.
+    With X_val, the seconds ours would also spend scoring its validation
+    rows (as main.train does after every epoch) are timed apart, for the
+    contestants named "ours...".
+    Returns a dict of name: {"seconds": [...], "acc": [...], "val_seconds":
+    [...], "status": "ok" or the status that ended it}.
+    """
+    log = {name: {"seconds": [], "acc": [], "val_seconds": [], "status": "ok"}
+           for name in trainers}
+    for epoch in range(epochs):
+        for name, trainer in trainers.items():
+            entry = log[name]
+            if entry["status"] != "ok" or epoch >= min(epochs, trainer.epochs or epochs):
+                continue
+            time.sleep(settle)
+            start = time.perf_counter()
+            status = trainer.epoch()
+            entry["seconds"].append(time.perf_counter() - start)
+            if status != "ok":
+                entry["status"] = status
+                continue
+            if X_val is not None and len(X_val) and name.startswith("ours"):
+                start = time.perf_counter()
+                trainer.accuracy(X_val, y_val)
+                entry["val_seconds"].append(time.perf_counter() - start)
+            entry["acc"].append(trainer.accuracy(X_test, y_test))
+    return log
+
+
+def time_to(seconds, accuracies, target):
+    """The training seconds until an accuracy first reached target, and that epoch.
+
+    seconds[i] and accuracies[i] belong to epoch i + 1; the seconds are
+    summed up to and including the first epoch whose accuracy is >= target.
+    Returns (seconds, epoch), or None if no epoch reached it.
+    """
+    for epoch, accuracy in enumerate(accuracies, start=1):
+        if accuracy >= target:
+            return sum(seconds[:epoch]), epoch
+    return None
+
+
+def competing(n):
+    """Start n busy processes (each one CPU-bound Python loop, unpinned); return them."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n)]
+
+
+def stop(processes):
+    """Kill and reap processes started by competing()."""
+    for p in processes:
+        p.kill()
+    for p in processes:
+        p.wait()
 
 
 def spread(seconds):
@@ -428,26 +698,27 @@ def peak_rss_of_main(csv_path, epochs):
 # the report
 
 
-def headline_epoch(args, c, X, y, threads):
+def headline_epoch(args, c, X, y, threads, torch):
     """Sections 1-3: our epoch, its matmul floor and PyTorch's, interleaved.
 
     When main.py augments its batches, our epoch is also timed without the
     augmentation, like for like with PyTorch and the floor.
-    Returns a dict of name: (seconds, status), the reason PyTorch was
-    skipped (None when it ran) and the torch module (or None).
+    Returns a dict of name: (seconds, status), and one of name: the threads
+    each used (the floor's follow main.py's THREADS, as ours).
     """
     layers, batch = c["LAYERS"], c["BATCH_SIZE"]
-    runs = {"ours": our_epoch(c, layers, batch, X, y)}
+    trainers = {"ours": our_trainer(c, layers, batch, X, y)}
     if augments(c):
-        runs["ours, no augm."] = our_epoch(c, layers, batch, X, y, augment=False)
-    runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X))
-    skipped = "not asked for (--no-torch, or --quick without --torch)"
-    torch = None
-    if args.torch:
-        torch, skipped = import_torch()
+        trainers["ours, no augm."] = our_trainer(c, layers, batch, X, y, augment=False)
     if torch is not None:
-        runs["PyTorch"] = torch_epoch(torch, c, layers, batch, X, y, threads)
-    return time_interleaved(runs, args.epochs, args.warmup, args.settle), skipped, torch
+        trainers["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
+                                            augment=False)
+    runs = {name: t.epoch for name, t in trainers.items()}
+    runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X), c["THREADS"])
+    if "PyTorch" in runs:
+        runs["PyTorch"] = runs.pop("PyTorch")  # shown last, as before
+    timed = time_interleaved(runs, args.epochs, args.warmup, args.settle)
+    return timed, {name: t.threads() for name, t in trainers.items()}
 
 
 def scaling_table(args, c, X, y):
@@ -465,8 +736,8 @@ def scaling_table(args, c, X, y):
               f"{'ours/floor':>10}  {'(of mins)':>9}  {'floor GFLOP/s':>13}  {'ours spread':>11}")
     lines = [header, "-" * len(header)]
     for bs, layers in cases:
-        timed = time_interleaved({"ours": our_epoch(c, layers, bs, X, y),
-                                  "floor": matmul_floor_epoch(layers, bs, len(X))},
+        timed = time_interleaved({"ours": our_trainer(c, layers, bs, X, y).epoch,
+                                  "floor": matmul_floor_epoch(layers, bs, len(X), c["THREADS"])},
                                  args.table_epochs, args.warmup, args.settle)
         ours, floor = (statistics.median(timed[k][0]) for k in ("ours", "floor"))
         note = "" if timed["ours"][1] == "ok" else f"  ({timed['ours'][1]})"
@@ -500,15 +771,16 @@ def report_setting(args, c, X, csv_name, load_seconds, n_file, n_used):
           f"{' (--rows)' if args.rows else ''}, less VAL_FRACTION = {c['VAL_FRACTION']} held out, "
           "as main.py trains)")
     shown = ["LAYERS", "BATCH_SIZE", "ACTIVATION", "OPTIMISER", "LEARNING_RATE", "MOMENTUM",
-             "SCHEDULE", "WEIGHT_DECAY", "DROPOUT", *(k for k in AUGMENT_KEYS if k in c)]
+             "SCHEDULE", "WEIGHT_DECAY", "DROPOUT", *(k for k in AUGMENT_KEYS if k in c),
+             "THREADS"]
     print("main.py's defaults: " + ", ".join(f"{k} = {c[k]}" for k in shown))
 
 
-def report_epochs(args, c, X, y, threads):
+def report_epochs(args, c, X, y, threads, torch, torch_skipped):
     """Sections 1-3: print the epoch timings; return the headline's first part."""
     print(f"\n... timing {args.warmup} warm-up + {args.epochs} epochs each, interleaved",
           flush=True)
-    timed, skipped, torch = headline_epoch(args, c, X, y, threads)
+    timed, runs_threads = headline_epoch(args, c, X, y, threads, torch)
     median = {name: statistics.median(secs) for name, (secs, _) in timed.items()}
     ours, best = median["ours"], min(timed["ours"][0])
     print(f"\n{'epoch of':<15} {'median s':>9}  {'min s':>7}  {'max s':>7}  {'spread':>6}  "
@@ -520,22 +792,23 @@ def report_epochs(args, c, X, y, threads):
     print("ours = utils.train_epoch as main.train calls it; ours/this = ratio of medians (the "
           "headline's), (of mins) = ratio of the fastest epochs, the least disturbed by other "
           "work; spread = slowest / fastest - 1")
+    print(f"ours' BLAS threads (THREADS = {c['THREADS']}): {runs_threads['ours']}")
     flops = matmul_flops(c["LAYERS"], len(X))
     print(f"matmul floor: {flops / 1e9:.2f} GFLOP per epoch, "
           f"{flops / median['matmul floor'] / 1e9:.1f} GFLOP/s")
     if torch is not None:
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads "
-              "(torch.set_num_threads = NumPy's BLAS threads), no augmentation")
+        print(f"PyTorch {torch.__version__}, threads: {runs_threads['PyTorch']}, "
+              "no augmentation")
         torch_part = f"{ours / median['PyTorch']:.2f}x PyTorch ({median['PyTorch']:.2f} s)"
     else:
-        print(f"PyTorch skipped: {skipped}")
+        print(f"PyTorch skipped: {torch_skipped}")
         torch_part = "PyTorch skipped"
     part = f"epoch {ours:.2f} s = {ours / median['matmul floor']:.2f}x matmul floor, {torch_part}"
     if "ours, no augm." in median:
-        plain = median["ours, no augm."]
-        part += (f" (without augmentation {plain:.2f} s = "
-                 f"{plain / median['matmul floor']:.2f}x floor"
-                 + (f", {plain / median['PyTorch']:.2f}x PyTorch)" if torch else ")"))
+        plain_s = median["ours, no augm."]
+        part += (f" (without augmentation {plain_s:.2f} s = "
+                 f"{plain_s / median['matmul floor']:.2f}x floor"
+                 + (f", {plain_s / median['PyTorch']:.2f}x PyTorch)" if torch else ")"))
     return part
 
 
@@ -551,25 +824,217 @@ def report_table(args, c, X, y):
     print("\n".join(lines))
 
 
+def contestants(c, X, y, X_float, threads, torch, mlp, epochs):
+    """Section 6's runs: name -> (Trainer, what recipe it follows)."""
+    layers, batch = c["LAYERS"], c["BATCH_SIZE"]
+    recipe = (f"main.py's: {c['OPTIMISER']} {c['MOMENTUM']}, lr {c['LEARNING_RATE']} "
+              f"{c['SCHEDULE']}, batch {batch}, shifts of {c['MAX_SHIFT']} px")
+    flat = plain(c)
+    like = f"constant lr {c['LEARNING_RATE']}, {c['OPTIMISER']} {c['MOMENTUM']}, batch {batch}, no augm."
+    cs = {"ours": (our_trainer(c, layers, batch, X, y), recipe)}
+    if FAST_RECIPE.exists():
+        fast = recipe_config(FAST_RECIPE)
+        cs["ours, recipes/fast.py"] = (
+            our_trainer(fast, fast["LAYERS"], fast["BATCH_SIZE"], X, y),
+            "recipes/fast.py: " + ", ".join(f"{k} = {fast[k]}" for k in fast
+                                            if fast[k] != c[k]))
+    if torch is not None:
+        cs["PyTorch"] = (torch_trainer(torch, c, layers, batch, X, y, threads), recipe
+                         + " (torch's momentum form)")
+    cs["ours, plain"] = (our_trainer(flat, layers, batch, X, y), like)
+    if torch is not None:
+        cs["PyTorch, plain"] = (torch_trainer(torch, flat, layers, batch, X, y, threads,
+                                              augment=False, X_float=X_float), like)
+    if mlp is not None:
+        cs["scikit-learn, plain"] = (sklearn_trainer(mlp, c, layers, X_float, y, threads),
+                                     like + ", alpha 0")
+        cs["scikit-learn, defaults"] = (sklearn_trainer(mlp, c, layers, X_float, y, threads, True),
+                                        "MLPClassifier's own: adam, lr 0.001, batch 200, alpha 1e-4")
+    return {name: (t._replace(epochs=min(epochs, t.epochs)), r) for name, (t, r) in cs.items()}
+
+
+def format_time_to(found, epochs):
+    """A cell of the time-to-accuracy table: '7.9 s (epoch 12)' or 'not reached in N epochs'."""
+    return f"{found[0]:.1f} s (epoch {found[1]})" if found else f"not reached in {epochs} epochs"
+
+
+def report_race(args, c, X, y, X_val, y_val, X_test, y_test, threads, peers, skipped):
+    """Section 6: the peers side by side, and the time to accuracy; return the headline part."""
+    torch, mlp = peers
+    epochs = args.race_epochs or c["EPOCHS"]
+    X_float = utils.normalise(X) if (torch or mlp) else None  # the peers' copy, made once
+    entries = contestants(c, X, y, X_float, threads, torch, mlp, epochs)
+    print(f"\n... training {len(entries)} runs side by side for up to {epochs} epochs, one "
+          "epoch of each in turn, scoring each on the test set after every epoch", flush=True)
+    before = load_sample()
+    log = race({name: t for name, (t, _) in entries.items()}, epochs, X_test, y_test,
+               args.settle, X_val, y_val)
+    others = load_since(before)
+    ours = statistics.median(log["ours"]["seconds"])
+    print(f"\npeers, {len(X)} training rows, [{', '.join(map(str, c['LAYERS']))}], float32, "
+          f"{len(y_test)} test rows; ours / this = ratio of median epochs; training s = the sum "
+          f"of the epochs' training passes, no scoring; other work while they ran: {others} CPUs "
+          "busy besides this process (/proc/stat)")
+    print("\n| run | recipe | BLAS threads | epochs | median epoch s | worst epoch s "
+          "| ours / this | test acc at the end | training s |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, (trainer, recipe) in entries.items():
+        entry = log[name]
+        secs = entry["seconds"]
+        acc = f"{entry['acc'][-1]:.2%}" if entry["acc"] else "-"
+        note = "" if entry["status"] == "ok" else f" ({entry['status']})"
+        print(f"| {name}{note} | {recipe} | {trainer.threads()} | {len(secs)} "
+              f"| {statistics.median(secs):.3f} | {max(secs):.3f} "
+              f"| {ours / statistics.median(secs):.2f}x | {acc} | {sum(secs):.1f} |")
+    val = log["ours"]["val_seconds"]
+    if val:
+        print(f"(main.py also scores its {len(X_val)} validation rows after every epoch: "
+              f"{statistics.median(val):.3f} s median here, not counted above)")
+    for name, why in skipped.items():
+        if why:
+            print(f"{name} skipped: {why}")
+    print(f"\ntime to accuracy: training seconds until the test accuracy, scored after every "
+          f"epoch, first reached {' and '.join(f'{t:.1%}' for t in TARGETS)}")
+    print(f"\n| run | to {TARGETS[0]:.1%} | to {TARGETS[1]:.1%} | ours / this, to {TARGETS[0]:.1%} |")
+    print("| --- | ---: | ---: | ---: |")
+    first = {name: time_to(e["seconds"], e["acc"], TARGETS[0]) for name, e in log.items()}
+    for name, entry in log.items():
+        cells = [format_time_to(time_to(entry["seconds"], entry["acc"], t), len(entry["acc"]))
+                 for t in TARGETS]
+        ratio = (f"{first['ours'][0] / first[name][0]:.2f}x" if first["ours"] and first[name]
+                 else "-")
+        print(f"| {name} | {cells[0]} | {cells[1]} | {ratio} |")
+    parts = []
+    for name in ("PyTorch", "scikit-learn, plain", "scikit-learn, defaults"):
+        if name in log:
+            ratio_t = (f"{first['ours'][0] / first[name][0]:.2f}x" if first["ours"] and first[name]
+                       else "n/a")
+            parts.append(f"/ {name} {ours / statistics.median(log[name]['seconds']):.2f}x per "
+                         f"epoch, {ratio_t} to {TARGETS[0]:.0%}")
+    to98 = format_time_to(first["ours"], len(log["ours"]["acc"]))
+    return f"ours to {TARGETS[0]:.0%} test: {to98}" + ("; ours " + ", ".join(parts) if parts else "")
+
+
+def report_threads(args, c, X, y):
+    """Section 7: ours under each thread policy, quiet and beside busy processes."""
+    cpus = usable_cpus()
+    policies = {f"{n}": n for n in sorted({1, cpus})}
+    policies["THREADS=0 (default)"] = 0
+    trainers = {name: our_trainer({**c, "THREADS": n}, c["LAYERS"], c["BATCH_SIZE"], X, y)
+                for name, n in policies.items()}
+    conditions = [0, *args.hogs]
+    results, others, used = {}, {}, {}
+    print(f"\n... timing {args.threads_epochs} epochs of ours per thread policy, interleaved, "
+          f"with {', then '.join(str(n) for n in conditions)} competing busy process(es)",
+          flush=True)
+    for hogs in conditions:
+        processes = competing(hogs)
+        try:
+            before = load_sample()
+            timed = time_interleaved({n: t.epoch for n, t in trainers.items()},
+                                     args.threads_epochs, args.warmup if hogs == 0 else 0,
+                                     args.settle)
+            others[hogs] = load_since(before)
+        finally:
+            stop(processes)
+        results[hogs] = {name: secs for name, (secs, _) in timed.items()}
+        used[hogs] = trainers["THREADS=0 (default)"].threads(reset=True)
+    print(f"\nBLAS threads under load: ours ({c['LAYERS']}, batch {c['BATCH_SIZE']}, "
+          f"{len(X)} rows, as main.py trains), median and worst of {args.threads_epochs} epochs; "
+          "a competing process is one unpinned CPU-bound Python loop (like a busy browser tab), "
+          "started by the benchmark; 'as is' = the machine with none started (see the "
+          "other work measured below); 'worst / best' = the worst epoch beside the busy "
+          "processes / the best policy's as-is median")
+    head = "| BLAS threads | as is: median s | as is: worst s |"
+    rule = "| --- | ---: | ---: |"
+    for hogs in conditions[1:]:
+        head += (f" +{hogs} busy: median s | +{hogs} busy: worst s "
+                 f"| +{hogs} busy: worst / best |")
+        rule += " ---: | ---: | ---: |"
+    print("\n" + head + "\n" + rule)
+    ratios = {}
+    best = min(statistics.median(secs) for secs in results[0].values())
+    for name in policies:
+        quiet = statistics.median(results[0][name])
+        row = f"| {name} | {quiet:.3f} | {max(results[0][name]):.3f} |"
+        for hogs in conditions[1:]:
+            secs = results[hogs][name]
+            ratios[name, hogs] = max(secs) / best
+            row += f" {statistics.median(secs):.3f} | {max(secs):.3f} | {ratios[name, hogs]:.1f}x |"
+        print(row)
+    print("other work measured while each part ran (CPUs busy besides this process, from "
+          "/proc/stat; the competing processes count here): "
+          + ", ".join(f"{hogs} started: {others[hogs]}" for hogs in conditions))
+    print("THREADS=0's threads at the end of each epoch: "
+          + "; ".join(f"{hogs} started: {used[hogs]}" for hogs in conditions))
+    auto = "THREADS=0 (default)"
+    return (f"THREADS=0 worst epoch beside {conditions[1]} busy process(es) = "
+            f"{ratios[auto, conditions[1]]:.1f}x the best as-is median "
+            f"({cpus} threads: {ratios[str(cpus), conditions[1]]:.1f}x, "
+            f"1 thread: {ratios['1', conditions[1]]:.1f}x)")
+
+
+def load_sample():
+    """(wall clock, busy seconds of this process's CPUs, own CPU seconds), or None."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    try:
+        return time.perf_counter(), machine.busy_cpu_seconds(cpus), time.process_time()
+    except (OSError, ValueError):
+        return None
+
+
+def load_since(before):
+    """CPUs' worth of work by other processes since load_sample() gave `before`, as text."""
+    after = load_sample()
+    if before is None or after is None:
+        return "unknown"
+    others = (after[1] - before[1] - (after[2] - before[2])) / (after[0] - before[0])
+    return f"{max(others, 0):.2f}"
+
+
 def run_benchmark(argv):
     """Measure everything asked for, print the report, and end with the headline."""
     args = parse_args(argv)
     c = default_config()
-    threads, source = blas_threads()
+    threads = blas_threads()
+    peer_threads = args.peer_threads
     csv_name = Path(args.csv).name
     print("benchmark of the NumPy trainer (benchmarks/bench.py)")
-    print("\n".join(machine_lines(threads, source)), flush=True)
+    print("\n".join(machine_lines()), flush=True)
     # Memory first: getrusage's figure for children is exact only for the first one.
     rss = report_memory(args, c) if args.memory else None
-    X, y, load_seconds, n_file, n_used = load_training_rows(args.csv, c, args.rows)
+    X, y, X_val, y_val, load_seconds, n_file, n_used = load_training_rows(args.csv, c, args.rows)
     report_setting(args, c, X, csv_name, load_seconds, n_file, n_used)
-    epoch_part = report_epochs(args, c, X, y, threads)
+    skipped = {"PyTorch": "not asked for (--no-torch, or --quick without --torch)",
+               "scikit-learn": "not asked for (--no-sklearn, or --quick without --sklearn)"}
+    torch = mlp = None
+    if args.torch:
+        torch, skipped["PyTorch"] = import_peer("torch")
+    if args.sklearn:
+        mlp, skipped["scikit-learn"] = import_peer("sklearn")
+    if mlp is not None:
+        import sklearn
+        print(f"scikit-learn {sklearn.__version__} (MLPClassifier, on NumPy's BLAS)")
+    if torch is not None:
+        config = torch.__config__.show()
+        blas = config.split("BLAS_INFO=", 1)[1].split(",", 1)[0] if "BLAS_INFO=" in config else "?"
+        print(f"PyTorch {torch.__version__} (its own BLAS: {blas})")
+    parts = [report_epochs(args, c, X, y, peer_threads, torch, skipped["PyTorch"])]
     if args.table:
         report_table(args, c, X, y)
+    if args.race:
+        X_test, y_test = data.load_csv(args.test_csv, c["LAYERS"][-1] - 1)
+        if y_test is None:
+            raise data.InputError(f"{args.test_csv}: needs a 'label' column to score on")
+        parts.append(report_race(args, c, X, y, X_val, y_val, X_test, y_test, peer_threads,
+                                 (torch, mlp), skipped))
+    if args.threads:
+        parts.append(report_threads(args, c, X, y))
     print(f"\nload average  {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end"
-          f" (above {threads} means other work shared the CPUs: read the ratios, not the seconds)")
+          f" (above {threads} means other work shared the CPUs: read the ratios, not the "
+          f"seconds); other work now: {others_now()}")
     rss_part = f"peak RSS of python main.py {rss:.0f} MB" if rss is not None else "peak RSS skipped"
-    print(f"headline: {epoch_part}; {rss_part}; "
+    print(f"headline: {'; '.join(parts)}; {rss_part}; "
           f"load {csv_name} {statistics.median(load_seconds):.2f} s")
     return 0
 

@@ -287,6 +287,7 @@ BAD_INPUTS = [
     ("val-fraction-1", {}, ["--VAL_FRACTION=1.0"], "VAL_FRACTION = 1.0: ", ["[0, 1)"], []),
     ("val-fraction-negative", {}, ["--VAL_FRACTION=-0.1"], "VAL_FRACTION = -0.1: ",
      ["[0, 1)"], []),
+    ("threads-negative", {}, ["--THREADS=-1"], "THREADS = -1: ", [">= 0"], []),
     # too few rows for the validation split
     ("one-row-half-held-out", {"one.csv": csv_text(table(1))},
      ["--TRAIN_CSV=one.csv", "--VAL_FRACTION=0.5"], "one.csv: ",
@@ -658,7 +659,7 @@ def test_two_runs_that_differ_in_one_setting_keep_their_own_results(mnist, tmp_p
 
 
 def test_the_same_command_writes_the_same_folder_again(mnist, tmp_path):
-    args = mnist_args(mnist, tmp_path, "--EPOCHS=1")
+    args = mnist_args(mnist, tmp_path, "--EPOCHS=1", "--THREADS=1")  # the same threads, the same bits
     first, second = run_cli(tmp_path, *args), run_cli(tmp_path, *args)
     assert first.returncode == second.returncode == 0, (first, second)
     assert "holds an earlier run of these settings" in second.stdout

@@ -1,0 +1,131 @@
+"""The machine a run trains on: how many threads the BLAS (the matrix products) uses.
+
+A matrix product split over threads ends with its slowest thread, so a
+thread that shares its CPU with another process holds up every product:
+on this project's 2-core machine, an epoch took 8 to 44 times as long on 2
+BLAS threads as on 1 while other work kept a CPU busy (README,
+Performance), while on a quiet machine 2 threads are faster. OpenBLAS also
+rounds its products a little differently on 1 and on 2 threads, so the
+thread count is chosen once, when a run begins, from the CPUs other work
+leaves free, and kept: a run repeats to the last bit on the same count, and
+a resumed run uses the count recorded in its checkpoint. It is lowered,
+never raised, only when an epoch takes more than three times the fastest
+epoch on the current count (other work came), and every count used is
+recorded in the run's history. The threads are set with threadpoolctl.
+"""
+
+import math
+import os
+import time
+
+OTHERS_TOLERATED = 0.25  # CPUs' worth of other work that still leaves a CPU to BLAS
+SLOWER = 3.0  # an epoch this many times the fastest makes THREADS = 0 look at the load again
+
+
+def threads_for_load(others, cpus):
+    """How many BLAS threads to use while other processes keep `others` CPUs busy.
+
+    Each CPU's worth of other work costs a thread, anything over
+    OTHERS_TOLERATED counting as a whole CPU.
+    others -- CPUs' worth of other work, e.g. 1.0 for one busy process
+    cpus   -- the CPUs this process may run on; returns an int in 1..cpus
+    """
+    taken = math.ceil(others - OTHERS_TOLERATED) if others > OTHERS_TOLERATED else 0
+    return max(1, cpus - taken)
+
+
+def busy_cpu_seconds(cpus):
+    """Seconds the given CPUs have spent busy since boot, from Linux's /proc/stat.
+
+    Busy is user, nice, system, irq, softirq and steal time (the last is
+    time a virtual machine's host gave to others). Raises OSError where
+    there is no /proc/stat.
+    """
+    ticks = 0
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class BlasThreads:
+    """The BLAS threads of a run: THREADS of them, or for 0, what the load leaves.
+
+    setting -- main.py's THREADS; recorded -- for THREADS = 0, a count to
+    keep (a resumed run's, from its checkpoint), or None to choose one.
+    The load is measured between looks: from this object's making (say,
+    while the data loads) to begin(), then over each epoch, as the CPU time
+    this process's CPUs spent busy less this process's own. Where it cannot
+    be read (no /proc/stat), THREADS = 0 leaves the BLAS's own count.
+    """
+
+    def __init__(self, setting, recorded=None):
+        import threadpoolctl  # here: a run that only predicts never needs it
+
+        self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        self.cpus = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity")
+                     else set(range(os.cpu_count() or 1)))
+        self.setting = setting
+        self.threads = setting or recorded or max(
+            (p["num_threads"] for p in self.controller.info()), default=len(self.cpus))
+        self.choose = not setting and not recorded
+        self.fastest = {}  # threads: the fastest epoch's seconds on that many
+        self.since = self.look()
+        self.limiter = None  # what begin() changed, for end() to restore
+
+    def look(self):
+        """(wall clock, busy seconds of our CPUs, our CPU seconds), or None if unreadable."""
+        try:
+            busy = busy_cpu_seconds(self.cpus)
+        except (OSError, ValueError):
+            return None
+        return time.perf_counter(), busy, time.process_time()
+
+    def others(self):
+        """CPUs' worth of other work since the last look (which this one replaces), or None."""
+        now = self.look()
+        if now is None or self.since is None or now[0] - self.since[0] < 0.05:
+            return None
+        previous, self.since = self.since, now
+        wall = now[0] - previous[0]
+        return max(0.0, (now[1] - previous[1] - (now[2] - previous[2])) / wall)
+
+    def begin(self):
+        """Set the threads for training: THREADS, the recorded count, or what the load leaves."""
+        if self.choose:
+            if self.since is not None and time.perf_counter() - self.since[0] < 0.1:
+                time.sleep(0.1)  # too short a look to tell
+            others = self.others()
+            if others is not None:
+                self.threads = threads_for_load(others, len(self.cpus))
+        if self.setting or self.since is not None:
+            limiter = self.controller.limit(limits=self.threads)
+            self.limiter = self.limiter or limiter
+
+    def epoch_done(self, seconds):
+        """After an epoch of `seconds`: for THREADS = 0, lower the threads if other work came.
+
+        Returns a line saying so, or "".
+        """
+        others = self.others() if not self.setting else None
+        fastest = self.fastest.setdefault(self.threads, seconds)
+        self.fastest[self.threads] = min(fastest, seconds)
+        if others is None or self.threads == 1 or seconds <= SLOWER * fastest:
+            return ""
+        threads = threads_for_load(others, len(self.cpus))
+        if threads >= self.threads:
+            return ""
+        line = (f"that epoch took {seconds / fastest:.1f}x the fastest: other work keeps "
+                f"{others:.1f} CPUs busy, so the BLAS threads go from {self.threads} to {threads}")
+        self.threads = threads
+        self.controller.limit(limits=threads)
+        return line
+
+    def end(self):
+        """Give the BLAS back the threads it had before begin()."""
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+            self.limiter = None

@@ -1,0 +1,128 @@
+"""machine.py: the BLAS threads of a run. THREADS = n uses n; THREADS = 0 chooses them when
+the run begins from the CPUs other work leaves free, keeps them, and lowers them only when
+an epoch slows down more than threefold; a recorded count (a resumed run's) is kept."""
+
+import os
+
+import pytest
+
+import machine
+
+
+@pytest.mark.parametrize("others, cpus, threads", [
+    (0.0, 2, 2), (0.2, 2, 2), (0.25, 2, 2), (0.3, 2, 1), (1.0, 2, 1), (1.9, 2, 1), (5.0, 2, 1),
+    (0.0, 1, 1), (1.0, 1, 1),
+    (0.0, 8, 8), (1.0, 8, 7), (1.3, 8, 6), (2.5, 8, 5), (20.0, 8, 1),
+])
+def test_threads_for_load_leaves_each_busy_cpu_to_the_work_on_it(others, cpus, threads):
+    """Every CPU that other work uses more than OTHERS_TOLERATED of is left to it; never 0."""
+    assert machine.OTHERS_TOLERATED == 0.25
+    assert machine.threads_for_load(others, cpus) == threads
+
+
+def blas_threads_now():
+    """The threads of NumPy's BLAS, as threadpoolctl reads them."""
+    import threadpoolctl
+    return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_a_fixed_threads_setting_is_set_and_given_back():
+    """THREADS = 1 sets one BLAS thread for training, and end() restores what there was."""
+    before = blas_threads_now()
+    threads = machine.BlasThreads(1)
+    threads.begin()
+    assert set(blas_threads_now()) == {1}
+    assert threads.epoch_done(100.0) == "" and threads.epoch_done(1.0) == ""
+    assert set(blas_threads_now()) == {1}  # a fixed setting never looks at the load
+    threads.end()
+    assert blas_threads_now() == before
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """A fake wall clock, busy time of the CPUs and own CPU time, on a 2-CPU machine."""
+    now = {"wall": 100.0, "busy": 1000.0, "own": 5.0}
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: now["wall"])
+    monkeypatch.setattr(machine.time, "process_time", lambda: now["own"])
+    monkeypatch.setattr(machine.time, "sleep", lambda s: now.update(wall=now["wall"] + s))
+    monkeypatch.setattr(machine, "busy_cpu_seconds", lambda cpus: now["busy"])
+    return now
+
+
+def two_cpus(threads):
+    threads.cpus = {0, 1}
+    return threads
+
+
+def test_threads_0_chooses_one_thread_when_other_work_keeps_a_cpu_busy(clock):
+    threads = two_cpus(machine.BlasThreads(0))
+    # while the data loaded (1.5 s), this process used 1.5 CPU s, the CPUs were busy 3 s
+    clock.update(wall=101.5, busy=1003.0, own=6.5)
+    threads.begin()
+    assert (threads.threads, set(blas_threads_now())) == (1, {1})
+    threads.end()
+
+
+def test_threads_0_keeps_its_count_while_epochs_run_at_their_pace(clock):
+    before = blas_threads_now()
+    threads = two_cpus(machine.BlasThreads(0))
+    clock.update(wall=101.5, busy=1001.5, own=6.5)  # quiet: only our own work
+    threads.begin()
+    assert (threads.threads, set(blas_threads_now())) == (2, {2})
+    for _ in range(3):  # epochs of 1 s, at 2 CPUs of our own work
+        clock.update(wall=clock["wall"] + 1, busy=clock["busy"] + 2, own=clock["own"] + 2)
+        assert threads.epoch_done(1.0) == ""
+    # other work comes: an epoch of 4 s in which it took 1 CPU
+    clock.update(wall=clock["wall"] + 4, busy=clock["busy"] + 8, own=clock["own"] + 4)
+    line = threads.epoch_done(4.0)
+    assert "from 2 to 1" in line and "4.0x" in line
+    assert (threads.threads, set(blas_threads_now())) == (1, {1})
+    # it never goes back up within the run
+    clock.update(wall=clock["wall"] + 1, busy=clock["busy"] + 1, own=clock["own"] + 1)
+    assert threads.epoch_done(1.0) == "" and threads.threads == 1
+    threads.end()
+    assert blas_threads_now() == before
+
+
+def test_a_slow_epoch_on_a_quiet_machine_changes_nothing(clock):
+    threads = two_cpus(machine.BlasThreads(0))
+    clock.update(wall=101.5, busy=1001.5, own=6.5)
+    threads.begin()
+    clock.update(wall=102.5, busy=1003.5, own=8.5)
+    threads.epoch_done(1.0)
+    clock.update(wall=106.5, busy=1011.5, own=16.5)  # slow, but all of it our own work
+    assert threads.epoch_done(4.0) == "" and threads.threads == 2
+    threads.end()
+
+
+def test_a_recorded_count_is_kept_whatever_the_load(clock):
+    """A resumed run uses the count in its checkpoint, so it ends bit for bit the same."""
+    threads = two_cpus(machine.BlasThreads(0, recorded=2))
+    clock.update(wall=101.5, busy=1003.0, own=6.5)  # busy: a fresh choice would be 1
+    threads.begin()
+    assert (threads.threads, set(blas_threads_now())) == (2, {2})
+    threads.end()
+
+
+def test_threads_0_without_proc_stat_leaves_the_blas_alone(monkeypatch):
+    """Where the load cannot be read, THREADS = 0 keeps the BLAS's own thread count."""
+    def no_proc_stat(cpus):
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(machine, "busy_cpu_seconds", no_proc_stat)
+    before = blas_threads_now()
+    threads = machine.BlasThreads(0)
+    threads.begin()
+    assert threads.epoch_done(9.0) == ""
+    assert blas_threads_now() == before
+    threads.end()
+
+
+def test_busy_cpu_seconds_reads_proc_stat():
+    """On Linux, the busy seconds of this process's CPUs since boot: positive, never falling."""
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat here")
+    cpus = os.sched_getaffinity(0)
+    first = machine.busy_cpu_seconds(cpus)
+    sum(i * i for i in range(200_000))  # some work of our own
+    assert 0 < first <= machine.busy_cpu_seconds(cpus)
