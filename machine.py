@@ -72,6 +72,7 @@ class BlasThreads:
         self.threads = setting or recorded or max(
             (p["num_threads"] for p in self.controller.info()), default=len(self.cpus))
         self.choose = not setting and not recorded
+        self.why = "THREADS" if setting else "as recorded in the checkpoint" if recorded else ""
         self.fastest = {}  # threads: the fastest epoch's seconds on that many
         self.since = self.look()
         self.limiter = None  # what begin() changed, for end() to restore
@@ -101,9 +102,14 @@ class BlasThreads:
             others = self.others()
             if others is not None:
                 self.threads = threads_for_load(others, len(self.cpus))
+                self.why = f"other work kept {others:.1f} of {len(self.cpus)} CPUs busy"
         if self.setting or self.since is not None:
             limiter = self.controller.limit(limits=self.threads)
             self.limiter = self.limiter or limiter
+
+    def describe(self):
+        """A line saying how many BLAS threads train and why, e.g. after begin()."""
+        return f"BLAS threads: {self.threads}" + (f" ({self.why})" if self.why else "")
 
     def epoch_done(self, seconds):
         """After an epoch of `seconds`: for THREADS = 0, lower the threads if other work came.

@@ -240,6 +240,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     started = time.perf_counter()
     threads.begin()
+    print(f"{tag}{threads.describe()}")
     try:
         for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
             start, lr = time.perf_counter(), lr_at(state["step"])
