@@ -37,6 +37,7 @@ VAL_FRACTION = 0.1           # share of the training rows held out for validatio
 LAYERS = [784, 256, 128, 64, 10]  # widths from input to output
 ACTIVATION = "relu"          # hidden layers: relu | leaky_relu | tanh | sigmoid
 INIT = ""                    # he | glorot; "" picks the one that suits ACTIVATION
+BATCH_NORM = False           # normalise each hidden layer's pre-activations over the batch
 # optimisation
 EPOCHS = 20                  # passes over the training rows
 BATCH_SIZE = 128             # rows per gradient step
@@ -95,16 +96,17 @@ def run(c, split, layers, quiet=False):
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
     stem = runs.arch_name(layers)
     print(f"training {stem}: {len(X_train)} train rows, {len(X_val)} validation rows, "
-          f"{utils.count_params(layers):,} parameters")
+          f"{utils.count_params(layers, c['BATCH_NORM']):,} parameters")
     start = time.perf_counter()
-    params, best_epoch, history, status = train(c, layers, X_train, y_train, X_val, y_val,
-                                                rng, quiet)
+    params, stats, best_epoch, history, status = train(c, layers, X_train, y_train,
+                                                       X_val, y_val, rng, quiet)
     train_seconds = time.perf_counter() - start
     print(f"trained in {train_seconds:.1f}s; keeping the weights of epoch {best_epoch}"
           + (" (best validation accuracy)" if len(X_val) and best_epoch else ""))
-    test_accuracy = report_test(c, params, X_test, y_test, stem)
+    test_accuracy = report_test(c, params, X_test, y_test, stem, stats)
     result = {
-        "layers": list(layers), "params": params, "config": {**c, "LAYERS": list(layers)},
+        "layers": list(layers), "params": params, "stats": stats,
+        "config": {**c, "LAYERS": list(layers)},
         "history": history, "test_accuracy": test_accuracy, "best_epoch": best_epoch,
         "status": status, "train_seconds": train_seconds,
     }
@@ -119,13 +121,16 @@ def run(c, split, layers, quiet=False):
 
 
 def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
-    """Train one network, epoch by epoch; return its best params, history and how it ended.
+    """Train one network, epoch by epoch; return its best params and running statistics
+    (None without BATCH_NORM), its best epoch, history and how it ended.
 
     Each epoch is utils.train_epoch, whose every batch is utils.train_step:
     forward, softmax_cross_entropy, backward, update.
     """
     activation = c["ACTIVATION"]
-    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
+    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation),
+                               batch_norm=c["BATCH_NORM"])
+    stats = utils.init_stats(params)
     state = utils.init_state(params, c["OPTIMISER"])
     steps_per_epoch = math.ceil(len(X_train) / c["BATCH_SIZE"])
     total_steps = c["EPOCHS"] * steps_per_epoch
@@ -138,10 +143,12 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
     rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
     options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
                "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
-               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
+               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None,
+               "stats": stats}
     history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc",
                                "lr", "seconds")}
-    best = {"params": utils.copy_params(params), "epoch": 0, "key": None}
+    best = {"params": utils.copy_params(params), "stats": utils.copy_params(stats),
+            "epoch": 0, "key": None}
     augment = data.augmentation(c)
     stop = StopFlag()
     previous_handler = signal.signal(signal.SIGINT, stop)
@@ -163,10 +170,12 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
             if result["status"] == "stopped":
                 status = "stopped"
                 if not history["epoch"]:  # no epoch finished: keep what training there was
-                    best["params"] = utils.copy_params(params)
+                    best.update(params=utils.copy_params(params),
+                                stats=utils.copy_params(stats))
                 break
             if len(X_val):
-                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation)
+                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation,
+                                                   stats=stats)
             else:
                 val_loss, val_acc = math.nan, math.nan
             seconds = time.perf_counter() - start
@@ -180,13 +189,14 @@ def train(c, layers, X_train, y_train, X_val, y_val, rng, quiet=False):
                       f"acc {result['acc']:7.2%}  {val}  lr {lr:.4g}  {seconds:5.1f}s", flush=True)
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
-                best.update(params=utils.copy_params(params), epoch=epoch, key=key)
+                best.update(params=utils.copy_params(params), stats=utils.copy_params(stats),
+                            epoch=epoch, key=key)
             if c["PATIENCE"] and epoch - best["epoch"] >= c["PATIENCE"]:
                 print(f"no better validation accuracy for {c['PATIENCE']} epochs: stopping early")
                 break
     finally:
         signal.signal(signal.SIGINT, previous_handler)
-    return best["params"], best["epoch"], history, status
+    return best["params"], best["stats"], best["epoch"], history, status
 
 
 class StopFlag:
@@ -201,13 +211,14 @@ class StopFlag:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def report_test(c, params, X_test, y_test, stem):
-    """Score the kept params on the test set once; draw the confusion matrix and mistakes.
+def report_test(c, params, X_test, y_test, stem, stats=None):
+    """Score the kept params (and running statistics) on the test set once; draw the
+    confusion matrix and mistakes.
 
     For a test file without labels, write the predictions in Kaggle's
     submission format instead. Returns the test accuracy, or None.
     """
-    Z = utils.predict_logits(params, X_test, c["ACTIVATION"])
+    Z = utils.predict_logits(params, X_test, c["ACTIVATION"], stats=stats)
     if y_test is None:
         path = os.path.join(c["RUNS_DIR"], f"{stem}-predictions.csv")
         runs.write_predictions(path, Z.argmax(axis=1))
@@ -239,7 +250,8 @@ def compare(c, split):
     for name, r in results.items():
         test = f"{r['test_accuracy']:.2%}" if r["test_accuracy"] is not None else "-"
         best_val = max(r["history"]["val_acc"], default=math.nan)
-        rows.append(f"| {name} | {utils.count_params(r['layers']):,} | {r['train_seconds']:.1f} "
+        rows.append(f"| {name} | {utils.count_params(r['layers'], c['BATCH_NORM']):,} "
+                    f"| {r['train_seconds']:.1f} "
                     f"| {best_val:.2%} | {test} |")
     table = "\n".join(rows) + "\n"
     print(table, end="")
@@ -257,14 +269,15 @@ def predict(c):
         raise data.InputError(f"{weights}: no such weights file; train it first with: "
                               f"python main.py --LAYERS={layers}")
     saved = runs.load_weights(weights)
-    params, activation = saved["params"], saved["config"].get("ACTIVATION", "relu")
+    params, stats = saved["params"], saved["stats"]
+    activation = saved["config"].get("ACTIVATION", "relu")
     path = c["PREDICT"]
     if path.lower().endswith(".csv"):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
-        Z = utils.predict_logits(params, X, activation)
+        Z = utils.predict_logits(params, X, activation, stats=stats)
         out = os.path.join(c["RUNS_DIR"], f"{os.path.splitext(os.path.basename(path))[0]}"
                                           "-predictions.csv")
         runs.write_predictions(out, Z.argmax(axis=1))
@@ -280,7 +293,7 @@ def predict(c):
         x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28))
     except ValueError as e:
         raise data.InputError(f"{path}: {e}") from None
-    P = utils.softmax(utils.predict_logits(params, x[None, :], activation))[0]
+    P = utils.softmax(utils.predict_logits(params, x[None, :], activation, stats=stats))[0]
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")

@@ -77,7 +77,12 @@ def load_weights(path):
     """Load a weights file written by save_weights, safely, and check its shapes.
 
     Returns the result dict; its params are checked to be float arrays whose
-    shapes match its layers. Raises InputError on anything else.
+    shapes match its layers: (W, b) per layer, or (W, gamma, beta) for a
+    hidden layer with batch normalisation. Its "stats" (the running
+    statistics) are checked to hold a (mean, variance) pair of the layer's
+    width for each such layer and None for the others; a file without
+    "stats" (written before batch normalisation existed) loads with stats
+    None. Raises InputError on anything else.
     """
     try:
         with open(path, "rb") as f:
@@ -100,16 +105,48 @@ def load_weights(path):
           and all(isinstance(n, int) and n >= 1 for n in layers)
           and isinstance(params, list) and len(params) == len(layers) - 1)
     if ok:
-        for (n_in, n_out), layer in zip(itertools.pairwise(layers), params):
-            ok = ok and isinstance(layer, (tuple, list)) and len(layer) == 2 and all(
-                isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in layer
-            ) and layer[0].shape == (n_in, n_out) and layer[1].shape == (n_out,)
+        for l, ((n_in, n_out), layer) in enumerate(zip(itertools.pairwise(layers), params)):
+            sizes = (2, 3) if l < len(params) - 1 else (2,)  # the output layer has a bias
+            ok = (ok and isinstance(layer, (tuple, list)) and len(layer) in sizes
+                  and _float_array(layer[0], (n_in, n_out))
+                  and all(_float_array(a, (n_out,)) for a in layer[1:]))
     if not ok:
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
     result["params"] = [tuple(layer) for layer in params]
+    result["stats"] = _checked_stats(path, result.get("stats"), result["params"])
     return result
 
 
+def _float_array(a, shape):
+    """Whether a is a float ndarray of this shape."""
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == shape
+
+
+def _checked_stats(path, stats, params):
+    """The running statistics of a weights file, checked against its (checked) params.
+
+    None, or one (mean, variance) per layer with batch normalisation, each of
+    the layer's width with no variance below 0, and None for every other
+    layer. Raises InputError.
+    """
+    normalised = [len(layer) == 3 for layer in params]
+    if stats is None:
+        if any(normalised):
+            raise InputError(f"{path}: has batch normalisation but no running statistics")
+        return None
+    ok = isinstance(stats, list) and len(stats) == len(params)
+    if ok:
+        for norm, layer, running in zip(normalised, params, stats):
+            if not norm:
+                ok = ok and running is None
+                continue
+            width = (len(layer[1]),)
+            ok = (ok and isinstance(running, (tuple, list)) and len(running) == 2
+                  and all(_float_array(a, width) for a in running)
+                  and not np.any(running[1] < 0))
+    if not ok:
+        raise InputError(f"{path}: its running statistics do not match its params")
+    return [None if running is None else tuple(running) for running in stats]
 
 
 def write_predictions(path, labels):

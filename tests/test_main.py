@@ -109,10 +109,11 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
         c = settings.configure(main.DEFAULTS, ["--LEARNING_RATE=0.5", "--SCHEDULE=constant", "--OPTIMISER=sgd",
                             "--BATCH_SIZE=50", "--PATIENCE=2", f"--EPOCHS={epochs}"])
         settings.check(c)
-        params, best_epoch, history, status = main.train(
+        params, stats, best_epoch, history, status = main.train(
             c, [784, 32, 10], X_train, y_train, X_val, y_val, np.random.default_rng(0),
             quiet=True)
     assert status == "ok"
+    assert stats is None  # no batch normalisation, no running statistics
     val_acc, val_loss = history["val_acc"], history["val_loss"]
     n = len(history["epoch"])
     assert history["epoch"] == list(range(1, n + 1))
