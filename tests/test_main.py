@@ -377,6 +377,48 @@ def trained(mnist, tmp_path_factory):
     return folder, result
 
 
+def test_batch_norm_end_to_end_then_predict(mnist, tmp_path, digit_png):
+    """--BATCH_NORM=True on 1500 rows, sigmoid, three hidden layers: it learns (the same run
+    without it does not, yet), the weights
+    file holds gamma, beta and the running statistics of the kept epoch, and --PREDICT with
+    it gives the test accuracy the run printed, and classifies a lone picture."""
+    args = (*data_args(mnist, tmp_path, "train", "test"), "--LAYERS=[784,32,32,32,10]",
+            "--ACTIVATION=sigmoid", "--BATCH_NORM=True", "--EPOCHS=4", "--BATCH_SIZE=32")
+    result = run_cli(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert "3,498 parameters" not in result.stdout  # what it would be with biases
+    expected = utils.count_params([784, 32, 32, 32, 10], batch_norm=True)
+    assert f"{expected:,} parameters" in result.stdout
+    match = re.search(r"^test accuracy (\d+\.\d+)% ", result.stdout, re.MULTILINE)
+    assert match, result.stdout
+    assert float(match.group(1)) >= 80.0, result.stdout  # 85.5% when written
+    plain = run_cli(tmp_path, *args, "--BATCH_NORM=False", f"--RUNS_DIR={tmp_path / 'plain'}")
+    plain_match = re.search(r"^test accuracy (\d+\.\d+)% ", plain.stdout, re.MULTILINE)
+    assert plain_match and float(plain_match.group(1)) < 50.0, plain.stdout  # 14.0%
+    saved = runs.load_weights(str(tmp_path / "runs" / "784-32-32-32-10.pkl"))
+    assert [len(layer) for layer in saved["params"]] == [3, 3, 3, 2]
+    assert [s is None for s in saved["stats"]] == [False, False, False, True]
+    assert saved["config"]["BATCH_NORM"] is True
+    X, y = data.load_csv(str(mnist["test"]))
+    Z = utils.predict_logits(saved["params"], X, "sigmoid", stats=saved["stats"])
+    assert utils.accuracy(Z, y) == pytest.approx(saved["test_accuracy"], abs=1e-12)
+    predicted = run_cli(tmp_path, f"--PREDICT={mnist['test']}",
+                        f"--WEIGHTS={tmp_path / 'runs' / '784-32-32-32-10.pkl'}",
+                        f"--RUNS_DIR={tmp_path / 'predicted'}")
+    assert predicted.returncode == 0, predicted.stderr
+    assert f"accuracy on {mnist['test']}: {match.group(1)}%" in predicted.stdout
+    one = run_cli(tmp_path, f"--PREDICT={digit_png}",
+                  f"--WEIGHTS={tmp_path / 'runs' / '784-32-32-32-10.pkl'}")
+    assert one.returncode == 0, one.stderr
+    assert len(re.findall(r"^\s+\d: \d+\.\d%$", one.stdout, re.MULTILINE)) == 3
+
+
+def test_batch_norm_with_batches_of_one_row_is_refused(tmp_path):
+    result = run_cli(tmp_path, "--BATCH_NORM=True", "--BATCH_SIZE=1")
+    assert_user_error(result, "BATCH_SIZE = 1: ", contains=["batch normalisation"])
+    assert not (tmp_path / "runs").exists()
+
+
 # ----------------------------------------------------------------------------
 # the ends of a run
 
