@@ -21,7 +21,9 @@ from elsewhere falls on both sides alike. It measures:
   4. the peak resident memory of a default `python main.py` run (a child
      process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
-     size and with the width of the network.
+     size and with the width of the network;
+  6. what batch normalisation (BATCH_NORM = True) costs: the same epoch with
+     it, interleaved with the epoch without, and their ratio.
 
 It ends with one line, `headline: ...`, of the main figures.
 """
@@ -210,15 +212,20 @@ def augments(c):
     return any(c.get(key) for key in AUGMENT_KEYS)
 
 
-def our_epoch(c, layers, batch_size, X, y, augment=True):
+def our_epoch(c, layers, batch_size, X, y, augment=True, batch_norm=None):
     """One epoch of utils.train_epoch, set up and called exactly as main.train does.
 
     augment=False leaves out main.py's augmentation, for a like-for-like
-    comparison with PyTorch (which trains on the plain rows).
+    comparison with PyTorch (which trains on the plain rows). batch_norm
+    True or False overrides main.py's BATCH_NORM.
     """
     activation = c["ACTIVATION"]
+    if batch_norm is None:
+        batch_norm = c["BATCH_NORM"]
     rng = np.random.default_rng([c["SEED"], 1])
-    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation))
+    params = utils.init_params(layers, rng, c["INIT"] or utils.default_init(activation),
+                               batch_norm=batch_norm)
+    stats = utils.init_stats(params)
     state = utils.init_state(params, c["OPTIMISER"])
     steps_per_epoch = math.ceil(len(X) / batch_size)
     total_steps = c["EPOCHS"] * steps_per_epoch
@@ -231,7 +238,8 @@ def our_epoch(c, layers, batch_size, X, y, augment=True):
     rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], layers)]
     options = {"activation": activation, "weight_decay": c["WEIGHT_DECAY"],
                "optimiser": c["OPTIMISER"], "momentum": c["MOMENTUM"],
-               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None}
+               "max_norm_c": c["MAX_NORM"], "dropout": rates if any(rates) else None,
+               "stats": stats}
 
     augment_with = augmentation(c, augment)
 
@@ -429,10 +437,11 @@ def peak_rss_of_main(csv_path, epochs):
 
 
 def headline_epoch(args, c, X, y, threads):
-    """Sections 1-3: our epoch, its matmul floor and PyTorch's, interleaved.
+    """Sections 1-3 and 6: our epoch, its matmul floor and PyTorch's, interleaved.
 
     When main.py augments its batches, our epoch is also timed without the
-    augmentation, like for like with PyTorch and the floor.
+    augmentation, like for like with PyTorch and the floor; and it is timed
+    with batch normalisation switched the other way from main.py's BATCH_NORM.
     Returns a dict of name: (seconds, status), the reason PyTorch was
     skipped (None when it ran) and the torch module (or None).
     """
@@ -440,6 +449,8 @@ def headline_epoch(args, c, X, y, threads):
     runs = {"ours": our_epoch(c, layers, batch, X, y)}
     if augments(c):
         runs["ours, no augm."] = our_epoch(c, layers, batch, X, y, augment=False)
+    other = "ours, no BN" if c["BATCH_NORM"] else "ours, BN"
+    runs[other] = our_epoch(c, layers, batch, X, y, batch_norm=not c["BATCH_NORM"])
     runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X))
     skipped = "not asked for (--no-torch, or --quick without --torch)"
     torch = None
@@ -536,6 +547,14 @@ def report_epochs(args, c, X, y, threads):
         part += (f" (without augmentation {plain:.2f} s = "
                  f"{plain / median['matmul floor']:.2f}x floor"
                  + (f", {plain / median['PyTorch']:.2f}x PyTorch)" if torch else ")"))
+    with_bn, without_bn = ((ours, median["ours, no BN"]) if c["BATCH_NORM"]
+                           else (median["ours, BN"], ours))
+    mins = ((best, min(timed["ours, no BN"][0])) if c["BATCH_NORM"]
+            else (min(timed["ours, BN"][0]), best))
+    print(f"batch normalisation (BATCH_NORM = True) on every hidden layer: {with_bn:.3f} s per "
+          f"epoch against {without_bn:.3f} s without, {with_bn / without_bn:.2f}x "
+          f"({mins[0] / mins[1]:.2f}x of the fastest epochs)")
+    part += f"; batch norm {with_bn / without_bn:.2f}x per epoch"
     return part
 
 
