@@ -384,8 +384,7 @@ def trained(mnist, tmp_path_factory):
 
 
 def test_batch_norm_end_to_end_then_predict(mnist, tmp_path, digit_png):
-    """--BATCH_NORM=True on 1500 rows, sigmoid, three hidden layers: it learns (the same run
-    without it does not, yet), the weights
+    """--BATCH_NORM=True on 1500 rows, sigmoid, three hidden layers: it learns, the weights
     file holds gamma, beta and the running statistics of the kept epoch, and --PREDICT with
     it gives the test accuracy the run printed, and classifies a lone picture."""
     args = (*data_args(mnist, tmp_path, "train", "test"), "--LAYERS=[784,32,32,32,10]",
@@ -397,10 +396,8 @@ def test_batch_norm_end_to_end_then_predict(mnist, tmp_path, digit_png):
     assert f"{expected:,} parameters" in result.stdout
     match = re.search(r"^test accuracy (\d+\.\d+)% ", result.stdout, re.MULTILINE)
     assert match, result.stdout
-    assert float(match.group(1)) >= 80.0, result.stdout  # 85.5% when written
-    plain = run_cli(tmp_path, *args, "--BATCH_NORM=False", f"--RUNS_DIR={tmp_path / 'plain'}")
-    plain_match = re.search(r"^test accuracy (\d+\.\d+)% ", plain.stdout, re.MULTILINE)
-    assert plain_match and float(plain_match.group(1)) < 50.0, plain.stdout  # 14.0%
+    # 85.5% when written; the same run without batch normalisation gets 14.0%
+    assert float(match.group(1)) >= 80.0, result.stdout
     saved = runs.load_weights(str(tmp_path / "runs" / "784-32-32-32-10.pkl"))
     assert [len(layer) for layer in saved["params"]] == [3, 3, 3, 2]
     assert [s is None for s in saved["stats"]] == [False, False, False, True]
