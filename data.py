@@ -249,10 +249,12 @@ def load_data(c, entries, rng):
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
                          f"not {X.shape[1]} pixels")
     n_val = round(c["VAL_FRACTION"] * len(X))
-    if (c["VAL_FRACTION"] > 0 and n_val < 1) or len(X) - n_val < 1:
+    fewest = 2 if c.get("BATCH_NORM") else 1  # batch statistics need two rows
+    if (c["VAL_FRACTION"] > 0 and n_val < 1) or len(X) - n_val < fewest:
         raise InputError(
             f"{c['TRAIN_CSV']}: {len(X)} row(s) are too few to hold out "
             f"VAL_FRACTION = {c['VAL_FRACTION']} and train on the rest"
+            + (" (batch normalisation needs at least 2 training rows)" if fewest > 1 else "")
         )
     classes = np.unique(y)
     if len(classes) < 2:

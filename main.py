@@ -43,6 +43,7 @@ VAL_FRACTION = 0.1           # share of the training rows held out for validatio
 LAYERS = [784, 256, 128, 64, 10]  # widths from input to output
 ACTIVATION = "relu"          # hidden layers: relu | leaky_relu | tanh | sigmoid
 INIT = ""                    # he | glorot; "" picks the one that suits ACTIVATION
+BATCH_NORM = False           # normalise each hidden layer's pre-activations over the batch
 # optimisation
 EPOCHS = 20                  # passes over the training rows
 BATCH_SIZE = 128             # rows per gradient step
@@ -154,7 +155,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     resume = plan[1] if plan and plan[0] == "resume" else None
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
     print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
-          f"{utils.model_summary(c['LAYERS'], c['ACTIVATION'], init)}\n"
+          f"{utils.model_summary(c['LAYERS'], c['ACTIVATION'], init, c['BATCH_NORM'])}\n"
           f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} ({c['SCHEDULE']}), "
           f"{c['EPOCHS']} epochs of batches of {c['BATCH_SIZE']}")
     if resume:
@@ -170,7 +171,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")
     print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
           + (" (best validation accuracy)" if len(X_val) and result["best_epoch"] else ""))
-    Z = utils.predict_logits(result["params"], X_test, c["ACTIVATION"])
+    Z = utils.predict_logits(result["params"], X_test, c["ACTIVATION"], stats=result["stats"])
     result["test_accuracy"] = (utils.accuracy(Z, y_test) if y_test is not None and result["steps"]
                                else None)
     if y_test is not None and result["steps"]:
@@ -204,9 +205,10 @@ HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "sec
 
 
 def setup(c, n_train, rng):
-    """A run's starting weights and its learning rate per step, lr_at(step), from the settings."""
+    """A run's starting weights, with BATCH_NORM (W, gamma, beta) for each hidden layer, and
+    its learning rate per step, lr_at(step), from the settings."""
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
-    return (utils.init_params(c["LAYERS"], rng, init),
+    return (utils.init_params(c["LAYERS"], rng, init, batch_norm=c["BATCH_NORM"]),
             settings.schedule(c, math.ceil(n_train / c["BATCH_SIZE"])))
 
 
@@ -226,13 +228,16 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     """
     activation, layers = c["ACTIVATION"], c["LAYERS"]
     params, lr_at = setup(c, len(X_train), rng)
-    t = {"params": params, "state": utils.init_state(params, c["OPTIMISER"]), "epoch": 0,
-         "history": {k: [] for k in HISTORY}, "seconds": 0.0,
-         "best": {"params": utils.copy_params(params), "epoch": 0, "key": None, "steps": 0}}
+    stats = utils.init_stats(params)  # batch normalisation's running statistics, or None
+    t = {"params": params, "stats": stats, "state": utils.init_state(params, c["OPTIMISER"]),
+         "epoch": 0, "history": {k: [] for k in HISTORY}, "seconds": 0.0,
+         "best": {"params": utils.copy_params(params), "stats": utils.copy_params(stats),
+                  "epoch": 0, "key": None, "steps": 0}}
     if resume:
         t.update({k: resume[k] for k in t})
         rng.bit_generator.state = resume["rng"]
-    params, state, history, best = t["params"], t["state"], t["history"], t["best"]
+    params, stats, state, history, best = (t[k] for k in ("params", "stats", "state",
+                                                          "history", "best"))
     threads = threads or machine.BlasThreads(c["THREADS"])
     labels = y_val if len(y_val) else y_train
     chance = np.bincount(labels).max() / len(labels)  # always answering the commonest class
@@ -245,11 +250,12 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
             start, lr = time.perf_counter(), lr_at(state["step"])
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
-                                       lr_at, augment, lambda: stop.set, **settings.step_options(c))
+                                       lr_at, augment, lambda: stop.set, stats=stats,
+                                       **settings.step_options(c))
             val_loss, val_acc = math.nan, math.nan
             problem = utils.diverged(result, params, history, layers[-1])
             if not problem and len(X_val):
-                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation)
+                val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation, stats=stats)
                 problem = utils.diverged({"loss": val_loss, "status": "ok"}, params, {}, layers[-1])
             if problem:
                 status = "diverged"
@@ -259,7 +265,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
             if result["status"] == "stopped":
                 status = "stopped"
                 if not history["epoch"]:  # no epoch finished: keep what training there was
-                    best.update(params=utils.copy_params(params), steps=state["step"])
+                    best.update(params=utils.copy_params(params), stats=utils.copy_params(stats),
+                                steps=state["step"])
                 break
             for key, value in zip(HISTORY, (epoch, result["loss"], result["acc"], val_loss,
                                             val_acc, lr, time.perf_counter() - start,
@@ -268,8 +275,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
             lowered = threads.epoch_done(history["seconds"][-1])
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
-                best.update(params=utils.copy_params(params), epoch=epoch, key=key,
-                            steps=state["step"])
+                best.update(params=utils.copy_params(params), stats=utils.copy_params(stats),
+                            epoch=epoch, key=key, steps=state["step"])
             t["epoch"] = epoch
             if folder and epoch % every == 0 and epoch < c["EPOCHS"]:
                 every = runs.checkpoint(folder, {**t, "rng": rng.bit_generator.state,
@@ -293,7 +300,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         threads.end()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-    return {"layers": list(layers), "params": best["params"], "config": dict(c),
+    return {"layers": list(layers), "params": best["params"], "stats": best["stats"],
+            "config": dict(c),
             "history": history, "best_epoch": best["epoch"], "steps": best["steps"],
             "status": status, "chance": chance,
             "train_seconds": t["seconds"] + time.perf_counter() - started}
@@ -348,6 +356,7 @@ def predict(c):
                               f"{settings.command(c, DEFAULTS)}")
     saved = runs.load_weights(weights)
     params, activation = saved["params"], saved["config"].get("ACTIVATION", "relu")
+    stats = saved["stats"]
     folder, path = os.path.dirname(weights), c["PREDICT"]
     stem = os.path.splitext(os.path.basename(path))[0]
     if path.lower().endswith(".csv"):
@@ -355,7 +364,7 @@ def predict(c):
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
-        Z = utils.predict_logits(params, X, activation)
+        Z = utils.predict_logits(params, X, activation, stats=stats)
         out = os.path.join(folder, f"predictions-{stem}.csv")
         runs.write_predictions(out, Z.argmax(axis=1))
         written = [out]
@@ -374,7 +383,7 @@ def predict(c):
         x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28))
     except ValueError as e:
         raise data.InputError(f"{path}: {e}") from None
-    P = utils.softmax(utils.predict_logits(params, x[None, :], activation))[0]
+    P = utils.softmax(utils.predict_logits(params, x[None, :], activation, stats=stats))[0]
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")

@@ -140,7 +140,8 @@ def compare_table(labels, results):
     for label, r in zip(labels, results):
         test = f"{r['test_accuracy']:.2%}" if r["test_accuracy"] is not None else "-"
         best_val = max(r["history"]["val_acc"], default=math.nan)
-        rows.append(f"| {label} | {count_params(r['layers']):,} | {r['train_seconds']:.1f} "
+        n_params = count_params(r["layers"], r["config"].get("BATCH_NORM", False))
+        rows.append(f"| {label} | {n_params:,} | {r['train_seconds']:.1f} "
                     f"| {best_val:.2%} | {test} | {r['status']} |")
     return "\n".join(rows) + "\n"
 
@@ -257,24 +258,63 @@ def _read_pickle(path, kind):
         raise InputError(f"{path}: not a readable {kind} ({type(e).__name__})") from None
 
 
+def _float_array(a, shape):
+    """Whether a is a float ndarray of this shape."""
+    return isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == shape
+
+
 def params_match(layers, params):
-    """Whether params is a list of (W, b) float arrays of the shapes these layer widths give."""
+    """Whether params has the float arrays these layer widths give: (W, b) per layer, or
+    (W, gamma, beta) for a hidden layer with batch normalisation."""
     ok = (isinstance(layers, list) and len(layers) >= 2
           and all(isinstance(n, int) and n >= 1 for n in layers)
           and isinstance(params, list) and len(params) == len(layers) - 1)
     if ok:
-        for (n_in, n_out), layer in zip(itertools.pairwise(layers), params):
-            ok = ok and isinstance(layer, (tuple, list)) and len(layer) == 2 and all(
-                isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in layer
-            ) and layer[0].shape == (n_in, n_out) and layer[1].shape == (n_out,)
+        for l, ((n_in, n_out), layer) in enumerate(zip(itertools.pairwise(layers), params)):
+            sizes = (2, 3) if l < len(params) - 1 else (2,)  # the output layer has a bias
+            ok = (ok and isinstance(layer, (tuple, list)) and len(layer) in sizes
+                  and _float_array(layer[0], (n_in, n_out))
+                  and all(_float_array(a, (n_out,)) for a in layer[1:]))
     return ok
+
+
+def checked_stats(path, stats, params):
+    """The running statistics of a weights file or checkpoint, checked against its params.
+
+    None, or one (mean, variance) per layer with batch normalisation, each of
+    the layer's width with no variance below 0, and None for every other
+    layer. Raises InputError.
+    """
+    normalised = [len(layer) == 3 for layer in params]
+    if stats is None:
+        if any(normalised):
+            raise InputError(f"{path}: has batch normalisation but no running statistics")
+        return None
+    ok = isinstance(stats, list) and len(stats) == len(params)
+    if ok:
+        for norm, layer, running in zip(normalised, params, stats):
+            if not norm:
+                ok = ok and running is None
+                continue
+            width = (len(layer[1]),)
+            ok = (ok and isinstance(running, (tuple, list)) and len(running) == 2
+                  and all(_float_array(a, width) for a in running)
+                  and not np.any(running[1] < 0))
+    if not ok:
+        raise InputError(f"{path}: its running statistics do not match its params")
+    return [None if running is None else tuple(running) for running in stats]
 
 
 def load_weights(path):
     """Load a weights file written by save_weights, safely, and check its shapes.
 
     Returns the result dict; its params are checked to be float arrays whose
-    shapes match its layers. Raises InputError on anything else.
+    shapes match its layers: (W, b) per layer, or (W, gamma, beta) for a
+    hidden layer with batch normalisation. Its "stats" (the running
+    statistics) are checked to hold a (mean, variance) pair of the layer's
+    width for each such layer and None for the others; a file without
+    "stats" (written before batch normalisation existed) loads with stats
+    None. Raises InputError on anything else.
     """
     result = _read_pickle(path, "weights file")
     if not isinstance(result, dict) or "layers" not in result or "params" not in result:
@@ -283,6 +323,7 @@ def load_weights(path):
     if not params_match(layers, params):
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
     result["params"] = [tuple(layer) for layer in params]
+    result["stats"] = checked_stats(path, result.get("stats"), result["params"])
     return result
 
 
@@ -393,6 +434,11 @@ def load_checkpoint(path, layers):
           and isinstance(checkpoint["rng"], dict) and isinstance(checkpoint["epoch"], int))
     if not ok:
         raise InputError(f"{path}: its arrays do not match the layers {layers!r}{again}")
+    try:
+        checkpoint["stats"] = checked_stats(path, checkpoint.get("stats"), checkpoint["params"])
+        best["stats"] = checked_stats(path, best.get("stats"), best["params"])
+    except InputError as e:
+        raise InputError(f"{e}{again}") from None
     return checkpoint
 
 

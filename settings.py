@@ -258,6 +258,8 @@ def check(c):
                 raise InputError(f"{key}: {e}") from None
     need(c["EPOCHS"] >= 1, f"EPOCHS = {c['EPOCHS']}: must be at least 1")
     need(c["BATCH_SIZE"] >= 1, f"BATCH_SIZE = {c['BATCH_SIZE']}: must be at least 1")
+    need(c["BATCH_SIZE"] >= 2 or not c["BATCH_NORM"],
+         f"BATCH_SIZE = {c['BATCH_SIZE']}: batch normalisation needs at least 2 rows per batch")
     need(c["LEARNING_RATE"] > 0 and math.isfinite(c["LEARNING_RATE"]),
          f"LEARNING_RATE = {c['LEARNING_RATE']}: must be a number > 0")
     need(0 <= c["VAL_FRACTION"] < 1, f"VAL_FRACTION = {c['VAL_FRACTION']}: must be in [0, 1)")

@@ -33,7 +33,10 @@ all sides alike. It measures:
      98.0% and 98.5% test accuracy;
   7. ours under 1 and 2 BLAS threads and main.py's THREADS = 0 (as many as
      other work leaves free), on the machine as it is and beside competing
-     CPU-bound processes that the benchmark starts and stops itself.
+     CPU-bound processes that the benchmark starts and stops itself;
+  8. what batch normalisation (BATCH_NORM = True) costs: the same epoch with
+     it, interleaved with the epoch without, and their ratio; and what
+     writing a checkpoint of the network costs, against the epoch.
 
 It begins with the BLAS library and kernel NumPy runs on, and ends with
 one line, `headline: ...`, of the main figures.
@@ -318,19 +321,21 @@ def thread_policy(setting):
     return policy, used, describe
 
 
-def our_trainer(c, layers, batch_size, X, y, augment=True):
+def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None):
     """utils.train_epoch, set up and called exactly as main.train does.
 
     main.setup builds the params, optimiser state, schedule and options;
     machine.BlasThreads(c["THREADS"]) sets the BLAS threads at the start of
     each epoch, as main.train does at the start of a run. augment=False leaves
-    out main.py's augmentation (for the floor and PyTorch's plain epoch).
+    out main.py's augmentation (for the floor and PyTorch's plain epoch);
+    batch_norm True or False overrides main.py's BATCH_NORM.
     """
-    c = {**c, "BATCH_SIZE": batch_size}
     rng = np.random.default_rng([c["SEED"], 1])
-    c = {**c, "LAYERS": list(layers)}
+    c = {**c, "BATCH_SIZE": batch_size, "LAYERS": list(layers),
+         "BATCH_NORM": c["BATCH_NORM"] if batch_norm is None else batch_norm}
     params, lr_at = main.setup(c, len(X), rng)
     state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
+    options["stats"] = utils.init_stats(params)
     augment_with = augmentation(c, augment)
     threads, used, describe = thread_policy(c["THREADS"])
 
@@ -352,7 +357,8 @@ def our_trainer(c, layers, batch_size, X, y, augment=True):
     def accuracy(X_eval, y_eval):  # with the BLAS threads of training, as main.train scores
         threads.begin()
         try:
-            return utils.evaluate(params, X_eval, y_eval, c["ACTIVATION"])[1]
+            return utils.evaluate(params, X_eval, y_eval, c["ACTIVATION"],
+                                  stats=options["stats"])[1]
         finally:
             threads.end()
 
@@ -710,6 +716,8 @@ def headline_epoch(args, c, X, y, threads, torch):
     trainers = {"ours": our_trainer(c, layers, batch, X, y)}
     if augments(c):
         trainers["ours, no augm."] = our_trainer(c, layers, batch, X, y, augment=False)
+    bn = "ours, no BN" if c["BATCH_NORM"] else "ours, BN"
+    trainers[bn] = our_trainer(c, layers, batch, X, y, batch_norm=not c["BATCH_NORM"])
     if torch is not None:
         trainers["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
                                             augment=False)
@@ -809,7 +817,35 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped):
         part += (f" (without augmentation {plain_s:.2f} s = "
                  f"{plain_s / median['matmul floor']:.2f}x floor"
                  + (f", {plain_s / median['PyTorch']:.2f}x PyTorch)" if torch else ")"))
-    return part
+    other = "ours, no BN" if c["BATCH_NORM"] else "ours, BN"
+    with_bn, without_bn = (ours, median[other]) if c["BATCH_NORM"] else (median[other], ours)
+    mins = ((best, min(timed[other][0])) if c["BATCH_NORM"] else (min(timed[other][0]), best))
+    print(f"batch normalisation (BATCH_NORM = True) on every hidden layer: {with_bn:.3f} s per "
+          f"epoch against {without_bn:.3f} s without, {with_bn / without_bn:.2f}x "
+          f"({mins[0] / mins[1]:.2f}x of the fastest epochs)")
+    part += f"; batch norm {with_bn / without_bn:.2f}x per epoch"
+    cost = checkpoint_seconds(c)
+    print(f"writing a checkpoint of this network (runs.save_checkpoint: weights, velocities, "
+          f"best weights, fsync): median {cost * 1000:.0f} ms of 5, {cost / ours:.1%} of our "
+          "median epoch")
+    return part + f"; checkpoint {cost / ours:.1%} of an epoch"
+
+
+def checkpoint_seconds(c, repeats=5):
+    """The median seconds runs.save_checkpoint takes for main.py's network after a step."""
+    params, _ = main.setup(c, 1, np.random.default_rng(0))
+    state = utils.init_state(params, c["OPTIMISER"])
+    checkpoint = {"settings": runs.recorded(c), "epoch": 1, "params": params, "state": state,
+                  "stats": utils.init_stats(params), "rng": np.random.default_rng(0).bit_generator.state,
+                  "history": {}, "seconds": 0.0, "threads": 1,
+                  "best": {"params": utils.copy_params(params), "stats": None, "epoch": 1}}
+    seconds = []
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            runs.save_checkpoint(folder, checkpoint)
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
 
 
 def report_table(args, c, X, y):

@@ -71,9 +71,11 @@ def _gradient_errors(params, X, y, activation="relu", masks=None, weight_decay=0
     """Compare backward's gradients with central finite differences of the loss.
 
     The loss is cross_entropy(forward(...)) + l2_penalty(params, weight_decay),
-    with the same dropout masks in every forward pass. Returns a list, one
-    (error_W, error_b, norm_W, norm_b) per layer: the relative errors and the
-    norms of the analytic gradients (so a test can refuse an all-zero check).
+    with the same dropout masks in every forward pass, in training mode (a
+    layer with batch normalisation uses the batch's statistics). Returns a
+    list with one tuple per layer, holding one (relative error, norm of the
+    analytic gradient) pair per parameter of the layer: (W, b) or (W, gamma,
+    beta). The norms let a test refuse an all-zero check.
     """
     def loss():
         Z, _ = utils.forward(params, X.copy(), activation, masks)
@@ -84,6 +86,7 @@ def _gradient_errors(params, X, y, activation="relu", masks=None, weight_decay=0
     analytic = utils.backward(params, cache, dZ, activation, weight_decay=weight_decay)
     out = []
     for layer, layer_grads in zip(params, analytic):
+        assert len(layer_grads) == len(layer)
         row = []
         for p, g in zip(layer, layer_grads):
             numeric = np.zeros_like(p)
@@ -96,8 +99,7 @@ def _gradient_errors(params, X, y, activation="relu", masks=None, weight_decay=0
                 p[idx] = old
                 numeric[idx] = (up - down) / (2 * eps)
             row.append((relative_error(g, numeric), float(np.linalg.norm(g))))
-        (err_W, norm_W), (err_b, norm_b) = row
-        out.append((err_W, err_b, norm_W, norm_b))
+        out.append(tuple(row))
     return out
 
 
@@ -109,12 +111,16 @@ def gradient_errors():
 
 @pytest.fixture
 def grad_problem():
-    """grad_problem(layers, activation, seed): float64 params, X (n=12) and y with every class."""
-    def make(layers, activation="relu", seed=0, n=12):
+    """grad_problem(layers, activation, seed, n, batch_norm): float64 params, X (n rows) and y
+    with every class. Biases, gammas and betas are drawn away from their starting 0 and 1,
+    so that a gradient mixed up between them would show."""
+    def make(layers, activation="relu", seed=0, n=12, batch_norm=False):
         rng = np.random.default_rng(seed)
         params = utils.init_params(layers, rng, utils.default_init(activation),
-                                   dtype=np.float64)
-        params = [(W, rng.normal(0, 0.1, b.shape)) for W, b in params]  # non-zero biases
+                                   dtype=np.float64, batch_norm=batch_norm)
+        params = [(W, rng.normal(0, 0.1, rest[0].shape)) if len(rest) == 1 else
+                  (W, rng.normal(1, 0.3, rest[0].shape), rng.normal(0, 0.3, rest[1].shape))
+                  for W, *rest in params]
         X = rng.standard_normal((n, layers[0]))
         y = rng.permutation(np.arange(n) % layers[-1])
         return params, X, y

@@ -116,6 +116,7 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
         result = main.train(c, X_train, y_train, X_val, y_val, np.random.default_rng(0))
     params, best_epoch, history = result["params"], result["best_epoch"], result["history"]
     assert result["status"] == "finished"
+    assert result["stats"] is None  # no batch normalisation, no running statistics
     val_acc, val_loss = history["val_acc"], history["val_loss"]
     n = len(history["epoch"])
     assert history["epoch"] == list(range(1, n + 1))
@@ -297,6 +298,12 @@ BAD_INPUTS = [
     ("no-row-left-to-train", {"two.csv": csv_text(table(2))},
      ["--TRAIN_CSV=two.csv", "--VAL_FRACTION=0.9"], "two.csv: ",
      ["too few", "VAL_FRACTION = 0.9"], []),
+    ("batch-norm-one-row-left-to-train", {"two.csv": csv_text(table(2))},
+     ["--TRAIN_CSV=two.csv", "--VAL_FRACTION=0.5", "--BATCH_NORM=True"], "two.csv: ",
+     ["too few", "batch normalisation needs at least 2 training rows"], []),
+    ("batch-norm-batches-of-one-row", {}, ["--BATCH_NORM=True", "--BATCH_SIZE=1"],
+     "BATCH_SIZE = 1: ", ["batch normalisation needs at least 2 rows"], []),
+    ("batch-norm-not-a-bool", {}, ["--BATCH_NORM=1"], "--BATCH_NORM=1: ", ["bool", "int"], []),
     # the command line
     ("override-does-not-parse", {}, ["--LAYERS=[784,"], "--LAYERS=[784,: ",
      ["not a Python literal"], []),
@@ -377,6 +384,39 @@ def trained(mnist, tmp_path_factory):
     folder = tmp_path_factory.mktemp("trained")
     result = run_cli(folder, *data_args(mnist, folder), "--LAYERS=[784,16,10]", "--EPOCHS=2")
     return folder, result
+
+
+def test_batch_norm_end_to_end_then_predict(mnist, tmp_path, digit_png):
+    """--BATCH_NORM=True on 1500 rows, sigmoid, three hidden layers: it learns, the weights
+    file holds gamma, beta and the running statistics of the kept epoch, and --PREDICT with
+    it gives the test accuracy the run printed, and classifies a lone picture."""
+    args = (*data_args(mnist, tmp_path, "train", "test"), "--LAYERS=[784,32,32,32,10]",
+            "--ACTIVATION=sigmoid", "--BATCH_NORM=True", "--EPOCHS=4", "--BATCH_SIZE=32")
+    result = run_cli(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    expected = utils.count_params([784, 32, 32, 32, 10], batch_norm=True)
+    total = re.search(r"^  total +([\d,]+)$", result.stdout, re.MULTILINE).group(1)
+    assert total == f"{expected:,}" != f"{utils.count_params([784, 32, 32, 32, 10]):,}"
+    assert result.stdout.count("sigmoid + BN") == 3
+    match = re.search(r"^test accuracy (\d+\.\d+)% ", result.stdout, re.MULTILINE)
+    assert match, result.stdout
+    # 85.5% when written; the same run without batch normalisation gets 14.0%
+    assert float(match.group(1)) >= 80.0, result.stdout
+    weights = only_run(tmp_path / "runs") / "weights.pkl"
+    saved = runs.load_weights(str(weights))
+    assert [len(layer) for layer in saved["params"]] == [3, 3, 3, 2]
+    assert [s is None for s in saved["stats"]] == [False, False, False, True]
+    assert saved["config"]["BATCH_NORM"] is True
+    X, y = data.load_csv(str(mnist["test"]))
+    Z = utils.predict_logits(saved["params"], X, "sigmoid", stats=saved["stats"])
+    assert utils.accuracy(Z, y) == pytest.approx(saved["test_accuracy"], abs=1e-12)
+    predicted = run_cli(tmp_path, f"--PREDICT={mnist['test']}",
+                        f"--WEIGHTS={weights}")
+    assert predicted.returncode == 0, predicted.stderr
+    assert f"accuracy on {mnist['test']}: {match.group(1)}%" in predicted.stdout
+    one = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}")
+    assert one.returncode == 0, one.stderr
+    assert len(re.findall(r"^\s+\d: \d+\.\d%$", one.stdout, re.MULTILINE)) == 3
 
 
 # ----------------------------------------------------------------------------

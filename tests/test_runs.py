@@ -120,6 +120,109 @@ def test_saved_weights_predict_like_the_params_in_memory(mnist_small, tmp_path):
     assert np.mean(before == y) > 0.5  # a trained network, not a constant answer
 
 
+def _bn_result(seed=0):
+    """A valid weights dict of [4, 3, 10] with batch normalisation, and its running statistics."""
+    layers = [4, 3, 10]
+    params = utils.init_params(layers, np.random.default_rng(seed), batch_norm=True)
+    stats = utils.init_stats(params)
+    return {"layers": layers, "params": params, "stats": stats,
+            "config": {"ACTIVATION": "relu", "BATCH_NORM": True}}
+
+
+def test_saved_batch_norm_weights_predict_the_same_labels(mnist_small, tmp_path):
+    """A network with batch normalisation, trained an epoch, saved and loaded: gamma, beta and
+    the running statistics come back as they were, and predict the same labels."""
+    X, y = mnist_small[0][:1000], mnist_small[1][:1000]
+    rng = np.random.default_rng(4)
+    layers = [784, 32, 16, 10]
+    params = utils.init_params(layers, rng, batch_norm=True)
+    stats = utils.init_stats(params)
+    state = utils.init_state(params)
+    utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05, stats=stats)
+    path = tmp_path / "runs" / "bn.pkl"
+    runs.save_weights(str(path), {"layers": layers, "params": params, "stats": stats,
+                                   "config": {"ACTIVATION": "relu", "BATCH_NORM": True}})
+    loaded = runs.load_weights(str(path))
+    assert [len(layer) for layer in loaded["params"]] == [3, 3, 2]
+    for layer, layer2 in zip(params + stats[:2], loaded["params"] + loaded["stats"][:2]):
+        assert all(np.array_equal(a, a2) and a.dtype == a2.dtype for a, a2 in zip(layer, layer2))
+    assert loaded["stats"][2] is None
+    before = utils.predict_logits(params, X, stats=stats).argmax(axis=1)
+    after = utils.predict_logits(loaded["params"], X, stats=loaded["stats"]).argmax(axis=1)
+    np.testing.assert_array_equal(before, after)
+    assert np.mean(before == y) > 0.5
+
+
+def test_a_weights_file_from_before_batch_norm_loads(mnist_small, tmp_path):
+    """A file in the old format (no "stats" entry, pickled as the old main.run did) loads,
+    with stats None, and predicts as its params do."""
+    X, y = mnist_small[0][:500], mnist_small[1][:500]
+    params = one_epoch(5, X, y)
+    old = {"layers": [784, 32, 10], "params": params, "config": {"ACTIVATION": "relu"},
+           "history": {"epoch": [1]}, "test_accuracy": 0.9, "best_epoch": 1, "status": "ok",
+           "train_seconds": 1.0}
+    path = tmp_path / "old.pkl"
+    path.write_bytes(pickle.dumps(old, protocol=pickle.HIGHEST_PROTOCOL))
+    loaded = runs.load_weights(str(path))
+    assert loaded["stats"] is None
+    np.testing.assert_array_equal(utils.predict_logits(loaded["params"], X),
+                                  utils.predict_logits(params, X))
+
+
+def bad_bn(kind):
+    """A weights dict with batch normalisation, [4, 3, 10], wrong in one way."""
+    result = _bn_result()
+    (W1, g1, b1), (W2, b2) = result["params"]
+    (m1, v1), _ = result["stats"]
+    result["params"] = {
+        "wrong-gamma-shape": [(W1, g1[:2], b1), (W2, b2)],
+        "wrong-beta-shape": [(W1, g1, np.zeros(4, np.float32)), (W2, b2)],
+        "integer-gamma": [(W1, g1.astype(np.int32), b1), (W2, b2)],
+        "normalised-output": [(W1, g1, b1), (W2, np.ones(10, np.float32), b2)],
+        "four-arrays": [(W1, g1, b1, b1), (W2, b2)],
+    }.get(kind, result["params"])
+    if kind.startswith("stats"):
+        result["stats"] = {
+            "stats-missing": None,
+            "stats-wrong-mean-shape": [(m1[:2], v1), None],
+            "stats-wrong-var-shape": [(m1, np.ones(5, np.float32)), None],
+            "stats-negative-variance": [(m1, -v1), None],
+            "stats-not-a-pair": [(m1,), None],
+            "stats-on-the-output": [(m1, v1), (np.zeros(10), np.ones(10))],
+            "stats-too-short": [(m1, v1)],
+        }[kind]
+    return result
+
+
+@pytest.mark.parametrize("kind", ["wrong-gamma-shape", "wrong-beta-shape", "integer-gamma",
+                                  "normalised-output", "four-arrays"])
+def test_load_weights_refuses_batch_norm_params_that_do_not_match(tmp_path, kind):
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), bad_bn(kind))
+    with pytest.raises(data.InputError, match="params do not match"):
+        runs.load_weights(str(path))
+
+
+@pytest.mark.parametrize("kind", ["stats-missing", "stats-wrong-mean-shape",
+                                  "stats-wrong-var-shape", "stats-negative-variance",
+                                  "stats-not-a-pair", "stats-on-the-output", "stats-too-short"])
+def test_load_weights_refuses_running_statistics_that_do_not_match(tmp_path, kind):
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), bad_bn(kind))
+    with pytest.raises(data.InputError, match="running statistics") as info:
+        runs.load_weights(str(path))
+    assert str(info.value).startswith(str(path))
+
+
+def test_a_good_batch_norm_file_loads(tmp_path):
+    """The valid file bad_bn starts from loads (so the refusals above are for their one fault)."""
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), _bn_result())
+    loaded = runs.load_weights(str(path))
+    assert [len(layer) for layer in loaded["params"]] == [3, 2]
+    assert loaded["stats"][1] is None
+
+
 # ----------------------------------------------------------------------------
 # weights files from elsewhere
 

@@ -20,12 +20,14 @@ TOL = 1e-6  # the largest relative error allowed between analytic and numeric gr
 
 
 def _assert_gradients_match(errors):
-    """Every layer's dW and db is non-zero and within TOL of the finite differences."""
-    for layer, (err_W, err_b, norm_W, norm_b) in enumerate(errors):
-        assert norm_W > 1e-4, f"layer {layer}: dW is zero, the check would prove nothing"
-        assert norm_b > 1e-4, f"layer {layer}: db is zero, the check would prove nothing"
-        assert err_W < TOL, f"layer {layer}: dW relative error {err_W:.2e}"
-        assert err_b < TOL, f"layer {layer}: db relative error {err_b:.2e}"
+    """Every layer's dW and db (or dgamma and dbeta) is non-zero and within TOL of the
+    finite differences."""
+    for layer, row in enumerate(errors):
+        names = ("dW", "db") if len(row) == 2 else ("dW", "dgamma", "dbeta")
+        assert len(row) == len(names)
+        for name, (err, norm) in zip(names, row):
+            assert norm > 1e-4, f"layer {layer}: {name} is zero, the check would prove nothing"
+            assert err < TOL, f"layer {layer}: {name} relative error {err:.2e}"
 
 
 
@@ -94,6 +96,271 @@ def test_gradient_check_with_a_fixed_dropout_mask(activation, grad_problem, grad
     assert all(m is not None and m.dtype == np.float64 for m in masks)
     assert all(np.any(m == 0) for m in masks)  # some units really are dropped
     _assert_gradients_match(gradient_errors(params, X, y, activation, masks=masks))
+
+
+# ----------------------------------------------------------------------------
+# batch normalisation: gradients, the normalisation itself, the running statistics
+
+
+def _bn_problem(grad_problem, activation="relu", seed=10, layers=(6, 5, 4, 3)):
+    """float64 params with batch normalisation on both hidden layers, X (n=12) and y."""
+    params, X, y = grad_problem(list(layers), activation, seed=seed, batch_norm=True)
+    assert [len(layer) for layer in params] == [3] * (len(layers) - 2) + [2]
+    return params, X, y
+
+
+@pytest.mark.parametrize("activation", sorted(utils.ACTIVATIONS))
+def test_gradient_check_with_batch_norm_for_each_activation(activation, grad_problem,
+                                                           gradient_errors):
+    """dW, dgamma, dbeta of normalised layers (and the output's dW, db) match finite differences."""
+    params, X, y = _bn_problem(grad_problem, activation)
+    errors = gradient_errors(params, X, y, activation)
+    assert [len(row) for row in errors] == [3, 3, 2]
+    _assert_gradients_match(errors)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_gradient_check_with_batch_norm_and_a_dropout_mask(activation, grad_problem,
+                                                          gradient_errors):
+    """Batch normalisation followed by a fixed dropout mask: backward still matches."""
+    params, X, y = _bn_problem(grad_problem, activation, seed=11, layers=(6, 8, 7, 3))
+    masks = utils.dropout_masks(params, len(X), [0.5, 0.25], np.random.default_rng(9),
+                                dtype=np.float64)
+    assert all(np.any(m == 0) for m in masks)
+    _assert_gradients_match(gradient_errors(params, X, y, activation, masks=masks))
+
+
+def test_gradient_check_with_batch_norm_and_weight_decay(grad_problem, gradient_errors):
+    """With weight decay, dW gains wd W; dgamma and dbeta are not decayed (nor in the loss)."""
+    params, X, y = _bn_problem(grad_problem, "tanh", seed=12)
+    wd = 0.3
+    _assert_gradients_match(gradient_errors(params, X, y, "tanh", weight_decay=wd))
+    Z, cache = utils.forward(params, X.copy(), "tanh")
+    _, dZ = utils.softmax_cross_entropy(Z, y)
+    plain = utils.backward(params, cache, dZ.copy(), "tanh")
+    decayed = utils.backward(params, cache, dZ.copy(), "tanh", weight_decay=wd)
+    for layer, g, g2 in zip(params, plain, decayed):
+        np.testing.assert_allclose(g2[0] - g[0], wd * layer[0], rtol=1e-10, atol=1e-14)
+        for rest, rest2 in zip(g[1:], g2[1:]):
+            np.testing.assert_array_equal(rest2, rest)
+
+
+def test_gradient_check_with_some_layers_normalised(grad_problem, gradient_errors):
+    """A network whose first hidden layer is normalised and second is not (as a file may hold)."""
+    params, X, y = _bn_problem(grad_problem, "leaky_relu", seed=13)
+    W, _, _ = params[1]
+    params[1] = (W, np.random.default_rng(1).normal(0, 0.1, W.shape[1]))
+    errors = gradient_errors(params, X, y, "leaky_relu")
+    assert [len(row) for row in errors] == [3, 2, 2]
+    _assert_gradients_match(errors)
+
+
+def test_batch_norm_gradients_have_the_shapes_and_dtype_of_params(grad_problem):
+    """backward returns (dW, dgamma, dbeta) for a normalised layer, shaped like its params."""
+    params, X, y = _bn_problem(grad_problem)
+    Z, cache = utils.forward(params, X)
+    _, dZ = utils.softmax_cross_entropy(Z, y)
+    grads = utils.backward(params, cache, dZ)
+    assert [[g.shape for g in layer] for layer in grads] == [[p.shape for p in layer]
+                                                             for layer in params]
+    assert all(g.dtype == np.float64 for layer in grads for g in layer)
+
+
+def test_batch_norm_backward_is_the_three_term_form():
+    """The compact dZ equals (dZhat - mean(dZhat) - Zhat mean(dZhat Zhat)) / sqrt(var + eps)."""
+    rng = np.random.default_rng(14)
+    Z = rng.normal(3, 2, (9, 5))
+    gamma, beta = rng.normal(1, 0.3, 5), rng.normal(0, 0.3, 5)
+    dY = rng.standard_normal((9, 5))
+    _, norm = utils.batch_norm(Z.copy(), gamma, beta)
+    dZ, dgamma, dbeta = utils.batch_norm_backward(dY.copy(), gamma, norm)
+    var = Z.var(axis=0)
+    Zhat = (Z - Z.mean(axis=0)) / np.sqrt(var + utils.BN_EPS)
+    dZhat = dY * gamma
+    expected = (dZhat - dZhat.mean(axis=0) - Zhat * (dZhat * Zhat).mean(axis=0)) \
+        / np.sqrt(var + utils.BN_EPS)
+    np.testing.assert_allclose(dZ, expected, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(dgamma, (dY * Zhat).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(dbeta, dY.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(dZ.sum(axis=0), 0, atol=1e-12)  # a shift of Z changes nothing
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_normalises_each_unit_to_mean_0_variance_1(dtype):
+    """In training, each hidden unit's Zhat has mean 0 and variance 1 over the batch, and the
+    layer's output is gamma Zhat + beta: checked at every layer of a forward pass."""
+    rng = np.random.default_rng(15)
+    params = utils.init_params([20, 16, 12, 5], rng, dtype=dtype, batch_norm=True)
+    params = [(W * 7, rng.normal(1, 0.5, g.shape).astype(dtype),
+               rng.normal(0, 2, g.shape).astype(dtype)) if len(rest) == 2 else (W, *rest)
+              for W, *rest in params for g in rest[:1]]
+    X = rng.normal(5, 3, (64, 20)).astype(dtype)  # far from mean 0, variance 1
+    _, cache = utils.forward(params, X, "relu")
+    inputs, acts, _, norms = cache
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for l in range(2):
+        Zhat, _, mu, var = norms[l]
+        assert Zhat.dtype == dtype
+        Z = inputs[l].astype(np.float64) @ params[l][0].astype(np.float64)
+        assert np.all(Z.var(axis=0) > 1)  # the normalisation has work to do
+        np.testing.assert_allclose(Zhat.mean(axis=0), 0, atol=tol)
+        np.testing.assert_allclose(Zhat.var(axis=0), 1, atol=tol + utils.BN_EPS)
+        np.testing.assert_allclose(mu, Z.mean(axis=0), rtol=tol)
+        np.testing.assert_allclose(var, Z.var(axis=0), rtol=10 * tol)
+        gamma, beta = params[l][1], params[l][2]
+        np.testing.assert_allclose(acts[l], np.maximum(gamma * Zhat + beta, 0),
+                                   rtol=tol, atol=tol)
+
+
+def _trained_bn(mnist_small, activation="relu", seed=16, n=1000):
+    """A [784, 32, 16, 10] network with batch normalisation after one epoch, and its stats."""
+    X, y = mnist_small[0][:n], mnist_small[1][:n]
+    rng = np.random.default_rng(seed)
+    params = utils.init_params([784, 32, 16, 10], rng, batch_norm=True)
+    stats = utils.init_stats(params)
+    state = utils.init_state(params)
+    result = utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
+                               activation=activation, stats=stats)
+    assert result["status"] == "ok"
+    return params, stats, X, y
+
+
+def test_evaluation_uses_running_statistics_row_by_row(mnist_small):
+    """With stats, a row alone gets the logits it gets within a batch; in training mode,
+    where the batch's statistics are used, it does not (the check can fail)."""
+    params, stats, X, y = _trained_bn(mnist_small)
+    X = X[:200]
+    together = utils.predict_logits(params, X, stats=stats)
+    alone = np.concatenate([utils.predict_logits(params, X[i:i + 1], stats=stats)
+                            for i in range(len(X))])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(alone.argmax(axis=1), together.argmax(axis=1))
+    shuffled = utils.predict_logits(params, X[::-1], stats=stats)[::-1]
+    np.testing.assert_allclose(shuffled, together, rtol=1e-5, atol=1e-5)
+    # the running statistics are really used: by hand, layer by layer
+    A = utils.normalise(X).astype(np.float64)
+    for l, layer in enumerate(params):
+        Z = A @ layer[0]
+        if len(layer) == 2:
+            Z = Z + layer[1]
+            break
+        mean, var = stats[l]
+        A = np.maximum(layer[1] * (Z - mean) / np.sqrt(var + utils.BN_EPS) + layer[2], 0)
+    np.testing.assert_allclose(together, Z, rtol=1e-4, atol=1e-4)
+    # training mode, by contrast, depends on the batch
+    batch_logits = utils.forward(params, utils.normalise(X))[0]
+    one_row = utils.forward(params, utils.normalise(X[:1]))[0]
+    assert not np.allclose(one_row[0], batch_logits[0], atol=1e-3)
+    assert utils.accuracy(together, y[:200]) > 0.7  # a trained network
+
+
+def test_predict_without_running_statistics_is_refused(mnist_small):
+    """predict_logits and evaluate of a normalised network without stats raise ValueError."""
+    params, stats, X, y = _trained_bn(mnist_small, n=200)
+    with pytest.raises(ValueError, match="running statistics"):
+        utils.predict_logits(params, X)
+    with pytest.raises(ValueError, match="running statistics"):
+        utils.evaluate(params, X, y)
+    assert 0 <= utils.evaluate(params, X, y, stats=stats)[1] <= 1
+
+
+def test_running_statistics_after_two_steps_by_hand():
+    """update_stats, through train_step: mean = 0.9 mean + 0.1 mu, var = 0.9 var + 0.1 unbiased
+    var of the batch, twice over; the step's W is the one the second batch meets."""
+    rng = np.random.default_rng(17)
+    params = utils.init_params([5, 4, 3], rng, dtype=np.float64, batch_norm=True)
+    stats = utils.init_stats(params)
+    assert stats[1] is None
+    np.testing.assert_array_equal(stats[0][0], np.zeros(4))
+    np.testing.assert_array_equal(stats[0][1], np.ones(4))
+    state = utils.init_state(params, "sgd")
+    mean, var = np.zeros(4), np.ones(4)
+    for step in range(2):
+        X = rng.normal(2, 3, (6, 5))
+        y = rng.integers(0, 3, 6)
+        Z = X @ params[0][0]  # with the W of this step, before its update
+        W_before = params[0][0].copy()
+        utils.train_step(params, state, X, y, 0.5, rng, "relu", optimiser="sgd", stats=stats)
+        assert not np.array_equal(params[0][0], W_before)  # the weights moved
+        mean = 0.9 * mean + 0.1 * Z.mean(axis=0)
+        var = 0.9 * var + 0.1 * Z.var(axis=0, ddof=1)
+        np.testing.assert_allclose(stats[0][0], mean, rtol=1e-12)
+        np.testing.assert_allclose(stats[0][1], var, rtol=1e-12)
+
+
+def test_a_training_batch_of_one_row(mnist_small):
+    """update_stats refuses one row (no variance); train_epoch skips a last batch of one row
+    when a layer is normalised, and takes it when none is."""
+    X, y = mnist_small[0][:41], mnist_small[1][:41]  # batches of 20, 20 and 1
+    for batch_norm, steps in [(True, 2), (False, 3)]:
+        rng = np.random.default_rng(18)
+        params = utils.init_params([784, 8, 10], rng, batch_norm=batch_norm)
+        stats = utils.init_stats(params)
+        state = utils.init_state(params)
+        result = utils.train_epoch(params, state, X, y, 20, rng, lambda step: 0.05, stats=stats)
+        assert result["status"] == "ok"
+        assert state["step"] == steps
+        assert all(np.isfinite(p).all() for layer in params for p in layer)
+    params = utils.init_params([784, 8, 10], np.random.default_rng(0), batch_norm=True)
+    Z, cache = utils.forward(params, utils.normalise(X[:1]))
+    assert np.isfinite(Z).all()  # eps keeps the division finite
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        utils.update_stats(utils.init_stats(params), cache)
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_batch_norm_trains_with_every_optimiser_and_regulariser(mnist_small, optimiser):
+    """An epoch with batch normalisation, dropout, weight decay and max-norm, for each
+    optimiser: gamma, beta and the running statistics move, and the network learns."""
+    X, y = mnist_small[0][:1000], mnist_small[1][:1000]
+    rng = np.random.default_rng(19)
+    params = utils.init_params([784, 32, 16, 10], rng, batch_norm=True)
+    stats = utils.init_stats(params)
+    state = utils.init_state(params, optimiser)
+    lr = 1e-2 if optimiser.startswith("adam") else 0.05
+    result = utils.train_epoch(params, state, X, y, 50, rng, lambda step: lr,
+                               dropout=[0.2, 0.1], weight_decay=5e-4, optimiser=optimiser,
+                               max_norm_c=3.0, stats=stats)
+    assert result["status"] == "ok"
+    for layer, (mean, var) in zip(params[:2], stats[:2]):
+        W, gamma, beta = layer
+        assert np.all(np.linalg.norm(W, axis=0) <= 3.0 + 1e-5)
+        assert not np.allclose(gamma, 1) and not np.allclose(beta, 0)
+        assert not np.allclose(mean, 0) and np.all(var > 0) and not np.allclose(var, 1)
+    assert utils.evaluate(params, X, y, stats=stats)[1] > 0.6
+
+
+def test_adamw_and_max_norm_leave_gamma_and_beta_alone():
+    """adamw's decoupled decay and max_norm act on W only, never on gamma or beta."""
+    W = np.array([[3.0, -4.0], [4.0, 3.0]])
+    params = [(W.copy(), np.array([2.0, 5.0]), np.array([-3.0, 7.0]))]
+    grads = [(np.zeros((2, 2)), np.zeros(2), np.zeros(2))]
+    state = utils.init_state(params, "adamw")
+    utils.update(params, grads, state, 0.1, "adamw", weight_decay=0.5)
+    np.testing.assert_allclose(params[0][0], W * (1 - 0.1 * 0.5))
+    np.testing.assert_array_equal(params[0][1], [2.0, 5.0])
+    np.testing.assert_array_equal(params[0][2], [-3.0, 7.0])
+    utils.max_norm(params, 1.0)
+    np.testing.assert_allclose(np.linalg.norm(params[0][0], axis=0), 1.0)
+    np.testing.assert_array_equal(params[0][1], [2.0, 5.0])
+    np.testing.assert_array_equal(params[0][2], [-3.0, 7.0])
+
+
+def test_init_with_batch_norm_draws_the_same_weights():
+    """batch_norm=True gives the same W, gamma 1 and beta 0 on hidden layers, a bias on the
+    output; count_params counts the extra parameter per hidden unit."""
+    plain = utils.init_params([7, 5, 4, 3], np.random.default_rng(20))
+    normed = utils.init_params([7, 5, 4, 3], np.random.default_rng(20), batch_norm=True)
+    for (W, b), (W2, *rest) in zip(plain, normed):
+        np.testing.assert_array_equal(W, W2)
+    assert [len(layer) for layer in normed] == [3, 3, 2]
+    for W, gamma, beta in normed[:2]:
+        np.testing.assert_array_equal(gamma, np.ones(W.shape[1], np.float32))
+        np.testing.assert_array_equal(beta, np.zeros(W.shape[1], np.float32))
+    assert utils.init_stats(plain) is None
+    assert utils.count_params([7, 5, 4, 3]) == sum(p.size for layer in plain for p in layer)
+    assert utils.count_params([7, 5, 4, 3], batch_norm=True) == sum(
+        p.size for layer in normed for p in layer)
 
 
 # ----------------------------------------------------------------------------
