@@ -162,11 +162,11 @@ def plot_compare(histories, path, title="", chance=0.1):
     histories -- a dict of {label: history}. The accuracy axis is zoomed on
     the runs that learned (best validation accuracy more than 10 points
     above `chance`), so good networks are not squeezed into a band at the
-    top; runs below the axis are named in the legend. The loss axis is
-    logarithmic.
+    top; runs below the axis say so in the legend, which sits under both
+    panels. The loss axis is logarithmic.
     """
     plt = _pyplot()
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4 + 0.22 * len(histories)))
     learned = [h["val_acc"] for h in histories.values()
                if max(h["val_acc"], default=0) > chance + 0.1]
     tail = [v for accs in learned for v in accs[len(accs) // 4:]]  # past the first quarter
@@ -175,15 +175,17 @@ def plot_compare(histories, path, title="", chance=0.1):
     for label, h in histories.items():
         below = max(h["val_acc"], default=0) < low
         ax_acc.plot(h["epoch"], h["val_acc"], "o-", ms=3,
-                    label=f"{label} (below the axis)" if below else label)
-        ax_loss.plot(h["epoch"], h["val_loss"], "o-", ms=3, label=label)
+                    label=f"{label} (below the accuracy axis)" if below else label)
+        ax_loss.plot(h["epoch"], h["val_loss"], "o-", ms=3)
     ax_acc.set_ylim(low, top)
     _log_axis(ax_loss)
     for ax, name in ((ax_acc, "validation accuracy"), (ax_loss, "validation loss (log scale)")):
         _epoch_axis(ax)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     _title(fig, title or "compared (same data and seed)")
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncol=1 if len(histories) > 4 else 2, fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * len(histories) / (1 if len(histories) > 4 else 2) + 0.02,
+                           1, 1))
     _save_figure(fig, path)
