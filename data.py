@@ -161,19 +161,21 @@ class Layout:
 
 def _counts_rows(cells, label_max):
     """Whether a column's first cells count up by one from 0 or 1 past label_max: a row index."""
-    if len(cells) < 2 or not all(re.fullmatch(r"\d+", c) for c in cells):
+    if len(cells) < 2 or not all(re.fullmatch(r"\d{1,9}", c) for c in cells):
         return False
     start = int(cells[0])
-    return start in (0, 1) and [int(c) for c in cells] == list(
-        range(start, start + len(cells))) and start + len(cells) - 1 > label_max
+    return (start in (0, 1) and start + len(cells) - 1 > label_max
+            and all(int(c) == start + j for j, c in enumerate(cells)))
 
 
 def _numbers_columns(cells):
     """Whether cells are 0, 1, 2, ... (or 1, 2, 3, ...) beyond 255: pandas' names of
     unnamed columns, which no row of pixels can be."""
-    return (len(cells) > 1 and all(re.fullmatch(r"\d+", c) for c in cells)
-            and int(cells[0]) in (0, 1) and int(cells[-1]) > 255
-            and [int(c) for c in cells] == list(range(int(cells[0]), int(cells[-1]) + 1)))
+    if len(cells) < 2 or not all(re.fullmatch(r"\d{1,9}", c) for c in cells):
+        return False
+    start = int(cells[0])
+    return (start in (0, 1) and start + len(cells) - 1 > 255
+            and all(int(c) == start + j for j, c in enumerate(cells)))
 
 
 def _is_header(cells, decimal):
@@ -233,7 +235,7 @@ def _sniff(path, label_max):
         sep = given.group(1)
         lines = lines[1:]
     comments = []
-    while lines and re.match(r"\s*#(\s|$)", lines[0][1]):
+    while lines and re.match(r"\s*#( |$)", lines[0][1]):
         comments.append(lines.pop(0)[1].strip()[1:].strip())
     if not lines:
         raise InputError(f"{path}: holds no rows (expected a header line like label,pixel0,...)")
@@ -270,7 +272,7 @@ def _sniff(path, label_max):
         if len(rows[0]) == len(header) + 1 and (_counts_rows(first_column, label_max) or not any(
                 _is_number(c, decimal) for c in first_column)):
             header = [""] + header  # R's write.table: no name over the row names
-        else:
+        elif len(rows[0]) == len(header):
             layout.header_line = True
         layout.n_cols, layout.names = len(header), header
         layout.width_note = f"the header has {len(header)}"
@@ -542,15 +544,15 @@ def load_csv(path, label_max=255, label_note="", report=print):
         stats = _column_stats(whole)
     label = None if layout.label is None else layout.label - layout.index
     last = layout.n_cols - layout.index - 1
-    if (layout.guessed and stats["min"][label] == stats["max"][label]
+    if (layout.guessed and stats["max"][label] == 0
             and stats["min"][last] < stats["max"][last] <= label_max
             and not np.any(stats["fraction"][last] if unit is not None else 0)):
-        # no names, and the first column is constant while the last one varies
+        # no names, and the first column is all 0 while the last one varies
         # within the labels: the label is last (MNIST's corner pixels are all 0)
         layout.label, label = layout.index + last, last
         layout.name_columns()
         layout.notes[-1] = (f"column {layout.label + 1} read as the label (the first column "
-                            "is constant, the last holds labels)")
+                            "is all 0, the last holds labels)")
     pixels = np.ones(last + 1, dtype=bool)
     if label is not None:
         pixels[label] = False
