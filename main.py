@@ -259,14 +259,15 @@ def predict(c):
     saved = runs.load_weights(weights)
     params, activation = saved["params"], saved["config"].get("ACTIVATION", "relu")
     path = c["PREDICT"]
-    if path.lower().endswith(".csv"):
+    name = os.path.basename(path)
+    if name.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zip")):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
         Z = utils.predict_logits(params, X, activation)
-        out = os.path.join(c["RUNS_DIR"], f"{os.path.splitext(os.path.basename(path))[0]}"
-                                          "-predictions.csv")
+        stem = name.split(".")[0] or name
+        out = os.path.join(c["RUNS_DIR"], f"{stem}-predictions.csv")
         runs.write_predictions(out, Z.argmax(axis=1))
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
@@ -276,14 +277,25 @@ def predict(c):
     side = math.isqrt(saved["layers"][0])
     if side * side != saved["layers"][0]:
         raise data.InputError(f"{weights}: takes {saved['layers'][0]} inputs, not a square image")
+    doubts = []
     try:
-        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28))
+        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append)
     except ValueError as e:
         raise data.InputError(f"{path}: {e}") from None
+    for doubt in doubts:
+        print(f"warning: {path}: {doubt}", file=sys.stderr)
     P = utils.softmax(utils.predict_logits(params, x[None, :], activation))[0]
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
+    picture = os.path.join(os.path.dirname(weights), f"predicted-{os.path.splitext(name)[0]}.png")
+    try:
+        plots.plot_prediction(image, x, P, f"{name}, weights {os.path.basename(weights)}",
+                              picture)
+    except OSError as e:
+        raise data.InputError(f"{picture}: cannot write what the network saw "
+                              f"({e.strerror or e})") from None
+    print(f"what the network saw: {picture}")
 
 
 if __name__ == "__main__":
