@@ -11,9 +11,9 @@ compares the accuracy on the pictures with the accuracy on the same digits
 given as CSV rows. The README's table of pictures is this script's output.
 
 Styles (sizes in pixels, drawn at random per digit from one seeded generator):
-  paper   -- dark ink on evenly lit paper (grey 0.92, ink down to 0.14,
-             slightly warm), the digit 80-150 px tall in a photo of
-             260-380 x 240-340, JPEG quality 90
+  paper   -- ink or pencil on evenly lit paper (grey 0.92, slightly warm;
+             the ink's darkest grey 0.14 to 0.5), the digit 80-150 px tall in
+             a photo of 260-380 x 240-340, JPEG quality 90
   shaded  -- the same, the paper's brightness falling from 0.92 to 0.82
              across the page in a random direction, JPEG
   noisy   -- the paper photo with Gaussian noise of standard deviation 0.02
@@ -43,7 +43,7 @@ import runs
 import utils
 
 STYLES = ("paper", "shaded", "noisy", "canvas", "exif")
-PAPER, INK = 0.92, 0.14  # grey levels of lit paper and of the darkest ink
+PAPER, INK = 0.92, 0.14  # grey levels of lit paper and of the darkest ink (a black pen)
 ORIENTATIONS = (6, 8, 3)  # EXIF: stored turned 90 degrees one way, the other, upside down
 # what exif_transpose applies for each orientation, so the file stores its inverse
 UPRIGHT = {6: Image.Transpose.ROTATE_270, 8: Image.Transpose.ROTATE_90,
@@ -69,13 +69,15 @@ def place(ink, shape, rng):
 
 
 def paper_photo(row, rng, shaded=False, noise=0.0):
-    """A photo of the digit in dark ink on paper: an RGB uint8 array.
+    """A photo of the digit in ink or pencil on paper: an RGB uint8 array.
 
     The 28-pixel canvas is enlarged to 112-210 px (so the digit, 20/28 of it,
-    is 80-150 px tall) and placed at random on a page of 240-340 x 260-380.
+    is 80-150 px tall) and placed at random on a page of 240-340 x 260-380;
+    the ink's darkest grey is 0.14 (a black pen) to 0.5 (a pencil).
     """
     ink = place(enlarge(row, int(rng.integers(112, 211))),
                 (int(rng.integers(240, 341)), int(rng.integers(260, 381))), rng)
+    darkest = rng.uniform(INK, 0.5)
     h, w = ink.shape
     light = np.full((h, w), PAPER)
     if shaded:  # falling from 0.92 to 0.82 across the page, in a random direction
@@ -84,7 +86,7 @@ def paper_photo(row, rng, shaded=False, noise=0.0):
         along = np.cos(angle) * xx + np.sin(angle) * yy
         along = (along - along.min()) / (along.max() - along.min())
         light = PAPER - 0.10 * along
-    grey = light * (1 - (1 - INK / PAPER) * ink)
+    grey = light * (1 - (1 - darkest / PAPER) * ink)
     if noise:
         grey = grey + rng.normal(0, noise, grey.shape)
     rgb = np.clip(grey[..., None] * np.array([1.0, 0.98, 0.94]), 0, 1)  # warm paper
