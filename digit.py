@@ -205,7 +205,7 @@ def local_background(a, dark_ink, side=128):
         return small
     from PIL import Image
 
-    big = Image.fromarray(small.astype(np.float32), mode="F").resize(
+    big = Image.fromarray(small.astype(np.float32)).resize(
         (padded.shape[1], padded.shape[0]), Image.Resampling.BILINEAR)
     return np.asarray(big, dtype=np.float64)[:h, :w]
 
@@ -239,16 +239,22 @@ def _components(mask):
 
 
 def _digit_blocks(mask, side=200):
-    """Which parts of an ink mask are the digit, not specks or smudges far from it.
+    """Which parts of an ink mask are the digit, not specks, smudges or the desk.
 
     The mask is pooled into blocks (at most `side` a side, so the labelling
-    stays quick); the blocks' connected groups are the strokes. The largest
+    stays quick); the blocks' connected groups are the strokes. A group that
+    covers more than 10% of the picture's edge is the world around the page
+    (a desk, a table, a shadow), not ink, as long as some other group at
+    least 1/25 of the picture's shorter side across is left: a digit drawn
+    tight to the edges is then still the digit. Of the rest, the largest
     group by ink is the digit's; others join it, round after round, if they
     hold at least 2% of its ink and lie within a quarter of the size of what
     is kept so far (a 5's bar, a 4's second stroke, a pencil line broken in
     places); specks and marks farther away are left out.
-    Returns a boolean mask, shape of mask: the kept groups' blocks and the
-    blocks around them (where the strokes' soft edges are).
+    Returns (region, left_out): region a boolean mask, shape of mask, of the
+    kept groups' blocks and the blocks around them (where the strokes' soft
+    edges are); left_out the number of groups holding at least a quarter of
+    the digit's ink that were left out (a second digit?), edges not counted.
     """
     h, w = mask.shape
     f = max(1, math.ceil(max(h, w) / side))
@@ -260,6 +266,9 @@ def _digit_blocks(mask, side=200):
     ids, inverse = np.unique(labels, return_inverse=True)
     ink = np.bincount(inverse.ravel(), weights=counts.ravel())
     ink[ids == -1] = 0
+    ring = np.zeros((H, W), dtype=bool)
+    ring[[0, -1], :] = ring[:, [0, -1]] = True
+    edge = np.bincount(inverse[ring], minlength=len(ids)) / ring.sum()
     yy, xx = np.mgrid[0:H, 0:W]
     boxes = {}
     for k in np.argsort(-ink)[:50]:  # the 50 largest groups are plenty
@@ -267,7 +276,11 @@ def _digit_blocks(mask, side=200):
             break
         where = inverse == k
         boxes[k] = (yy[where].min(), yy[where].max(), xx[where].min(), xx[where].max())
-    first = int(np.argmax(ink))
+    inside = {k: box for k, box in boxes.items() if edge[k] <= 0.1}
+    if inside and max(max(b - t, r - lft) + 1 for t, b, lft, r in inside.values()) \
+            >= min(H, W) / 25:
+        boxes = inside  # the groups along the picture's edge are its surroundings
+    first = max(boxes, key=lambda k: ink[k])
     kept, union = [first], list(boxes[first])
     while True:  # grow from the largest group, through groups near what is kept
         top, bottom, left, right = union
@@ -281,15 +294,17 @@ def _digit_blocks(mask, side=200):
             kept.append(k)
             t, b, lft, rgt = boxes[k]
             union = [min(union[0], t), max(union[1], b), min(union[2], lft), max(union[3], rgt)]
+    left_out = sum(1 for k in boxes if k not in kept and ink[k] >= 0.25 * ink[kept].sum()
+                   and edge[k] <= 0.1)
     keep = np.isin(inverse, kept)
     grown = np.pad(keep, 1)  # and the blocks around them: the strokes' soft edges
     keep = np.logical_or.reduce([grown[dy:dy + H, dx:dx + W] for dy in range(3)
                                  for dx in range(3)])
-    return np.kron(keep, np.ones((f, f), dtype=bool))[:h, :w]
+    return np.kron(keep, np.ones((f, f), dtype=bool))[:h, :w], left_out
 
 
 def find_ink(img, dark_ink=None):
-    """Separate a digit's ink from its background: (ink, box, dark_ink).
+    """Separate a digit's ink from its background: (ink, box, dark_ink, left_out).
 
     img -- grey levels (h, w) or grey levels and alpha (h, w, 2), floats 0..1.
     The ink is the alpha where alpha varies, else the grey levels. Steps:
@@ -303,8 +318,9 @@ def find_ink(img, dark_ink=None):
     digit are kept (_digit_blocks): specks and smudges away from it go.
     dark_ink -- True or False forces the polarity (None: the smaller side).
     Returns ink, float64 0..1 of shape (h, w); box, the (top, bottom, left,
-    right) rows and columns of the digit's strokes, inclusive; and whether
-    the ink was taken to be the dark side.
+    right) rows and columns of the digit's strokes, inclusive; whether the
+    ink was taken to be the dark side; and how many marks as large as a
+    quarter of the digit were left out.
     Raises ValueError when there is no ink to find (a blank picture).
     """
     if img.ndim == 3:
@@ -342,10 +358,11 @@ def find_ink(img, dark_ink=None):
         raise ValueError("the image is blank: no digit found")
     low = level + min(3 * noise, (t - level) / 2)
     intensity = np.clip((ink - low) / (core - low), 0, 1)
-    region = _digit_blocks(mask)
+    region, left_out = _digit_blocks(mask)
     strokes = mask & region
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
-    return np.where(region, intensity, 0.0), (rows[0], rows[-1], cols[0], cols[-1]), dark_ink
+    return (np.where(region, intensity, 0.0), (rows[0], rows[-1], cols[0], cols[-1]), dark_ink,
+            left_out)
 
 
 # ----------------------------------------------------------------------------
@@ -380,7 +397,7 @@ def _to_row(ink, side, box):
     h, w = ink.shape
     scale = box / max(h, w)
     H, W = max(1, round(h * scale)), max(1, round(w * scale))
-    digit = np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize(
+    digit = np.asarray(Image.fromarray(ink.astype(np.float32)).resize(
         (W, H), Image.Resampling.LANCZOS), dtype=np.float64).clip(0, None)
     total = digit.sum()
     if total <= 0:
@@ -412,7 +429,8 @@ def prepare_digit(img, side=28, box=20, report=None):
     img    -- a picture as read_image returns it, (h, w) or (h, w, 2), or an
               RGB(A) array (h, w, 3 or 4); floats in 0..1 or integers 0..255
     report -- called with one line when the result still looks like no
-              MNIST digit (the answer is given all the same)
+              MNIST digit, or when other marks the size of a digit were left
+              out (the answer is given all the same)
     Returns a uint8 array of shape (side * side,).
     Raises ValueError for a blank picture.
     """
@@ -427,18 +445,21 @@ def prepare_digit(img, side=28, box=20, report=None):
     if factor > 1:
         img = np.dstack([_shrink(img[..., c], factor) for c in range(img.shape[2])]) \
             if img.ndim == 3 else _shrink(img, factor)
-    ink, (top, bottom, left, right), dark_ink = find_ink(img)
+    ink, (top, bottom, left, right), dark_ink, left_out = find_ink(img)
     x = _to_row(ink[top:bottom + 1, left:right + 1], side, box)
     why = implausible(x, side)
     if why:
         try:
-            ink, (top, bottom, left, right), _ = find_ink(img, not dark_ink)
+            ink, (top, bottom, left, right), _, left_out = find_ink(img, not dark_ink)
             other = _to_row(ink[top:bottom + 1, left:right + 1], side, box)
         except ValueError:
             other = None
         if other is not None and not implausible(other, side):
-            return other
-        if report is not None:
-            report(f"{why}: the answer may be meaningless (is the digit alone, and clear, "
-                   "in the picture?)")
+            x, why = other, ""
+    if report is not None and why:
+        report(f"{why}: the answer may be meaningless (is the digit alone, and clear, "
+               "in the picture?)")
+    elif report is not None and left_out:
+        report(f"{left_out} other mark{'s' * (left_out > 1)} at least a quarter the size of "
+               "the digit left out: only the largest is read (one digit per picture)")
     return x

@@ -54,7 +54,7 @@ STORED = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270,
 
 def enlarge(row, height):
     """A 28x28 MNIST row enlarged (bicubic) so the 28-pixel side becomes `height`: ink 0..1."""
-    small = Image.fromarray(np.asarray(row, dtype=np.uint8).reshape(28, 28), mode="L")
+    small = Image.fromarray(np.asarray(row, dtype=np.uint8).reshape(28, 28))
     big = small.resize((height, height), Image.Resampling.BICUBIC)
     return np.asarray(big, dtype=np.float64) / 255
 
@@ -106,18 +106,18 @@ def write_picture(style, row, path_stem, rng, index=0):
     """Draw an MNIST row in a style and write it as a real file; return its path."""
     if style == "canvas":
         path = path_stem + ".png"
-        Image.fromarray(canvas_drawing(row, rng), mode="RGBA").save(path)
+        Image.fromarray(canvas_drawing(row, rng)).save(path)
     elif style == "noisy":
         path = path_stem + ".png"
-        Image.fromarray(paper_photo(row, rng, noise=0.02), mode="RGB").save(path)
+        Image.fromarray(paper_photo(row, rng, noise=0.02)).save(path)
     elif style in ("paper", "shaded"):
         path = path_stem + ".jpg"
-        Image.fromarray(paper_photo(row, rng, shaded=style == "shaded"), mode="RGB").save(
+        Image.fromarray(paper_photo(row, rng, shaded=style == "shaded")).save(
             path, quality=90)
     elif style == "exif":
         path = path_stem + ".jpg"
         orientation = ORIENTATIONS[index % len(ORIENTATIONS)]
-        upright = Image.fromarray(paper_photo(row, rng), mode="RGB")
+        upright = Image.fromarray(paper_photo(row, rng))
         exif = Image.Exif()
         exif[0x0112] = orientation  # the Orientation tag
         upright.transpose(STORED[orientation]).save(path, quality=90, exif=exif)

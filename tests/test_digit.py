@@ -309,6 +309,45 @@ def test_uneven_light_is_evened_out(digits, shading):
     assert likeness(x, row) > 0.9
 
 
+def test_paper_on_a_dark_desk_reads_the_digit_not_the_desk(digits):
+    """A photo of a note on a desk: the dark desk around the page touches the picture's
+    edges and is left out, wherever the page lies and however much of the photo it takes."""
+    X, _ = digits
+    rng = np.random.default_rng(16)
+    for row in X[:6]:
+        photo = np.full((400, 380), 0.25) + rng.normal(0, 0.02, (400, 380))
+        top, left = rng.integers(0, 141), rng.integers(0, 141)
+        photo[top:top + 260, left:left + 240] = np.pad(grey_digit(row, rng), 20, mode="edge")
+        said = []
+        x = digit.prepare_digit(photo, report=said.append)
+        assert likeness(x, row) > 0.85
+        assert said == []
+
+
+@pytest.mark.parametrize("ruling", ["lined", "squared"])
+def test_ruled_paper_lines_are_not_ink(digits, ruling):
+    """Notebook paper: faint lines every 30 pixels (and across, for squared paper)."""
+    row = digits[0][14]
+    grey = grey_digit(row, np.random.default_rng(17), paper=0.95)
+    grey[5::30, :] *= 0.8
+    if ruling == "squared":
+        grey[:, 5::30] *= 0.8
+    assert likeness(digit.prepare_digit(grey), row) > 0.85
+
+
+def test_two_digits_read_one_and_say_so(digits):
+    """One digit per picture: the larger is read, and a line says another was left out."""
+    X, _ = digits
+    page = np.zeros((200, 420))
+    page[30:170, 20:160] = photos.enlarge(X[15], 140)
+    page[50:150, 290:390] = photos.enlarge(X[16], 100)
+    said = []
+    x = digit.prepare_digit(0.92 - 0.78 * page, report=said.append)
+    assert likeness(x, X[15]) > 0.9
+    assert len(said) == 1
+    assert "1 other mark" in said[0] and "one digit per picture" in said[0]
+
+
 def test_noise_alone_is_a_blank_picture():
     """A photo of an empty page (noise of sd 0.02, some shading) holds no digit: an error,
     not an answer about the noise."""
