@@ -211,6 +211,15 @@ def _first_lines(path):
 
 
 def _sniff(path, label_max):
+    """Decide the layout of a CSV from its first lines (see _layout), and whether its
+    first rows write numbers as decimals (0.0, 0.5, 1e2) rather than whole numbers."""
+    layout, rows = _layout(path, label_max)
+    layout.decimals = any(_is_number(cell, layout.decimal) and not re.fullmatch(r"[-+]?\d+", cell)
+                          for row in rows for cell in row[layout.index:])
+    return layout
+
+
+def _layout(path, label_max):
     """Decide the layout of a CSV from its first lines, before parsing it.
 
     The separator is the first of tab, ';', '|', ',' that the first line
@@ -226,7 +235,8 @@ def _sniff(path, label_max):
     named one of LABEL_NAMES. A file without names has a label first when
     its width is a square plus one (785 = 1 + 28 x 28), none when it is a
     square (784), and is refused otherwise.
-    Returns a Layout. Raises InputError for a missing, empty or ambiguous file.
+    Returns (layout, rows): a Layout, and the first rows split into cells.
+    Raises InputError for a missing, empty or ambiguous file.
     """
     lines = _first_lines(path)
     notes, sep = [], None
@@ -267,7 +277,7 @@ def _sniff(path, label_max):
     first_column = [row[0] if row else "" for row in rows]
     layout = Layout(sep=sep, decimal=decimal, skip=lines[0][0] - 1, n_cols=len(rows[0]),
                     index=0, label=None, names=None, guessed=False, notes=notes,
-                    header_line=False)
+                    header_line=False, decimals=False)
     if header is not None:
         if len(rows[0]) == len(header) + 1 and (_counts_rows(first_column, label_max) or not any(
                 _is_number(c, decimal) for c in first_column)):
@@ -299,7 +309,7 @@ def _sniff(path, label_max):
                                  "read as the label")
             if len(header) - layout.index - len(labels) < 1:
                 raise InputError(f"{path}: line 1: the header names no pixel columns")
-            return layout
+            return layout, rows
     else:
         notes.append("no header line")
         layout.width_note = f"line {lines[0][0]} has {layout.n_cols}"
@@ -323,7 +333,7 @@ def _sniff(path, label_max):
                          "image with or without a label: add a header line that names them "
                          "(label,pixel0,pixel1,...)")
     layout.name_columns()
-    return layout
+    return layout, rows
 
 
 def _first_bad_cell(text, rows, top, whole, skip, layout):
@@ -339,13 +349,17 @@ def _first_bad_cell(text, rows, top, whole, skip, layout):
     """
     n_cols = len(top)
     try:
-        dtype = {j: (str if skip[j] else np.float64) for j in range(n_cols)}
+        dtype = {j: (str if skip[j] else np.float64) for j in range(n_cols)} if skip.any() \
+            else np.float64
         frame = pd.read_csv(io.StringIO(text), header=None, dtype=dtype, na_filter=False,
                             sep=layout.sep, decimal=layout.decimal)
         if frame.shape != (len(rows), n_cols):
             raise ValueError("not the rows the csv module read")
-        values = np.zeros(frame.shape)
-        values[:, ~skip] = frame.iloc[:, ~skip].to_numpy(np.float64)
+        if skip.any():
+            values = np.zeros(frame.shape)
+            values[:, ~skip] = frame.iloc[:, ~skip].to_numpy(np.float64)
+        else:
+            values = frame.to_numpy(np.float64)
         empty = not_number = np.zeros(values.shape, dtype=bool)
     except (ValueError, TypeError, pd.errors.ParserError):
         cells = pd.Series(np.array(rows, dtype=str).ravel()).str.strip()
@@ -522,11 +536,19 @@ def load_csv(path, label_max=255, label_note="", report=print):
     layout = _sniff(path, label_max)
     unit = whole = None
     try:
+        if layout.decimals:
+            raise ValueError("decimals: read as float64")
         whole = _parse(path, layout, np.uint8)
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         _locate_bad_cell(path, layout, label_max, label_note)
     except (ValueError, Warning):
-        try:  # a file of decimals: 0.0..255.0, or fractions 0..1
+        # A file whose first rows write decimals (0.0..255.0, or fractions 0..1)
+        # is parsed as float64. In a file of whole numbers, a bad cell (text,
+        # empty, a fraction) goes straight to _locate_bad_cell, without a
+        # second full parse.
+        if not layout.decimals:
+            _locate_bad_cell(path, layout, label_max, label_note)
+        try:
             values = _parse(path, layout, np.float64)
         except (ValueError, Warning, pd.errors.ParserError):
             _locate_bad_cell(path, layout, label_max, label_note)
