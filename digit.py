@@ -117,6 +117,13 @@ def read_image(path):
         raise InputError(f"{path}: is too large to be a picture of a digit (over "
                          f"{Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except UnidentifiedImageError:
+        with open(path, "rb") as f:
+            head = f.read(12)
+        if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"heim",
+                                                    b"heis", b"hevm", b"hevs", b"mif1",
+                                                    b"msf1"):
+            raise InputError(f"{path}: is HEIC/HEIF (an iPhone photo?), which Pillow does "
+                             "not read: export it as JPEG or PNG") from None
         raise InputError(f"{path}: not a picture Pillow can read (PNG, JPEG, GIF, BMP, "
                          "TIFF, WebP, ...)") from None
     except MemoryError:

@@ -441,6 +441,8 @@ BAD_PICTURES = [
     ("truncated-png", "cut.png", lambda p: write_truncated(p, "PNG"), "cannot be read"),
     ("truncated-jpeg", "cut.jpg", lambda p: write_truncated(p, "JPEG"), "cannot be read"),
     ("decompression-bomb", "bomb.png", write_bomb, "too large"),
+    ("heic-from-an-iphone", "IMG_0001.HEIC",
+     lambda p: p.write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(200)), "export it as JPEG"),
     ("animated-gif", "anim.gif", write_animation, "2 frames"),
 ]
 

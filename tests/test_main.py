@@ -709,3 +709,18 @@ def test_predict_a_tab_separated_file_of_fractions(tmp_path, weights, mnist):
               (tmp_path / "runs" / "digits-predictions.csv").read_text().splitlines()[1:]]
     saved = runs.load_weights(str(weights))
     assert labels == utils.predict_logits(saved["params"], X[:20]).argmax(axis=1).tolist()
+
+
+def test_predict_says_when_the_picture_of_what_it_saw_cannot_be_written(tmp_path, weights,
+                                                                         digit_png):
+    """The answer is printed first; a picture that cannot be written is then one error line
+    (here a folder stands where the picture would go)."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    (folder / "w.pkl").write_bytes(weights.read_bytes())
+    (folder / "predicted-seven.png").mkdir()
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={folder / 'w.pkl'}")
+    assert_user_error(result, f"{folder / 'predicted-seven.png'}: ", ["cannot write"])
+    assert len(re.findall(r"^  \d: ", result.stdout, re.MULTILINE)) == 3
+    assert sorted(folder.iterdir()) == [folder / "predicted-seven.png", folder / "w.pkl"], \
+        "a temporary file was left behind"
