@@ -41,12 +41,13 @@ def _grey_and_alpha(img):
     alpha = None
     if mode in ("I", "F") or mode.startswith("I;16"):
         grey = np.asarray(img, dtype=np.float32)
-        top = grey.max(initial=0)
-        grey = grey / (65535 if mode.startswith("I;16") or 255 < top <= 65535
-                       else 255 if mode == "I" or top > 1 else 1)
-        if mode == "F" and top > 1:
-            grey = grey * (255 / top) if top > 255 else grey
-        grey = _shrink(np.clip(grey, 0, 1), factor)
+        top = float(grey.max(initial=0))
+        if mode.startswith("I;16"):
+            full = 65535  # 16-bit grey
+        else:  # 32-bit integers or floats hold whatever range was saved: the smallest that fits
+            full = next(f for f in (1, 255, 65535, max(top, 1)) if top <= f and (
+                f > 1 or mode == "F"))
+        grey = _shrink(np.clip(grey / full, 0, 1), factor)
     elif mode in ("La", "RGBa"):  # premultiplied alpha: the alpha alone
         a = np.asarray(img, dtype=np.float32) / 255
         grey, alpha = _shrink(a[..., :-1].mean(axis=2), factor), _shrink(a[..., -1], factor)

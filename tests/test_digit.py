@@ -11,9 +11,12 @@ picture (missing, truncated, animated, a decompression bomb). The same through
 import io
 import sys
 
+import hypothesis
 import numpy as np
 import pytest
 from helpers import ROOT, draw, write_animation, write_bomb
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 import data
@@ -474,3 +477,77 @@ def test_a_two_lens_phone_photo_is_its_first_picture(tmp_path, digits):
 def test_a_huge_photo_is_shrunk_on_reading(tmp_path):
     Image.new("L", (4000, 3000), 230).save(tmp_path / "big.png")
     assert digit.read_image(str(tmp_path / "big.png")).shape == (750, 1000)
+
+
+# ----------------------------------------------------------------------------
+# random pictures, and damaged picture files: an answer or one line, never a traceback
+
+
+def answer_or_one_line(path):
+    """read_image and prepare_digit on a file: the row, or the one-line error's text."""
+    try:
+        return digit.prepare_digit(digit.read_image(str(path)), report=lambda line: None)
+    except InputError as e:
+        return str(e)
+    except ValueError as e:  # main.predict turns this into an InputError naming the file
+        return str(e)
+
+
+@hypothesis.settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(h=st.integers(1, 40), w=st.integers(1, 40),
+       mode=st.sampled_from(["L", "RGB", "RGBA", "LA", "P", "1", "I;16"]),
+       kind=st.sampled_from(["random", "flat", "one-dot", "bar", "noise-on-grey"]),
+       seed=st.integers(0, 2 ** 16))
+def test_any_small_picture_is_an_answer_or_one_line(tmp_path_factory, h, w, mode, kind, seed):
+    rng = np.random.default_rng(seed)
+    grey = {"random": lambda: rng.random((h, w)),
+            "flat": lambda: np.full((h, w), rng.random()),
+            "one-dot": lambda: np.pad(np.zeros((1, 1)), ((0, h - 1), (0, w - 1)),
+                                      constant_values=1.0),
+            "bar": lambda: np.where(np.arange(w)[None, :] == w // 2, 0.1, 0.9).repeat(h, 0),
+            "noise-on-grey": lambda: 0.5 + rng.normal(0, 0.02, (h, w))}[kind]()
+    image = Image.fromarray(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8))
+    if mode == "I;16":
+        image = Image.fromarray(np.round(np.clip(grey, 0, 1) * 65535).astype(np.uint16))
+    elif mode in ("RGBA", "LA"):
+        image = image.convert(mode)
+        image.putalpha(Image.fromarray((rng.random((h, w)) * 255).astype(np.uint8)))
+    else:
+        image = image.convert(mode)
+    path = tmp_path_factory.mktemp("pictures") / "p.png"
+    image.save(path)
+    out = answer_or_one_line(path)
+    if isinstance(out, str):
+        assert "\n" not in out
+    else:
+        assert out.shape == (784,)
+        assert out.dtype == np.uint8
+
+
+@hypothesis.settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(fmt=st.sampled_from(["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP"]),
+       how=st.sampled_from(["cut", "flip", "zeros"]), where=st.floats(0, 1),
+       length=st.integers(1, 64), seed=st.integers(0, 2 ** 16))
+def test_a_damaged_picture_file_is_an_answer_or_one_line(tmp_path_factory, digits, fmt, how,
+                                                         where, length, seed):
+    grey = grey_digit(digits[0][0], np.random.default_rng(0))
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(grey * 255).astype(np.uint8)).save(buffer, format=fmt)
+    content = bytearray(buffer.getvalue())
+    at = int(where * (len(content) - 1))
+    if how == "cut":
+        content = content[:at]
+    elif how == "flip":
+        rng = np.random.default_rng(seed)
+        for i in range(at, min(at + length, len(content))):
+            content[i] = int(rng.integers(0, 256))
+    else:
+        content[at:at + length] = bytes(len(content[at:at + length]))
+    path = tmp_path_factory.mktemp("damaged") / f"d.{fmt.lower()}"
+    path.write_bytes(bytes(content))
+    out = answer_or_one_line(path)
+    if isinstance(out, str):
+        assert "\n" not in out
+        assert len(out) < len(str(path)) + 120
+    else:
+        assert out.shape == (784,)
