@@ -230,15 +230,17 @@ def _layout(path, label_max):
     holds (else runs of spaces), or what an Excel 'sep=;' line says; decimal
     commas are taken when the separator is not a comma and a cell reads like
     0,5. The first line is a header when at least half its cells are not
-    numbers or it numbers the columns 0, 1, 2, ... past 255 (pandas' names
-    for unnamed columns); a '# ' line before the rows that names as many
-    columns is a header too (np.savetxt's header=). Leading columns named
+    numbers, or its only words are names of labels or indexes (label,0,1,..),
+    or it numbers the columns 0, 1, 2, ... past 255 (pandas' names for
+    unnamed columns); a '# ' line before the rows that names as many columns
+    is a header too (np.savetxt's header=). Leading columns named
     '' (pandas' unnamed index), 'Unnamed: 0', 'index', 'id' or 'ImageId', or
     one without a name over it (R's write.table) or that counts the rows
     from 0 or 1 past label_max, are a row index. The label is the column
-    named one of LABEL_NAMES. A file without names has a label first when
-    its width is a square plus one (785 = 1 + 28 x 28), none when it is a
-    square (784), and is refused otherwise.
+    named one of LABEL_NAMES. A file without names has a label when its
+    width is a square plus one (785 = 1 + 28 x 28), first (load_csv moves
+    it last if the first column is all 0 and the last one varies within the
+    labels), none when its width is a square (784), and is refused otherwise.
     Returns (layout, rows): a Layout, and the first rows split into cells.
     Raises InputError for a missing, empty or ambiguous file.
     """
@@ -491,6 +493,22 @@ def _parse(path, layout, dtype):
                     else chunk.to_numpy() for chunk in reader]
 
 
+def _parse_or_locate(path, layout, dtype, label_max, label_note):
+    """_parse, or when pandas refuses the file, the InputError that names its first bad cell.
+
+    In a file of whole numbers (dtype uint8) a bad cell (text, empty, a
+    fraction, a value past 255) goes straight to _locate_bad_cell, without a
+    second full parse.
+    """
+    try:
+        return _parse(path, layout, dtype)
+    except (ValueError, Warning):  # ParserError is a ValueError, ParserWarning a Warning
+        _locate_bad_cell(path, layout, label_max, label_note)
+    except READ_ERRORS as e:
+        raise InputError(f"{path}: cannot be read ({e})") from None
+    raise AssertionError("not reached: _locate_bad_cell always raises")
+
+
 def _column_stats(chunks):
     """Per value column: min, max, the count of non-whole cells and of cells above 1.
 
@@ -522,12 +540,13 @@ def load_csv(path, label_max=255, label_note="", report=print):
     optional `label` column first, then the pixels as whole numbers 0..255,
     separated by commas. The other layouts people save are read too, and
     said in one line through report: no header line (785 columns: a label
-    first; 784: pixels only), a row-index column (pandas' to_csv, R's
-    write.csv), the label column elsewhere or named class/target, ';', tab,
-    '|' or space separators, decimal commas, pixels as fractions 0..1
-    (scaled to 0..255), compressed files (.gz, .bz2, .xz, .zip) - see
-    _sniff. The pixels stay uint8 (a quarter of float32's memory) until a
-    batch needs them.
+    first, or last when the first column is all 0; 784: pixels only), a
+    row-index column (pandas' to_csv, R's write.csv), the label column
+    elsewhere or named class/target, ';', tab, '|' or space separators,
+    decimal commas, pixels as fractions 0..1 or as 0 and 1 only (scaled to
+    0..255), compressed files (.gz, .bz2, .xz, .zip); see _layout. The
+    pixels stay uint8 (a quarter of float32's memory) until a batch needs
+    them.
 
     path       -- the CSV file
     label_max  -- the largest label allowed (the number of classes - 1)
@@ -538,30 +557,14 @@ def load_csv(path, label_max=255, label_note="", report=print):
     Raises InputError naming the file, line and column of the first problem.
     """
     layout = _sniff(path, label_max)
-    unit = whole = None
-    try:
-        if layout.decimals:
-            raise ValueError("decimals: read as float64")
-        whole = _parse(path, layout, np.uint8)
-    except (pd.errors.ParserError, pd.errors.ParserWarning):
-        _locate_bad_cell(path, layout, label_max, label_note)
-    except (ValueError, Warning):
-        # A file whose first rows write decimals (0.0..255.0, or fractions 0..1)
-        # is parsed as float64. In a file of whole numbers, a bad cell (text,
-        # empty, a fraction) goes straight to _locate_bad_cell, without a
-        # second full parse.
-        if not layout.decimals:
-            _locate_bad_cell(path, layout, label_max, label_note)
-        try:
-            values = _parse(path, layout, np.float64)
-        except (ValueError, Warning, pd.errors.ParserError):
-            _locate_bad_cell(path, layout, label_max, label_note)
+    if layout.decimals:  # 0.0..255.0, or fractions 0..1: both readings kept, as uint8
+        values = _parse_or_locate(path, layout, np.float64, label_max, label_note)
         stats = _column_stats(values)
         whole = [np.rint(np.clip(np.nan_to_num(A), 0, 255)).astype(np.uint8) for A in values]
         unit = [np.rint(np.clip(np.nan_to_num(A), 0, 1) * 255).astype(np.uint8) for A in values]
         del values
-    except READ_ERRORS as e:
-        raise InputError(f"{path}: cannot be read ({e})") from None
+    else:
+        whole, unit = _parse_or_locate(path, layout, np.uint8, label_max, label_note), None
     if any(A.shape[1] != layout.n_cols - layout.index for A in whole):
         _locate_bad_cell(path, layout, label_max, label_note)
     if sum(len(A) for A in whole) == 0:
