@@ -139,6 +139,8 @@ class Layout:
     skip         -- the lines before the first row (the header, a sep= line, comments)
     n_cols       -- the fields of a row, index columns included
     index        -- how many leading columns are a row index, ignored
+    end          -- where the columns of values end: n_cols, or n_cols - 1 when
+                    every line ends with a separator (an empty last column)
     label        -- the column of the labels (0-based, index columns counted), or None
     names        -- each column's name, for error messages
     guessed      -- the label's place comes from the widths alone (no names):
@@ -155,8 +157,9 @@ class Layout:
         """Names for a file without names: 'index', 'label', 'pixel0', 'pixel1', ..."""
         names, k = [], 0
         for j in range(self.n_cols):
-            if j < self.index or j == self.label:
-                names.append("index" if j < self.index else "label")
+            if j < self.index or j >= self.end or j == self.label:
+                names.append("index" if j < self.index else "label" if j == self.label
+                             else "empty")
             else:
                 names.append(f"pixel{k}")
                 k += 1
@@ -219,7 +222,7 @@ def _sniff(path, label_max):
     first rows write numbers as decimals (0.0, 0.5, 1e2) rather than whole numbers."""
     layout, rows = _layout(path, label_max)
     layout.decimals = any(_is_number(cell, layout.decimal) and not re.fullmatch(r"[-+]?\d+", cell)
-                          for row in rows for cell in row[layout.index:])
+                          for row in rows for cell in row[layout.index:layout.end])
     return layout
 
 
@@ -282,26 +285,31 @@ def _layout(path, label_max):
     rows = [split(line) for _, line in lines]
     first_column = [row[0] if row else "" for row in rows]
     layout = Layout(sep=sep, decimal=decimal, skip=lines[0][0] - 1, n_cols=len(rows[0]),
-                    index=0, label=None, names=None, guessed=False, notes=notes,
-                    header_line=False, decimals=False)
+                    index=0, end=len(rows[0]), label=None, names=None, guessed=False,
+                    notes=notes, header_line=False, decimals=False)
+    ends_empty = len(rows[0]) > 2 and all(row and row[-1] == "" for row in rows)
     if header is not None:
         if len(rows[0]) == len(header) + 1 and (_counts_rows(first_column, label_max) or not any(
                 _is_number(c, decimal) for c in first_column)):
             header = [""] + header  # R's write.table: no name over the row names
         elif len(rows[0]) == len(header):
             layout.header_line = True
-        layout.n_cols, layout.names = len(header), header
+        layout.n_cols = layout.end = len(header)
+        layout.names = header
         layout.width_note = f"the header has {len(header)}"
+        if ends_empty and header[-1] == "":  # every line ends with a separator
+            layout.end -= 1
+            notes.append("every line ends with a separator: the empty last column ignored")
         while layout.index < len(header) - 1 and INDEX_NAME.fullmatch(header[layout.index]):
             layout.index += 1
         if layout.index:
             notes.append(f"column{'s 1-' if layout.index > 1 else ' '}{layout.index} "
                          f"({', '.join(_quote(h) for h in header[:layout.index])}) "
                          "read as a row index and ignored")
-        if _numbers_columns(header[layout.index:]):
+        if _numbers_columns(header[layout.index:layout.end]):
             notes.append("columns named by number")
         else:
-            labels = [j for j in range(layout.index, len(header))
+            labels = [j for j in range(layout.index, layout.end)
                       if header[j].lower() in LABEL_NAMES]
             if len(labels) > 1:
                 a, b = labels[:2]
@@ -313,19 +321,22 @@ def _layout(path, label_max):
                 if labels[0] != layout.index:
                     notes.append(f"column {labels[0] + 1} ({_quote(header[labels[0]])}) "
                                  "read as the label")
-            if len(header) - layout.index - len(labels) < 1:
+            if layout.end - layout.index - len(labels) < 1:
                 raise InputError(f"{path}: line 1: the header names no pixel columns")
             return layout, rows
     else:
         notes.append("no header line")
         layout.width_note = f"line {lines[0][0]} has {layout.n_cols}"
-        width = layout.n_cols
+        if ends_empty:
+            layout.end -= 1
+            notes.append("every line ends with a separator: the empty last column ignored")
+        width = layout.end
         if _counts_rows(first_column, label_max) or (
                 _counts_rows(first_column, -1) and _square(width - 2) and not _square(width - 1)):
             layout.index = 1
             notes.append("column 1 counts the rows: read as a row index and ignored")
     # no names: the width says whether there is a label
-    width = layout.n_cols - layout.index
+    width = layout.end - layout.index
     if _square(width - 1) and not _square(width):
         layout.label, layout.guessed = layout.index, True
         side = math.isqrt(width - 1)
@@ -434,7 +445,7 @@ def _locate_bad_cell(path, layout, label_max, label_note="", unit=False):
     n_cols = layout.n_cols
     columns = np.arange(n_cols)
     label = columns == layout.label
-    skip = columns < layout.index
+    skip = (columns < layout.index) | (columns >= layout.end)
     top = np.where(label, label_max, 1 if unit else 255).astype(np.float64)
     top[skip] = np.inf
     whole = label | (not unit)
@@ -470,15 +481,18 @@ def _locate_bad_cell(path, layout, label_max, label_note="", unit=False):
 def _parse(path, layout, dtype):
     """Parse the rows with pandas' C reader, in chunks of 10,000 rows, as dtype.
 
-    Returns a list of arrays, one per chunk, of the columns after the index
-    columns. Raises what pandas raises (ValueError for a cell that is not
-    of dtype, ParserError for a row of the wrong width), and turns warnings
-    into errors: a row with extra fields is a warning to pandas.
+    Returns a list of arrays, one per chunk, of the columns of values (index
+    and empty columns left out). Raises what pandas raises (ValueError for a
+    cell that is not of dtype, ParserError for a row of the wrong width, or
+    when all are as wide as each other but not as the layout says), and
+    turns warnings into errors: a row with extra fields is a warning to
+    pandas.
     Reading straight to uint8 is 2.8x faster than int64; reading in chunks
     costs no time and cuts the peak memory of loading train.csv from 450 MB
     to 170 MB (the parser's buffers).
     """
-    types = {j: (str if j < layout.index else dtype) for j in range(layout.n_cols)}
+    ignored = layout.index or layout.end < layout.n_cols
+    types = {j: (dtype if layout.index <= j < layout.end else str) for j in range(layout.n_cols)}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         # A header on line 1 as wide as the rows is pandas' header=0, 10-20% faster
@@ -486,11 +500,16 @@ def _parse(path, layout, dtype):
         where = ({"header": 0} if layout.skip == 1 and layout.header_line
                  else {"header": None, "skiprows": layout.skip})
         reader = pd.read_csv(path, sep=layout.sep, decimal=layout.decimal, **where,
-                             dtype=types if layout.index else dtype,
+                             dtype=types if ignored else dtype,
                              index_col=False, encoding="utf-8-sig", chunksize=10_000)
+        chunks = []
         with reader:
-            return [chunk.iloc[:, layout.index:].to_numpy() if layout.index
-                    else chunk.to_numpy() for chunk in reader]
+            for chunk in reader:
+                if chunk.shape[1] != layout.n_cols:  # every row one field too many, say
+                    raise pd.errors.ParserError(f"{chunk.shape[1]} columns, not {layout.n_cols}")
+                chunks.append(chunk.iloc[:, layout.index:layout.end].to_numpy() if ignored
+                              else chunk.to_numpy())
+        return chunks
 
 
 def _parse_or_locate(path, layout, dtype, label_max, label_note):
@@ -565,14 +584,12 @@ def load_csv(path, label_max=255, label_note="", report=print):
         del values
     else:
         whole, unit = _parse_or_locate(path, layout, np.uint8, label_max, label_note), None
-    if any(A.shape[1] != layout.n_cols - layout.index for A in whole):
-        _locate_bad_cell(path, layout, label_max, label_note)
     if sum(len(A) for A in whole) == 0:
         raise InputError(f"{path}: has a header line but no rows")
     if unit is None:
         stats = _column_stats(whole)
     label = None if layout.label is None else layout.label - layout.index
-    last = layout.n_cols - layout.index - 1
+    last = layout.end - layout.index - 1
     if (layout.guessed and stats["max"][label] == 0
             and stats["min"][last] < stats["max"][last] <= label_max
             and not np.any(stats["fraction"][last] if unit is not None else 0)):

@@ -124,6 +124,12 @@ LAYOUTS = [
      ["separated by ';'"]),
     ("tab", "a.tsv", lambda f, p: f.to_csv(p, sep="\t", index=False), True, ["tab-separated"]),
     ("pipe", "a.csv", lambda f, p: f.to_csv(p, sep="|", index=False), True, ["'|'"]),
+    ("every-line-ends-with-a-separator", "a.csv",
+     lambda f, p: f.to_csv(p, sep=";", index=False, lineterminator=";\n"), True,
+     ["separated by ';'", "empty last column ignored"]),
+    ("no-header-every-line-ends-with-a-comma", "a.csv",
+     lambda f, p: f.to_csv(p, index=False, header=False, lineterminator=",\n"), True,
+     ["no header line", "empty last column ignored", "column 1 read as the label"]),
     ("spaces-savetxt-default", "a.txt", lambda f, p: np.savetxt(p, f.to_numpy()), True,
      ["separated by spaces", "no header line"]),
     ("savetxt-header-comment", "a.csv",
@@ -328,6 +334,7 @@ def csv_files(draw, malformed=False):
     quote = draw(st.booleans(), label="quoted")
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]), label="newline")
     bom = draw(st.booleans(), label="bom")
+    trailing = sep != " " and draw(st.booleans(), label="every line ends with sep")
 
     def pixel(v):
         return repr(v / 255).replace(".", decimal) if unit else str(v)
@@ -345,7 +352,8 @@ def csv_files(draw, malformed=False):
 
     def render(header, rows):
         def line(cells):
-            return sep.join(f'"{c}"' if quote or (c == "" and sep == " ") else c for c in cells)
+            return sep.join(f'"{c}"' if quote or (c == "" and sep == " ") else c
+                            for c in cells) + (sep if trailing else "")
         lines = ([line(header)] if header is not None else []) + [line(r) for r in rows]
         return ("\ufeff" if bom else "").encode() + (newline.join(lines) + newline).encode()
 
