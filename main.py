@@ -266,7 +266,8 @@ def predict(c):
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
         Z = utils.predict_logits(params, X, activation)
-        stem = name.split(".")[0] or name
+        packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))
+        stem = os.path.splitext(os.path.splitext(name)[0] if packed else name)[0]
         out = os.path.join(c["RUNS_DIR"], f"{stem}-predictions.csv")
         runs.write_predictions(out, Z.argmax(axis=1))
         if y is not None:
