@@ -317,14 +317,20 @@ def find_ink(img, dark_ink=None):
     img -- grey levels (h, w) or grey levels and alpha (h, w, 2), floats 0..1.
     The ink is the alpha where alpha varies, else the grey levels. Steps:
     a light box blur (radius 1 per 300 pixels of the shorter side); Otsu's
-    threshold splits the pixels in two, and the smaller side is the ink (so
-    dark on light and light on dark both work, with no fixed 0.5); the
-    background is then fitted by a smooth surface and subtracted (shading
-    across a photographed page) and Otsu's threshold taken again; the ink's
-    intensity runs from 0 at the background's noise level to 1 at the
-    strokes' core (their 90th percentile). Only the strokes that make the
-    digit are kept (_digit_blocks): specks and smudges away from it go.
-    dark_ink -- True or False forces the polarity (None: the smaller side).
+    threshold (Otsu 1979) splits the pixels in two, once a wide local mean
+    is subtracted, and the smaller side is the ink (so dark on light and
+    light on dark both work, with no fixed 0.5; when the two sides are
+    nearly equal, a picture cropped tight to a thick digit, the ink is the
+    dark side of a grey picture and the opaque side of a transparent one);
+    the page under the ink is estimated locally (local_background) and
+    divided out for dark ink, subtracted for light ink, which evens out
+    shading and shadows; Otsu's threshold is taken again on what is left;
+    the ink's intensity runs from 0 at the background's noise level to 1
+    at the strokes' core (their 90th percentile). A picture whose ink is not
+    clearly above the noise (8 times its spread) is blank. Only the strokes
+    that make the digit are kept (_digit_blocks): specks and smudges away
+    from it, and the desk around the page, go.
+    dark_ink -- True or False forces the polarity (None: decide as above).
     Returns ink, float64 0..1 of shape (h, w); box, the (top, bottom, left,
     right) rows and columns of the digit's strokes, inclusive; whether the
     ink was taken to be the dark side; and how many marks as large as a
@@ -340,10 +346,7 @@ def find_ink(img, dark_ink=None):
     smooth = _box_blur(signal, r)
     if smooth.max() - smooth.min() < 0.02:
         raise ValueError("the image is blank: no digit found")
-    # Which side is the ink: the smaller of the two that Otsu's threshold splits,
-    # once light that changes slowly across the picture (a shadow over half
-    # the page) is evened out by subtracting a wide local mean.
-    if dark_ink is None:
+    if dark_ink is None:  # a wide local mean subtracted first: a shadow over half the page
         flat = smooth - _box_blur(smooth, max(1, min(smooth.shape) // 4))
         bright = float(np.mean(flat > otsu_threshold(flat)))
         if min(bright, 1 - bright) < 0.3:
