@@ -1,5 +1,7 @@
-"""data.py: loading CSVs (exact values, a byte-order mark, any malformed file an InputError
-naming it), the shipped MNIST files, and augmentation (random_shift, random_affine).
+"""data.py: loading CSVs (exact values, a byte-order mark, every layout people save read back
+exactly from the same MNIST rows with one line saying how, the layouts that cannot be read,
+random files in random layouts, good or broken), the shipped MNIST files, and augmentation
+(random_shift, random_affine).
 
 The table of bad inputs that the program reports in one line with exit status 2,
 many of them bad CSVs that data.load_csv finds, runs main.py as a whole: it is
