@@ -6,11 +6,18 @@ cell. Every problem with what the user brings (a file, a setting, a picture)
 is an InputError: one line, and exit status 2.
 """
 
+import bz2
+import contextlib
 import csv
+import gzip
 import io
+import lzma
 import math
 import os
+import re
 import warnings
+import zipfile
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -28,71 +35,365 @@ class InputError(Exception):
 
 # ----------------------------------------------------------------------------
 # reading a CSV
+#
+# A CSV is read in three steps. _sniff decides the layout from the first
+# lines alone (the separator, whether there is a header line, row-index
+# columns, where the label is); pandas' C reader then parses every row
+# (straight to uint8 for whole numbers, as float64 only for a file of
+# decimals); and only a file that fails a check is read once more, by the
+# csv module, to name the line and column of the first bad cell.
+
+LABEL_NAMES = ("label", "labels", "class", "target", "digit", "y")  # what a label column is called
+INDEX_NAME = re.compile(r"(|index|id|imageid|unnamed: \d+(\.\d+)?)", re.IGNORECASE)
+DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+([eE][-+]?\d+)?")
+SEPARATOR_NAMES = {"\t": "tab-separated", ";": "separated by ';'", "|": "separated by '|'",
+                   r"\s+": "separated by spaces", ",": "separated by ','"}
+SNIFF_LINES = 25  # the lines _sniff looks at: the header (if any) and the first rows
+CELL_CHARS = 24  # the most of a cell (or column name) an error message quotes
+
+
+def _quote(text):
+    """A cell or name for an error message: stripped, cut to CELL_CHARS, in quotes."""
+    text = text.strip()
+    return repr(text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 3] + "...")
+
+
+@contextlib.contextmanager
+def _open(path):
+    """Open a file as bytes, decompressing .gz, .bz2, .xz and one-file .zip as pandas does.
+
+    The file is streamed, never read whole: looking at the first lines of a
+    compressed train.csv costs no more than of a plain one.
+    """
+    lower = path.lower()
+    if lower.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise InputError(f"{path}: holds {len(members)} files; a .zip must hold one CSV")
+            with archive.open(members[0]) as f:
+                yield f
+        return
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+        os.path.splitext(lower)[1], open)
+    with opener(path, "rb") as f:
+        yield f
+
+
+READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 
 
 def _text_lines(path):
     """Yield the lines of a file as text, failing on the first that is not UTF-8.
 
-    A byte-order mark (as Excel writes) is dropped from the first line.
+    A byte-order mark (as Excel writes) is dropped from the first line. A
+    lone carriage return ends a line too, as it does for pandas' C reader
+    (old Mac files), so line numbers agree with what an editor shows.
     """
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise InputError(f"{path}: line {number} is not UTF-8 text") from None
+    number = 0
+    with _open(path) as f:
+        for raw in f:
+            for part in re.split(rb"(?<=\r)(?!\n)", raw) if b"\r" in raw else (raw,):
+                if not part:
+                    continue
+                number += 1
+                if number == 1 and part[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                    raise InputError(f"{path}: is UTF-16 text (Excel's 'Unicode Text'); "
+                                     "save it as 'CSV UTF-8' instead")
+                try:
+                    yield part.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(f"{path}: line {number} is not UTF-8 text") from None
 
 
-def _header(path):
-    """Read and return the header line of a CSV as a list of stripped names."""
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a folder, not a CSV file")
+def _is_number(text, decimal="."):
+    """Whether a string parses as a float (with decimal commas if decimal is ',')."""
     try:
-        first = next(_text_lines(path), "")
-    except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
-    if not first.strip():
-        raise InputError(f"{path}: is empty (expected a header line like label,pixel0,...)")
-    return [name.strip() for name in next(csv.reader([first]))]
-
-
-def _is_number(text):
-    """Whether a string parses as a float."""
-    try:
-        float(text)
+        float(text.replace(",", ".") if decimal == "," else text)
         return True
     except ValueError:
         return False
 
 
-def _first_bad_cell(text, rows, top):
+def _splitter(sep):
+    """A function that splits one line into stripped cells, as sep separates them."""
+    if sep == r"\s+":
+        return lambda line: [cell.strip('"') for cell in line.split()]
+    def split(line):
+        try:
+            return [cell.strip() for cell in next(csv.reader([line], delimiter=sep), [])]
+        except csv.Error:
+            return line.split(sep)
+    return split
+
+
+def _square(n):
+    """Whether n > 0 is a perfect square: the pixel count of a square image."""
+    return n > 0 and math.isqrt(n) ** 2 == n
+
+
+class Layout:
+    """How a CSV is laid out: what _sniff found, and what load_csv needs to parse it.
+
+    sep, decimal -- pandas' sep and decimal arguments
+    skip         -- the lines before the first row (the header, a sep= line, comments)
+    n_cols       -- the fields of a row, index columns included
+    index        -- how many leading columns are a row index, ignored
+    end          -- where the columns of values end: n_cols, or n_cols - 1 when
+                    every line ends with a separator (an empty last column)
+    label        -- the column of the labels (0-based, index columns counted), or None
+    names        -- each column's name, for error messages
+    guessed      -- the label's place comes from the widths alone (no names):
+                    it may move to the last column once the data is seen
+    header_line  -- the line before the rows names as many columns as a row has
+    width_note   -- what a row's width is compared with, for error messages
+    notes        -- what is not standard about the layout, to tell the user
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def name_columns(self):
+        """Names for a file without names: 'index', 'label', 'pixel0', 'pixel1', ..."""
+        names, k = [], 0
+        for j in range(self.n_cols):
+            if j < self.index or j >= self.end or j == self.label:
+                names.append("index" if j < self.index else "label" if j == self.label
+                             else "empty")
+            else:
+                names.append(f"pixel{k}")
+                k += 1
+        self.names = names
+
+
+def _counts_rows(cells, label_max):
+    """Whether a column's first cells count up by one from 0 or 1 past label_max: a row index."""
+    if len(cells) < 2 or not all(re.fullmatch(r"\d{1,9}", c) for c in cells):
+        return False
+    start = int(cells[0])
+    return (start in (0, 1) and start + len(cells) - 1 > label_max
+            and all(int(c) == start + j for j, c in enumerate(cells)))
+
+
+def _numbers_columns(cells):
+    """Whether cells are 0, 1, 2, ... (or 1, 2, 3, ...) beyond 255: pandas' names of
+    unnamed columns, which no row of pixels can be."""
+    if len(cells) < 2 or not all(re.fullmatch(r"\d{1,9}", c) for c in cells):
+        return False
+    start = int(cells[0])
+    return (start in (0, 1) and start + len(cells) - 1 > 255
+            and all(int(c) == start + j for j, c in enumerate(cells)))
+
+
+def _is_header(cells, decimal):
+    """Whether the cells of a first line are names: at least half of them are not
+    numbers, or those that are not are names of labels or indexes (label,0,1,...), or
+    they number the columns (0,1,2,... past 255); a leading empty cell is pandas'
+    unnamed index. A line of numbers with a few bad cells is a row."""
+    rest = cells[1:] if len(cells) > 1 and cells[0] == "" else cells
+    words = [c for c in rest if not _is_number(c, decimal)]
+    return (2 * len(words) >= len(rest) or _numbers_columns(rest) or (bool(words) and all(
+        w.lower() in LABEL_NAMES or (w and INDEX_NAME.fullmatch(w)) for w in words)))
+
+
+def _first_lines(path):
+    """The (line number, text) of the first SNIFF_LINES non-blank lines of a file."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a folder, not a CSV file")
+    lines = []
+    try:
+        with contextlib.closing(_text_lines(path)) as text_lines:
+            for number, text in enumerate(text_lines, start=1):
+                if text.strip():
+                    lines.append((number, text.rstrip("\r\n")))
+                if len(lines) == SNIFF_LINES:
+                    break
+    except READ_ERRORS as e:
+        raise InputError(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e})") from None
+    if not lines:
+        raise InputError(f"{path}: is empty (expected a header line like label,pixel0,...)")
+    return lines
+
+
+def _sniff(path, label_max):
+    """Decide the layout of a CSV from its first lines (see _layout), and whether its
+    first rows write numbers as decimals (0.0, 0.5, 1e2) rather than whole numbers."""
+    layout, rows = _layout(path, label_max)
+    layout.decimals = any(_is_number(cell, layout.decimal) and not re.fullmatch(r"[-+]?\d+", cell)
+                          for row in rows for cell in row[layout.index:layout.end])
+    return layout
+
+
+def _layout(path, label_max):
+    """Decide the layout of a CSV from its first lines, before parsing it.
+
+    The separator is the first of tab, ';', '|', ',' that the first line
+    holds (else runs of spaces), or what an Excel 'sep=;' line says; decimal
+    commas are taken when the separator is not a comma and a cell reads like
+    0,5. The first line is a header when at least half its cells are not
+    numbers, or its only words are names of labels or indexes (label,0,1,..),
+    or it numbers the columns 0, 1, 2, ... past 255 (pandas' names for
+    unnamed columns); a '# ' line before the rows that names as many columns
+    is a header too (np.savetxt's header=). Leading columns named
+    '' (pandas' unnamed index), 'Unnamed: 0', 'index', 'id' or 'ImageId', or
+    one without a name over it (R's write.table) or that counts the rows
+    from 0 or 1 past label_max, are a row index. The label is the column
+    named one of LABEL_NAMES. A file without names has a label when its
+    width is a square plus one (785 = 1 + 28 x 28), first (load_csv moves
+    it last if the first column is all 0 and the last one varies within the
+    labels), none when its width is a square (784), and is refused otherwise.
+    Returns (layout, rows): a Layout, and the first rows split into cells.
+    Raises InputError for a missing, empty or ambiguous file.
+    """
+    lines = _first_lines(path)
+    notes, sep = [], None
+    given = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[0][1])
+    if given:  # Excel's hint line: sep=;
+        sep = given.group(1)
+        lines = lines[1:]
+    comments = []
+    while lines and re.match(r"\s*#( |$)", lines[0][1]):
+        comments.append(lines.pop(0)[1].strip()[1:].strip())
+    if not lines:
+        raise InputError(f"{path}: holds no rows (expected a header line like label,pixel0,...)")
+    first = lines[0][1]
+    if sep is None:
+        sep = next((s for s in "\t;|," if s in first), r"\s+" if first.split()[1:] else ",")
+    split = _splitter(sep)
+    decimal = "," if sep != "," and any(DECIMAL_COMMA.fullmatch(cell) for _, line in lines
+                                        for cell in split(line)) else "."
+    if sep != ",":
+        notes.append(SEPARATOR_NAMES.get(sep, f"separated by {sep!r}")
+                     + (", with decimal commas" if decimal == "," else ""))
+    cells = split(first)
+    header = None
+    if _is_header(cells, decimal):
+        header, lines = cells, lines[1:]
+    elif comments:
+        named = split(comments.pop())
+        if len(named) in (len(cells), len(cells) - 1) and _is_header(named, decimal):
+            header = named
+            notes.append("header line read from a '#' comment")
+        else:
+            comments.append(named)
+    if comments:
+        notes.append(f"{len(comments)} comment line{'s' * (len(comments) > 1)} skipped")
+    if not lines:
+        raise InputError(f"{path}: has a header line but no rows")
+    rows = [split(line) for _, line in lines]
+    first_column = [row[0] if row else "" for row in rows]
+    layout = Layout(sep=sep, decimal=decimal, skip=lines[0][0] - 1, n_cols=len(rows[0]),
+                    index=0, end=len(rows[0]), label=None, names=None, guessed=False,
+                    notes=notes, header_line=False, decimals=False)
+    ends_empty = len(rows[0]) > 2 and all(row and row[-1] == "" for row in rows)
+    if header is not None:
+        if len(rows[0]) == len(header) + 1 and (_counts_rows(first_column, label_max) or not any(
+                _is_number(c, decimal) for c in first_column)):
+            header = [""] + header  # R's write.table: no name over the row names
+        elif len(rows[0]) == len(header):
+            layout.header_line = True
+        layout.n_cols = layout.end = len(header)
+        layout.names = header
+        layout.width_note = f"the header has {len(header)}"
+        if ends_empty and header[-1] == "":  # every line ends with a separator
+            layout.end -= 1
+            notes.append("every line ends with a separator: the empty last column ignored")
+        while layout.index < len(header) - 1 and INDEX_NAME.fullmatch(header[layout.index]):
+            layout.index += 1
+        if layout.index:
+            notes.append(f"column{'s 1-' if layout.index > 1 else ' '}{layout.index} "
+                         f"({', '.join(_quote(h) for h in header[:layout.index])}) "
+                         "read as a row index and ignored")
+        if _numbers_columns(header[layout.index:layout.end]):
+            notes.append("columns named by number")
+        else:
+            labels = [j for j in range(layout.index, layout.end)
+                      if header[j].lower() in LABEL_NAMES]
+            if len(labels) > 1:
+                a, b = labels[:2]
+                raise InputError(f"{path}: line 1: columns {a + 1} ({_quote(header[a])}) and "
+                                 f"{b + 1} ({_quote(header[b])}) could both be the label: "
+                                 "rename or remove one")
+            if labels:
+                layout.label = labels[0]
+                if labels[0] != layout.index:
+                    notes.append(f"column {labels[0] + 1} ({_quote(header[labels[0]])}) "
+                                 "read as the label")
+            if layout.end - layout.index - len(labels) < 1:
+                raise InputError(f"{path}: line 1: the header names no pixel columns")
+            return layout, rows
+    else:
+        notes.append("no header line")
+        layout.width_note = f"line {lines[0][0]} has {layout.n_cols}"
+        if ends_empty:
+            layout.end -= 1
+            notes.append("every line ends with a separator: the empty last column ignored")
+        width = layout.end
+        if _counts_rows(first_column, label_max) or (
+                _counts_rows(first_column, -1) and _square(width - 2) and not _square(width - 1)):
+            layout.index = 1
+            notes.append("column 1 counts the rows: read as a row index and ignored")
+    # no names: the width says whether there is a label
+    width = layout.end - layout.index
+    if _square(width - 1) and not _square(width):
+        layout.label, layout.guessed = layout.index, True
+        side = math.isqrt(width - 1)
+        notes.append(f"column {layout.index + 1} read as the label "
+                     f"({width} columns: a label and {side}x{side} pixels)")
+    elif _square(width) and not _square(width - 1):
+        side = math.isqrt(width)
+        notes.append(f"{width} columns read as {side}x{side} pixels, no labels")
+    else:
+        raise InputError(f"{path}: no column names, and {width} columns are not a square "
+                         "image with or without a label: add a header line that names them "
+                         "(label,pixel0,pixel1,...)")
+    layout.name_columns()
+    return layout, rows
+
+
+def _first_bad_cell(text, rows, top, whole, skip, layout):
     """The (row, column, reason) of the first bad cell of a block of rows, or None.
 
     text -- the block's lines as one string; rows -- the same rows split into
-    fields; top -- the largest value allowed in each column. pandas' C reader
-    parses a block of plain numbers at once; only a block that holds
-    something else (text, an empty cell, 'nan') goes through the slower
-    cell-by-cell path that can say which cell and why.
+    fields; top -- the largest value allowed in each column; whole -- whether
+    each column must hold whole numbers; skip -- whether each column goes
+    unchecked (a row index). pandas' C reader parses a block of plain
+    numbers at once; only a block that holds something else (text, an empty
+    cell, 'nan') goes through the slower cell-by-cell path that can say
+    which cell and why.
     """
+    n_cols = len(top)
     try:
-        values = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64,
-                             na_filter=False).to_numpy()
+        dtype = {j: (str if skip[j] else np.float64) for j in range(n_cols)} if skip.any() \
+            else np.float64
+        frame = pd.read_csv(io.StringIO(text), header=None, dtype=dtype, na_filter=False,
+                            sep=layout.sep, decimal=layout.decimal)
+        if frame.shape != (len(rows), n_cols):
+            raise ValueError("not the rows the csv module read")
+        if skip.any():
+            values = np.zeros(frame.shape)
+            values[:, ~skip] = frame.iloc[:, ~skip].to_numpy(np.float64)
+        else:
+            values = frame.to_numpy(np.float64)
         empty = not_number = np.zeros(values.shape, dtype=bool)
-    except ValueError:
+    except (ValueError, TypeError, pd.errors.ParserError):
         cells = pd.Series(np.array(rows, dtype=str).ravel()).str.strip()
-        shape = (len(rows), len(top))
-        values = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64).reshape(shape)
+        if layout.decimal == ",":
+            cells = cells.str.replace(",", ".", regex=False)
+        shape = (len(rows), n_cols)
+        values = pd.to_numeric(cells, errors="coerce").to_numpy(np.float64).reshape(shape).copy()
         spelled_nan = cells.str.lower().isin(["nan", "-nan", "+nan"]).to_numpy().reshape(shape)
-        not_number = np.isnan(values) & ~spelled_nan
-        empty = (cells == "").to_numpy().reshape(shape)
+        not_number = np.isnan(values) & ~spelled_nan & ~skip
+        empty = (cells == "").to_numpy().reshape(shape) & ~skip
+        values[:, skip] = 0
     with np.errstate(invalid="ignore"):
         checks = [
             (empty, "is empty"),
             (not_number, "is not a number"),
             (~np.isfinite(values), "is not finite"),
-            (values != np.round(values), "is not a whole number"),
+            ((values != np.round(values)) & whole, "is not a whole number"),
             ((values < 0) | (values > top), None),
         ]
     bad = np.logical_or.reduce([mask for mask, _ in checks])
@@ -100,109 +401,235 @@ def _first_bad_cell(text, rows, top):
         return None
     row, col = divmod(int(np.argmax(bad.ravel())), bad.shape[1])
     reason = next(r for mask, r in checks if mask[row, col])
-    return row, col, reason or f"is outside 0..{top[col]:.0f}"
+    return row, col, reason or f"is outside 0..{top[col]:g}"
 
 
-def _locate_bad_cell(path, n_cols, pixel_start, label_max, label_note=""):
+class _SpaceReader:
+    """Rows of fields separated by runs of spaces, counting lines like csv.reader."""
+
+    def __init__(self, lines):
+        self.lines, self.line_num = lines, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = next(self.lines)
+        self.line_num += 1
+        return [cell.strip('"') for cell in line.split()]
+
+
+def _locate_bad_cell(path, layout, label_max, label_note="", unit=False):
     """Find the first malformed row or cell of a CSV and raise InputError for it.
 
-    Only called when the fast reader has refused the file. The csv module
-    reads it in blocks of 2,000 rows, checking each row's width and quoting
-    (a field holding a line break means a quote was never closed); each
-    block's cells are then checked at once. Blank lines are skipped, as
-    pandas skips them.
+    Only called when the fast reader has refused the file, or its values
+    failed a check. The csv module reads it in blocks of 2,000 rows,
+    checking each row's width and quoting (a field holding a line break
+    means a quote was never closed); each block's cells are then checked at
+    once. Blank lines are skipped, as pandas skips them. unit -- the pixels
+    are fractions 0..1 (else whole numbers 0..255).
     """
-    raw = []  # the lines the csv reader has taken since the last block
+    raw = []  # the lines the reader has taken since the last block
 
     def lines_read():
         for line in _text_lines(path):
             raw.append(line)
             yield line
 
-    reader = csv.reader(lines_read())
-    names = [name.strip() for name in next(reader)]
+    lines = lines_read()
+    for _ in range(layout.skip):
+        next(lines, None)
     raw.clear()
-    top = np.array([label_max] * pixel_start + [255] * (n_cols - pixel_start), dtype=np.float64)
-    rows, lines = [], []  # a block of rows, and the file line each starts on
+    reader = (_SpaceReader(lines) if layout.sep == r"\s+"
+              else csv.reader(lines, delimiter=layout.sep))
+    n_cols = layout.n_cols
+    columns = np.arange(n_cols)
+    label = columns == layout.label
+    skip = (columns < layout.index) | (columns >= layout.end)
+    top = np.where(label, label_max, 1 if unit else 255).astype(np.float64)
+    top[skip] = np.inf
+    whole = label | (not unit)
+    pixel_note = (" (this file's pixels are fractions 0..1)" if unit
+                  else " (pixels are whole numbers 0..255)")
+    rows, lines_of_rows = [], []  # a block of rows, and the file line each starts on
     while True:
-        start = reader.line_num + 1
+        start = layout.skip + reader.line_num + 1
         row = next(reader, None)
         joined = ",".join(row) if row else ""
         if "\n" in joined or "\r" in joined:  # a field spanning lines
             raise InputError(f"{path}: line {start}: a quote is never closed")
         if row and len(row) != n_cols:
-            raise InputError(f"{path}: line {start} has {len(row)} fields, the header has {n_cols}")
+            raise InputError(f"{path}: line {start} has {len(row)} fields, {layout.width_note}")
         if row:
             rows.append(row)
-            lines.append(start)
+            lines_of_rows.append(start)
         if rows and (row is None or len(rows) == 2000):
-            found = _first_bad_cell("".join(raw), rows, top)
+            found = _first_bad_cell("".join(raw), rows, top, whole, skip, layout)
             if found:
                 i, j, reason = found
-                kind = "label" if j < pixel_start else "pixel"
-                note = label_note if kind == "label" else " (pixels are whole numbers 0..255)"
-                raise InputError(f"{path}: line {lines[i]}, column {j + 1} ({names[j]}): "
-                                 f"{kind} {rows[i][j].strip()!r} {reason}{note}")
-            rows, lines = [], []
+                kind = "label" if label[j] else "pixel"
+                note = label_note if label[j] else pixel_note
+                raise InputError(f"{path}: line {lines_of_rows[i]}, column {j + 1} "
+                                 f"({layout.names[j][:CELL_CHARS]}): "
+                                 f"{kind} {_quote(rows[i][j])} {reason}{note}")
+            rows, lines_of_rows = [], []
             raw.clear()
         if row is None:
-            raise InputError(f"{path}: could not be read as a CSV of whole numbers")
+            raise InputError(f"{path}: could not be read as a CSV of numbers")
 
 
-def load_csv(path, label_max=255, label_note=""):
+def _parse(path, layout, dtype):
+    """Parse the rows with pandas' C reader, in chunks of 10,000 rows, as dtype.
+
+    Returns a list of arrays, one per chunk, of the columns of values (index
+    and empty columns left out). Raises what pandas raises (ValueError for a
+    cell that is not of dtype, ParserError for a row of the wrong width, or
+    when all are as wide as each other but not as the layout says), and
+    turns warnings into errors: a row with extra fields is a warning to
+    pandas.
+    Reading straight to uint8 is 2.8x faster than int64; reading in chunks
+    costs no time and cuts the peak memory of loading train.csv from 450 MB
+    to 170 MB (the parser's buffers).
+    """
+    ignored = layout.index or layout.end < layout.n_cols
+    types = {j: (dtype if layout.index <= j < layout.end else str) for j in range(layout.n_cols)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # A header on line 1 as wide as the rows is pandas' header=0, 10-20% faster
+        # than skipping it; a row wider than the header is then a ParserWarning.
+        where = ({"header": 0} if layout.skip == 1 and layout.header_line
+                 else {"header": None, "skiprows": layout.skip})
+        reader = pd.read_csv(path, sep=layout.sep, decimal=layout.decimal, **where,
+                             dtype=types if ignored else dtype,
+                             index_col=False, encoding="utf-8-sig", chunksize=10_000)
+        chunks = []
+        with reader:
+            for chunk in reader:
+                if chunk.shape[1] != layout.n_cols:  # every row one field too many, say
+                    raise pd.errors.ParserError(f"{chunk.shape[1]} columns, not {layout.n_cols}")
+                chunks.append(chunk.iloc[:, layout.index:layout.end].to_numpy() if ignored
+                              else chunk.to_numpy())
+        return chunks
+
+
+def _parse_or_locate(path, layout, dtype, label_max, label_note):
+    """_parse, or when pandas refuses the file, the InputError that names its first bad cell.
+
+    In a file of whole numbers (dtype uint8) a bad cell (text, empty, a
+    fraction, a value past 255) goes straight to _locate_bad_cell, without a
+    second full parse.
+    """
+    try:
+        return _parse(path, layout, dtype)
+    except (ValueError, Warning):  # ParserError is a ValueError, ParserWarning a Warning
+        _locate_bad_cell(path, layout, label_max, label_note)
+    except READ_ERRORS as e:
+        raise InputError(f"{path}: cannot be read ({e})") from None
+    raise AssertionError("not reached: _locate_bad_cell always raises")
+
+
+def _column_stats(chunks):
+    """Per value column: min, max, the count of non-whole cells and of cells above 1.
+
+    Also the count of cells that are not finite (NaN, an empty cell, inf).
+    """
+    stats = {"min": [], "max": [], "fraction": [], "above_1": [], "nonfinite": 0}
+    for A in chunks:
+        if A.dtype == np.uint8:
+            stats["min"].append(A.min(axis=0))
+            stats["max"].append(A.max(axis=0))
+            continue
+        finite = np.isfinite(A)
+        stats["nonfinite"] += int(A.size - np.count_nonzero(finite))
+        A = np.where(finite, A, 0.0)
+        stats["min"].append(A.min(axis=0))
+        stats["max"].append(A.max(axis=0))
+        stats["fraction"].append(np.count_nonzero(A != np.round(A), axis=0))
+        stats["above_1"].append(np.count_nonzero(A > 1, axis=0))
+    out = {k: np.max(v, axis=0) if k == "max" else np.min(v, axis=0) if k == "min"
+           else np.sum(v, axis=0) if v else 0 for k, v in stats.items() if k != "nonfinite"}
+    out["nonfinite"] = stats["nonfinite"]
+    return out
+
+
+def load_csv(path, label_max=255, label_note="", report=print):
     """Load an MNIST-style CSV into compact arrays, checking every cell.
 
-    The file has a header line, then one image per line: an optional `label`
-    column first, then the pixels as whole numbers 0..255. The pixels stay
-    uint8 (a quarter of float32's memory) until a batch needs them.
+    The standard file has a header line, then one image per line: an
+    optional `label` column first, then the pixels as whole numbers 0..255,
+    separated by commas. The other layouts people save are read too, and
+    said in one line through report: no header line (785 columns: a label
+    first, or last when the first column is all 0; 784: pixels only), a
+    row-index column (pandas' to_csv, R's write.csv), the label column
+    elsewhere or named class/target, ';', tab, '|' or space separators,
+    decimal commas, pixels as fractions 0..1 or as 0 and 1 only (scaled to
+    0..255), compressed files (.gz, .bz2, .xz, .zip); see _layout. The
+    pixels stay uint8 (a quarter of float32's memory) until a batch needs
+    them.
 
     path       -- the CSV file
     label_max  -- the largest label allowed (the number of classes - 1)
     label_note -- added to a label's error, e.g. to say where label_max comes from
+    report     -- called with one line when the layout is not the standard one
     Returns (X, y): X the pixels, uint8 of shape (n, n_pixels); y the labels,
-    int64 of shape (n,), or None when the file has no `label` column.
+    int64 of shape (n,), or None when the file has no label column.
     Raises InputError naming the file, line and column of the first problem.
     """
-    names = _header(path)
-    lowered = [name.lower() for name in names]
-    has_label = lowered[0] == "label"
-    if "label" in lowered[1:]:
-        raise InputError(
-            f"{path}: line 1, column {lowered.index('label') + 1}: "
-            "the 'label' column must come first"
-        )
-    if _is_number(names[0]):
-        raise InputError(
-            f"{path}: line 1 holds numbers, not a header (expected label,pixel0,...)"
-        )
-    pixel_start = 1 if has_label else 0
-    if len(names) <= pixel_start:
-        raise InputError(f"{path}: line 1: the header names no pixel columns")
-    try:
-        # The fast path: pandas' C reader refuses anything that is not a whole
-        # number in 0..255 (text, NaN, inf, fractions, negatives, > 255,
-        # missing cells), and with warnings as errors, rows with extra fields.
-        # Reading straight to uint8 is 2.8x faster than int64; reading in
-        # chunks of 10,000 rows costs no time and cuts the peak memory of
-        # loading train.csv from 450 MB to 170 MB (the parser's buffers).
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            chunks = [chunk.to_numpy() for chunk in pd.read_csv(
-                path, dtype=np.uint8, index_col=False, encoding="utf-8-sig", chunksize=10_000)]
-    except (ValueError, pd.errors.ParserError, Warning):
-        _locate_bad_cell(path, len(names), pixel_start, label_max, label_note)
-        raise  # not reached: _locate_bad_cell always raises
-    except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e})") from None
-    if any(chunk.shape[1] != len(names) for chunk in chunks):
-        _locate_bad_cell(path, len(names), pixel_start, label_max, label_note)
-    if sum(len(chunk) for chunk in chunks) == 0:
+    layout = _sniff(path, label_max)
+    if layout.decimals:  # 0.0..255.0, or fractions 0..1: both readings kept, as uint8
+        values = _parse_or_locate(path, layout, np.float64, label_max, label_note)
+        stats = _column_stats(values)
+        whole = [np.rint(np.clip(np.nan_to_num(A), 0, 255)).astype(np.uint8) for A in values]
+        unit = [np.rint(np.clip(np.nan_to_num(A), 0, 1) * 255).astype(np.uint8) for A in values]
+        del values
+    else:
+        whole, unit = _parse_or_locate(path, layout, np.uint8, label_max, label_note), None
+    if sum(len(A) for A in whole) == 0:
         raise InputError(f"{path}: has a header line but no rows")
-    X = np.concatenate([chunk[:, pixel_start:] for chunk in chunks])
-    y = np.concatenate([chunk[:, 0] for chunk in chunks]).astype(np.int64) if has_label else None
-    del chunks
-    if y is not None and y.max() > label_max:
-        _locate_bad_cell(path, len(names), pixel_start, label_max, label_note)
+    if unit is None:
+        stats = _column_stats(whole)
+    label = None if layout.label is None else layout.label - layout.index
+    last = layout.end - layout.index - 1
+    if (layout.guessed and stats["max"][label] == 0
+            and stats["min"][last] < stats["max"][last] <= label_max
+            and not np.any(stats["fraction"][last] if unit is not None else 0)):
+        # no names, and the first column is all 0 while the last one varies
+        # within the labels: the label is last (MNIST's corner pixels are all 0)
+        layout.label, label = layout.index + last, last
+        layout.name_columns()
+        layout.notes[-1] = (f"column {layout.label + 1} read as the label (the first column "
+                            "is all 0, the last holds labels)")
+    pixels = np.ones(last + 1, dtype=bool)
+    if label is not None:
+        pixels[label] = False
+    fraction = np.sum(stats["fraction"][pixels]) if unit is not None else 0
+    above_1 = np.sum(stats["above_1"][pixels]) if unit is not None else 0
+    pixel_max = stats["max"][pixels].max(initial=0)
+    bad = (stats["nonfinite"] or stats["min"].min() < 0 or pixel_max > 255
+           or (fraction and pixel_max > 1))
+    if label is not None:
+        bad = bad or stats["max"][label] > label_max or (
+            unit is not None and stats["fraction"][label])
+    if bad:
+        _locate_bad_cell(path, layout, label_max, label_note, unit=fraction > above_1)
+    if fraction or pixel_max == 1:  # fractions 0..1 (or 0 and 1 only): scale to 0..255
+        layout.notes.append("pixels 0..1 scaled to 0..255" if fraction
+                            else "pixels are 0 and 1 only: read as 0 and 255")
+        chosen = unit if unit is not None else [A * np.uint8(255) for A in whole]
+    else:
+        chosen = whole
+        if pixel_max == 0:
+            layout.notes.append("every pixel is 0")
+    if pixels.all():
+        X = np.concatenate(chosen)
+    elif label == 0:
+        X = np.concatenate([A[:, 1:] for A in chosen])
+    else:
+        X = np.concatenate([A[:, pixels] for A in chosen])
+    y = None if label is None else np.concatenate([A[:, label] for A in whole]).astype(np.int64)
+    del whole, unit, chosen
+    if layout.notes:
+        report(f"{path}: {'; '.join(layout.notes)}")
     return X, y
 
 
@@ -233,7 +660,8 @@ def load_data(c, entries, rng):
     note = f" ({name}[-1] = {outputs}: the network has {outputs} classes)"
     X, y = load_csv(c["TRAIN_CSV"], outputs - 1, note)
     if y is None:
-        raise InputError(f"{c['TRAIN_CSV']}: line 1: the training file needs a 'label' column")
+        raise InputError(f"{c['TRAIN_CSV']}: the training file needs labels: a column named "
+                         "'label' in its header line (or, without a header line, labels first)")
     for name, arch in archs:
         if arch[0] != X.shape[1]:
             raise InputError(

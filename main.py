@@ -355,19 +355,20 @@ def predict(c):
         raise data.InputError(f"{weights}: no such weights file; train it first with: "
                               f"{settings.command(c, DEFAULTS)}")
     saved = runs.load_weights(weights)
-    params, activation = saved["params"], saved["config"].get("ACTIVATION", "relu")
-    stats = saved["stats"]
+    params, stats = saved["params"], saved["stats"]
+    activation = saved["config"].get("ACTIVATION", "relu")
     folder, path = os.path.dirname(weights), c["PREDICT"]
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if path.lower().endswith(".csv"):
+    name = os.path.basename(path)
+    packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))
+    stem = os.path.splitext(os.path.splitext(name)[0] if packed else name)[0]
+    if packed or name.lower().endswith((".csv", ".tsv", ".txt")):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
         Z = utils.predict_logits(params, X, activation, stats=stats)
-        out = os.path.join(folder, f"predictions-{stem}.csv")
-        runs.write_predictions(out, Z.argmax(axis=1))
-        written = [out]
+        written = [os.path.join(folder, f"predictions-{stem}.csv")]
+        runs.write_predictions(written[0], Z.argmax(axis=1))
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
             written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
@@ -379,14 +380,21 @@ def predict(c):
     side = math.isqrt(saved["layers"][0])
     if side * side != saved["layers"][0]:
         raise data.InputError(f"{weights}: takes {saved['layers'][0]} inputs, not a square image")
+    doubts = []
     try:
-        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28))
+        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append)
     except ValueError as e:
         raise data.InputError(f"{path}: {e}") from None
+    for doubt in doubts:
+        print(f"warning: {path}: {doubt}", file=sys.stderr)
     P = utils.softmax(utils.predict_logits(params, x[None, :], activation, stats=stats))[0]
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
+    picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
+                         image, x, P, f"{name}, weights {os.path.basename(weights)}")
+    if picture:
+        print(f"what the network saw: {picture}")
     return 0
 
 

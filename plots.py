@@ -1,4 +1,5 @@
-"""Every picture a run draws: learning curves, confusion matrix, mistakes, comparisons.
+"""Every picture a run draws: learning curves, confusion matrix, mistakes, comparisons,
+and what the network saw of a picture given to --PREDICT.
 
 matplotlib is imported on first use, on its headless Agg backend, so the
 trainer starts without it. Each picture is written atomically.
@@ -189,3 +190,46 @@ def plot_compare(histories, path, title="", chance=0.1):
     fig.tight_layout(rect=(0, 0.06 * len(histories) / (1 if len(histories) > 4 else 2) + 0.02,
                            1, 1))
     _save_figure(fig, path)
+
+
+def plot_prediction(original, x, P, title, path):
+    """Show what the network saw: the picture, the prepared input and the ten probabilities.
+
+    original -- the picture as digit.read_image returns it: grey levels
+                (h, w), or grey levels and alpha (h, w, 2), floats 0..1; a
+                transparent picture is shown on a checkerboard
+    x        -- the prepared input, uint8 (side * side,), light on dark
+    P        -- the predicted probabilities, shape (k,)
+    """
+    plt = _pyplot()
+    fig, (ax_pic, ax_in, ax_p) = plt.subplots(1, 3, figsize=(9.5, 3.2),
+                                              gridspec_kw={"width_ratios": [1, 1, 1.5]})
+    if original.ndim == 3:  # grey and alpha: over a checkerboard, as image editors show it
+        h, w = original.shape[:2]
+        square = max(4, max(h, w) // 16)
+        yy, xx = np.mgrid[0:h, 0:w]
+        board = np.where((yy // square + xx // square) % 2, 0.55, 0.75)
+        alpha = original[..., 1]
+        shown = original[..., 0] * alpha + board * (1 - alpha)
+    else:
+        shown = original
+    ax_pic.imshow(shown, cmap="gray", vmin=0, vmax=1)
+    ax_pic.set_title(f"the picture ({original.shape[1]}x{original.shape[0]})", fontsize=9)
+    side = math.isqrt(len(x))
+    ax_in.imshow(np.asarray(x).reshape(side, side), cmap="gray", vmin=0, vmax=255)
+    ax_in.set_title(f"what the network saw ({side}x{side})", fontsize=9)
+    for ax in (ax_pic, ax_in):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    k = len(P)
+    best = int(np.argmax(P))
+    ax_p.bar(range(k), P, color=["tab:blue" if i == best else "tab:gray" for i in range(k)])
+    ax_p.set_xticks(range(k))
+    ax_p.set_ylim(0, 1)
+    ax_p.set_xlabel("class")
+    ax_p.set_ylabel("probability")
+    ax_p.set_title(f"{best}: {P[best]:.1%}", fontsize=9)
+    ax_p.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save_figure(fig, path, dpi=100)

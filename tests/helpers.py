@@ -1,12 +1,15 @@
-"""Plain helpers shared by several test files: CSVs, running main.py, PNGs, a digit, an epoch.
+"""Plain helpers shared by several test files: CSVs, running main.py, PNGs, a digit, an epoch,
+picture files that are not one picture.
 
 conftest.py puts this folder and the project root on sys.path, so a test file
 says `from helpers import ...`.
 """
 
 import itertools
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -117,3 +120,25 @@ def only_run(runs_dir):
     folders = [p for p in Path(runs_dir).iterdir() if p.is_dir() and not p.name.startswith("compare,")]
     assert len(folders) == 1, folders
     return folders[0]
+
+
+# ----------------------------------------------------------------------------
+# picture files that are not one still picture
+
+
+def write_bomb(path):
+    """A PNG whose header claims 40000 x 40000 pixels (1.6 billion): Pillow's bomb check."""
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+    header = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)
+    Path(path).write_bytes(PNG + chunk(b"IHDR", header)
+                           + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
+
+
+def write_animation(path):
+    """A GIF of two frames, black then white."""
+    from PIL import Image
+
+    frames = [Image.new("L", (40, 40), v).convert("P") for v in (0, 255)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)

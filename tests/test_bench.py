@@ -1,4 +1,5 @@
-"""benchmarks/bench.py: a tiny run ends with a sound headline and every table; its parts alone.
+"""Smoke tests of the benchmarks: bench.py on a tiny run ends with a sound headline and
+every table, and its parts work alone; photos.py prints its table.
 
 The smoke test runs the script as a user would (--quick, without PyTorch and
 scikit-learn, which CI does not install); the other tests import it and try
@@ -196,3 +197,29 @@ def test_sklearn_like_for_like_and_defaults_train(mnist_small):
                                         own_defaults)
         assert [trainer.epoch(), trainer.epoch()] == ["ok", "ok"]
         assert 0.3 < trainer.accuracy(X, y) <= 1
+
+
+def test_photos_prints_a_table_of_the_five_pictures(tmp_path):
+    """benchmarks/photos.py on 3 digits with untrained weights: a Markdown table, one row
+    per picture style, the CSV rows' accuracy the same in every row."""
+    sys.path.insert(0, str(ROOT))
+    import runs
+    import utils
+
+    weights = tmp_path / "w.pkl"
+    runs.save_weights(str(weights), {"layers": [784, 16, 10], "config": {},
+                                     "params": utils.init_params([784, 16, 10],
+                                                                 np.random.default_rng(0))})
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "photos.py"), "--n", "3",
+         "--weights", str(weights), "--keep", str(tmp_path / "pictures")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][2:]
+    assert len(rows) == 5, done.stdout
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert [c[1] for c in cells] == ["JPEG", "JPEG", "PNG", "PNG", "JPEG"]
+    assert len({c[3] for c in cells}) == 1
+    for c in cells:
+        assert re.fullmatch(r"\d+\.\d%", c[2]) and re.fullmatch(r"[+-]\d+\.\d points", c[4])
+    assert len(list((tmp_path / "pictures").iterdir())) == 15

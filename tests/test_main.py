@@ -41,6 +41,8 @@ from helpers import (
     only_run,
     run_cli,
     table,
+    write_animation,
+    write_bomb,
 )
 
 import data
@@ -49,6 +51,9 @@ import main
 import runs
 import settings
 import utils
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import photos  # benchmarks/ holds the drawing of the README's pictures
 
 # ----------------------------------------------------------------------------
 # a whole run
@@ -271,6 +276,21 @@ BAD_INPUTS = [
      "bad.csv: line 12, column 1 (label): ", ["10", "0..9"], []),
     ("test-csv-bad-pixel", {"badtest.csv": with_cell(3, 3, "abc")},
      ["--TEST_CSV=badtest.csv"], "badtest.csv: line 3, column 3 (pixel1): ", ["'abc'"], []),
+    # layouts that cannot be read
+    ("csv-no-header-and-no-square-width", {"bad.csv": "".join(
+        ",".join(row[:3]) + "\n" for row in table())}, ["--TRAIN_CSV=bad.csv"], "bad.csv: ",
+     ["no column names", "add a header line"], []),
+    ("csv-two-label-columns", {"bad.csv": csv_text(table(), HEADER.replace("pixel0", "class"))},
+     ["--TRAIN_CSV=bad.csv"], "bad.csv: line 1: ", ["could both be the label"], []),
+    ("csv-no-header-bad-label", {"bad.csv": "".join(
+        ",".join(["17", *row[1:]] if i == 7 else row) + "\n" for i, row in enumerate(table()))},
+     ["--TRAIN_CSV=bad.csv"], "bad.csv: line 8, column 1 (label): ", ["'17'", "0..9"], []),
+    ("csv-fractions-and-one-200", {"bad.csv": csv_text(
+        [[r[0]] + [f"{int(v) / 255:.4f}" for v in r[1:]] for r in table()]).replace(
+            "0.3020", "200", 1)}, ["--TRAIN_CSV=bad.csv"], "bad.csv: line ",
+     ["'200' is outside 0..1"], []),
+    ("csv-utf16", {"bad.csv": csv_text(table()).encode("utf-16")}, ["--TRAIN_CSV=bad.csv"],
+     "bad.csv: ", ["UTF-16"], []),
     # the network against the data
     ("layers0-not-pixel-columns", {}, ["--LAYERS=[5,3,10]"], "train.csv: ",
      ["4 pixel columns", "LAYERS[0]", "5"], []),
@@ -591,8 +611,6 @@ def digit_png(tmp_path_factory):
 
 
 def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digit_png):
-    import matplotlib.image  # only this test reads the PNG back
-
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}")
     assert result.returncode == 0, result.stderr
     lines = re.findall(r"^\s+(\d): (\d+\.\d)%$", result.stdout, re.MULTILINE)
@@ -605,11 +623,15 @@ def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digi
     assert sum(percents) <= 100.15
     # the same numbers as the network gives for the prepared picture
     saved = runs.load_weights(str(weights))
-    x = digit.prepare_digit(matplotlib.image.imread(digit_png))
+    x = digit.prepare_digit(digit.read_image(str(digit_png)))
     P = utils.softmax(utils.predict_logits(saved["params"], x[None, :]))[0]
     expected = np.argsort(-P, kind="stable")[:3]
     assert digits == expected.tolist()
     np.testing.assert_allclose(percents, 100 * P[expected], atol=0.051)
+    # what the network saw, beside the weights, named after the picture
+    picture = weights.parent / "predicted-seven.png"
+    assert f"what the network saw: {picture}" in result.stdout.splitlines()
+    assert_small_png(picture)
 
 
 def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
@@ -843,3 +865,115 @@ def test_predict_a_labelled_csv_draws_its_confusion_and_mistakes(tmp_path, weigh
     for name in ("confusion-labelled.png", "mistakes-labelled.png"):
         assert_small_png(weights.parent / name)
         assert str(weights.parent / name) in result.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_weights(tmp_path_factory):
+    """A weights file of [784, 64, 10] trained for 3 epochs on 2,500 rows (about 90% right),
+    and 40 test rows it gets right with at least 90% confidence."""
+    folder = tmp_path_factory.mktemp("trained-weights")
+    X, y = data.load_csv(str(head_lines(ROOT / "train.csv", folder / "train.csv", 2500)))
+    rng = np.random.default_rng(0)
+    params = utils.init_params([784, 64, 10], rng)
+    state = utils.init_state(params, "momentum")
+    for _ in range(3):
+        utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
+                          lambda Xb, r: data.random_shift(Xb, 1, r), optimiser="momentum")
+    path = folder / "net.pkl"
+    runs.save_weights(str(path), {"layers": [784, 64, 10], "params": params,
+                                  "config": {"ACTIVATION": "relu"}})
+    X_test, y_test = data.load_csv(str(head_lines(ROOT / "test.csv", folder / "test.csv", 200)))
+    P = utils.softmax(utils.predict_logits(params, X_test))
+    sure = np.flatnonzero((P.argmax(axis=1) == y_test) & (P.max(axis=1) > 0.9))[:40]
+    return path, X_test[sure], y_test[sure]
+
+
+@pytest.mark.parametrize("style", ["canvas", "exif", "shaded"])
+def test_predict_a_drawn_or_photographed_digit_names_it(tmp_path, trained_weights, style):
+    """A canvas export, a sideways phone photo, shaded paper: the program names the digit
+    it was drawn from first, says nothing doubtful, and shows what the network saw."""
+    path, X, y = trained_weights
+    i = photos.STYLES.index(style)  # a different digit for each style
+    picture = photos.write_picture(style, X[i], str(tmp_path / f"digit{i}"),
+                                   np.random.default_rng(3), i)
+    result = run_cli(tmp_path, f"--PREDICT={picture}", f"--WEIGHTS={path}")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    first = re.search(r"^  (\d): ", result.stdout, re.MULTILINE)
+    assert first and int(first.group(1)) == y[i], (y[i], result.stdout)
+    assert_small_png(path.parent / f"predicted-digit{i}.png")
+
+
+def test_predict_a_shape_unlike_a_digit_warns_and_answers(tmp_path, weights):
+    from PIL import Image
+
+    grey = np.full((240, 240), 230, dtype=np.uint8)
+    grey[100:130, 90:120] = 20
+    Image.fromarray(grey).save(tmp_path / "square.png")
+    result = run_cli(tmp_path, "--PREDICT=square.png", f"--WEIGHTS={weights}")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("warning: square.png: "), result.stderr
+    assert result.stderr.count("\n") == 1
+    assert len(re.findall(r"^  \d: ", result.stdout, re.MULTILINE)) == 3
+
+
+@pytest.mark.parametrize("make", [write_animation, write_bomb], ids=["animated", "bomb"])
+def test_predict_a_file_that_is_not_one_picture(tmp_path, weights, make):
+    make(tmp_path / "x.gif")
+    assert_user_error(run_cli(tmp_path, "--PREDICT=x.gif", f"--WEIGHTS={weights}"), "x.gif: ")
+    assert not list(weights.parent.glob("predicted-x.png"))
+
+
+# ----------------------------------------------------------------------------
+# CSV layouts through the program
+
+
+def test_a_headerless_train_file_and_a_semicolon_test_file_train(tmp_path, monkeypatch):
+    """The layouts are read, each said in one line, and the run ends well."""
+    rows = table(30)
+    tiny_project(tmp_path, {
+        "train.csv": "".join(",".join(row) + "\n" for row in rows),
+        "test.csv": csv_text(table(20)).replace(",", ";"),
+    })
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert ("train.csv: no header line; column 1 read as the label (5 columns: a label and "
+            "2x2 pixels)") in lines
+    assert "test.csv: separated by ';'" in lines
+    assert (only_run(tmp_path / "runs") / "weights.pkl").is_file()
+
+
+def test_predict_a_tab_separated_file_of_fractions(tmp_path, weights, mnist):
+    X, y = data.load_csv(str(mnist["test-300"]))
+    lines = ["\t".join([str(label)] + [f"{v / 255:.6f}".replace(".", ",") for v in row])
+             for label, row in zip(y[:20], X[:20])]
+    (tmp_path / "digits.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_cli(tmp_path, "--PREDICT=digits.tsv", f"--WEIGHTS={weights}",
+                     f"--RUNS_DIR={tmp_path / 'runs'}")
+    assert result.returncode == 0, result.stderr
+    assert ("digits.tsv: tab-separated, with decimal commas; no header line; column 1 read as "
+            "the label (785 columns: a label and 28x28 pixels); pixels 0..1 scaled to 0..255"
+            ) in result.stdout.splitlines()
+    labels = [int(line.split(",")[1]) for line in
+              (weights.parent / "predictions-digits.csv").read_text().splitlines()[1:]]
+    saved = runs.load_weights(str(weights))
+    assert labels == utils.predict_logits(saved["params"], X[:20]).argmax(axis=1).tolist()
+
+
+def test_predict_says_when_the_picture_of_what_it_saw_cannot_be_written(tmp_path, weights,
+                                                                         digit_png):
+    """The answer is printed; a picture that cannot be written is then a one-line warning,
+    as for every picture (here a folder stands where the picture would go)."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    (folder / "w.pkl").write_bytes(weights.read_bytes())
+    (folder / "predicted-seven.png").mkdir()
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={folder / 'w.pkl'}")
+    assert result.returncode == 0, result
+    warning = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and str(folder / "predicted-seven.png") in warning[0], result
+    assert "Traceback" not in result.stderr
+    assert len(re.findall(r"^  \d: ", result.stdout, re.MULTILINE)) == 3
+    assert sorted(folder.iterdir()) == [folder / "predicted-seven.png", folder / "w.pkl"], \
+        "a temporary file was left behind"

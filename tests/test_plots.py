@@ -1,4 +1,4 @@
-"""plots.py: the picture of the mistakes, the most confident first.
+"""plots.py: the picture of the mistakes, the most confident first; what the network saw.
 
 The pictures of a whole run (curves, confusion matrix, mistakes, comparison) are
 checked to be small PNGs in test_main.py.
@@ -50,3 +50,18 @@ def test_plot_mistakes_with_few_or_no_mistakes(tmp_path):
     shown = np.asarray(plots.plot_mistakes(X, y, P, "none", str(tmp_path / "none.png")))
     assert len(shown) == 0
     assert_small_png(tmp_path / "none.png")
+
+
+def test_plot_prediction_shows_picture_input_and_probabilities(tmp_path):
+    """What the network saw: a grey picture, and one with alpha (on a checkerboard)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, 784, dtype=np.uint8)
+    P = random_probabilities(1, 10, rng)[0]
+    grey = rng.random((300, 240)).astype(np.float32)
+    plots.plot_prediction(grey, x, P, "a photo", str(tmp_path / "grey.png"))
+    assert_small_png(tmp_path / "grey.png")
+    with_alpha = np.dstack([np.ones((280, 280)), rng.random((280, 280))]).astype(np.float32)
+    plots.plot_prediction(with_alpha, x, P, "a canvas", str(tmp_path / "alpha.png"))
+    assert_small_png(tmp_path / "alpha.png")
+    # the two pictures differ: the picture is drawn, not a fixed frame
+    assert (tmp_path / "grey.png").read_bytes() != (tmp_path / "alpha.png").read_bytes()
