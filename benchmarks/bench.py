@@ -456,7 +456,7 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
     augment_with = augmentation(c, augment)
     if not augment_with:  # batches gathered from the rows scaled once
         X_all = torch.from_numpy(X_float if X_float is not None else utils.normalise(X))
-    y_all = torch.from_numpy(y)
+    y_all = torch.from_numpy(np.array(y))  # a writable copy: torch wants one
     loss_fn = nn.CrossEntropyLoss()
     step = [0]
 
