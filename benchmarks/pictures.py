@@ -15,12 +15,9 @@ ever changes a committed file.
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from runner import ROOT, run_main
 
 # key, the arguments of main.py, {picture in the run's folder: name in images/}
 PICTURES = [
@@ -32,18 +29,6 @@ PICTURES = [
     ("compare", ["--COMPARE=[[784,10,10],[784,64,10],[784,256,128,64,10],[784,512,512,10]]"],
      {"compare.png": "compare.png", "compare.md": "compare.md"}),
 ]
-
-
-def run(args, runs_dir):
-    """Run main.py with args into runs_dir; return the folder of its run (or comparison)."""
-    start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args,
-                    f"--RUNS_DIR={runs_dir}"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    folders = [os.path.join(runs_dir, name) for name in os.listdir(runs_dir)
-               if os.path.isdir(os.path.join(runs_dir, name))]
-    compared = [f for f in folders if os.path.basename(f).startswith("compare,")]
-    print(f"  {' '.join(args) or '(defaults)'}: {time.perf_counter() - start:.0f} s")
-    return (compared or folders)[0]
 
 
 def main():
@@ -58,7 +43,8 @@ def main():
         if options.only not in key:
             continue
         with tempfile.TemporaryDirectory() as runs_dir:
-            folder = run(args, runs_dir)
+            folder, _, wall = run_main(args, runs_dir)
+            print(f"  {' '.join(args) or '(defaults)'}: {wall:.0f} s", flush=True)
             for source, target in pictures.items():
                 shutil.copyfile(os.path.join(folder, source), os.path.join(options.out, target))
                 made.append(f"{target}: python main.py {' '.join(args)}".rstrip())

@@ -12,15 +12,13 @@ table of techniques is this script's output.
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import runs  # after the path is set
+from runner import run_main  # after the path is set
 
 ROWS = [
     ("default (shift 1 px, momentum, cosine)", []),
@@ -46,18 +44,6 @@ ROWS = [
 ]
 
 
-def run_row(overrides, folder):
-    """Run main.py with the overrides; return its saved result dict and wall seconds."""
-    runs_dir = os.path.join(folder, "runs")
-    command = [sys.executable, os.path.join(ROOT, "main.py"), *overrides,
-               f"--RUNS_DIR={runs_dir}", f"--IMAGES_DIR={os.path.join(folder, 'images')}"]
-    start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    (name,) = os.listdir(runs_dir)
-    return runs.load_weights(os.path.join(runs_dir, name)), wall
-
-
 def main():
     """Run the rows asked for and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -70,7 +56,7 @@ def main():
         if args.only.lower() not in label.lower():
             continue
         with tempfile.TemporaryDirectory() as folder:
-            result, wall = run_row(overrides, folder)
+            _, result, wall = run_main(overrides, folder)
         history = result["history"]
         print(f"| {label} | `{' '.join(overrides) or '(none)'}` | {result['test_accuracy']:.2%} "
               f"| {max(history['val_acc']):.2%} | {len(history['epoch'])} "
