@@ -28,6 +28,10 @@ PICTURES = [
     ("best", ["recipes/best.py"], {"curves.png": "curves-784-800-800-10.png"}),
     ("compare", ["--COMPARE=[[784,10,10],[784,64,10],[784,256,128,64,10],[784,512,512,10]]"],
      {"compare.png": "compare.png", "compare.md": "compare.md"}),
+    # Ioffe and Szegedy's MNIST experiment: 3 x 100 sigmoid, batches of 60, 50,000 steps
+    ("batch-norm", ["--LAYERS=[784,100,100,100,10]", "--ACTIVATION=sigmoid", "--BATCH_SIZE=60",
+                    "--EPOCHS=56", '--COMPARE=[{"BATCH_NORM": False}, {"BATCH_NORM": True}]'],
+     {"compare.png": "batch-norm-compare.png", "compare.md": "batch-norm-compare.md"}),
 ]
 
 
