@@ -170,7 +170,7 @@ def plot_compare(histories, path, title="", chance=0.1):
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4 + 0.22 * len(histories)))
     learned = [h["val_acc"] for h in histories.values()
                if max(h["val_acc"], default=0) > chance + 0.1]
-    tail = [v for accs in learned for v in accs[len(accs) // 4:]]  # past the first quarter
+    tail = [v for accs in learned for v in accs[len(accs) // 10:]]  # past the first tenth
     low, top = (min(tail), max(tail)) if tail else (0.0, 1.0)
     low, top = max(0.0, low - 0.1 * (top - low) - 0.002), min(1.0, top + 0.15 * (top - low) + 0.002)
     for label, h in histories.items():
