@@ -551,3 +551,22 @@ def test_a_damaged_picture_file_is_an_answer_or_one_line(tmp_path_factory, digit
         assert len(out) < len(str(path)) + 120
     else:
         assert out.shape == (784,)
+
+
+def test_a_speck_too_small_to_be_a_digit_is_said():
+    """A 6x6-pixel mark on a page is blown up to a 20x20 smudge: the answer gets a warning."""
+    page = np.full((300, 300), 0.9)
+    page[148:154, 148:154] = 0.1
+    notes = []
+    digit.prepare_digit(page, report=notes.append)
+    assert len(notes) == 1 and "only 6x6 pixels" in notes[0], notes
+
+
+def test_a_thick_filled_shape_is_not_taken_for_a_digit():
+    """A filled disc in 28x28, thicker than any MNIST digit's strokes: implausible says so."""
+    yy, xx = np.mgrid[:28, :28]
+    r2 = (yy - 14) ** 2 + (xx - 14) ** 2
+    disc = np.where(r2 <= 81, 255, 0).astype(np.uint8)  # a filled disc, 19 pixels across
+    assert "filled shape" in digit.implausible(disc.ravel())
+    ring = np.where((r2 <= 81) & (r2 >= 36), 255, 0).astype(np.uint8)  # a bold pen's 0
+    assert digit.implausible(ring.ravel()) == ""
