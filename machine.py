@@ -68,7 +68,12 @@ class BlasThreads:
         self.controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
         self.cpus = (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity")
                      else set(range(os.cpu_count() or 1)))
+        if setting > len(self.cpus):  # more threads than CPUs only wait for each other
+            print(f"THREADS = {setting}: this process may use {len(self.cpus)} CPUs; "
+                  f"using {len(self.cpus)} threads")
+            setting = len(self.cpus)
         self.setting = setting
+        recorded = recorded and min(recorded, len(self.cpus))  # resumed on a smaller machine
         self.threads = setting or recorded or max(
             (p["num_threads"] for p in self.controller.info()), default=len(self.cpus))
         self.choose = not setting and not recorded

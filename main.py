@@ -101,7 +101,7 @@ def main(argv):
         print(runs.read_log(c["RUNS_DIR"]))
         return 0
     if c["PREDICT"]:
-        return predict(c)
+        return predict(c, argv)
     runs.check_writable(c["RUNS_DIR"])
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
@@ -127,16 +127,23 @@ def main(argv):
             break
     if c["COMPARE"]:
         compare(c, [label for label, _ in entries], results)
-    statuses = {r["status"] for r in results}
+    return ending(results, argv)
+
+
+def ending(results, argv):
+    """The exit status of the run(s), with a last word on a run that did not finish."""
+    last = results[-1]
     again = " ".join(["python main.py", *(shlex.quote(a) for a in argv
                                           if not a.startswith("--RESUME"))])
-    if "diverged" in statuses:
-        print(f"{again} --RESUME would continue from the last good epoch's checkpoint and "
-              "diverge the same way: start over with a lower LEARNING_RATE")
+    resumable = os.path.exists(os.path.join(last["folder"], "checkpoint.pkl"))
+    if last["status"] == "diverged":
+        print(f"error: {last['folder']}: training diverged; start again with a lower "
+              f"LEARNING_RATE than {last['config']['LEARNING_RATE']}", file=sys.stderr)
         return 3
-    if "stopped" in statuses:
-        print(f"stopped; the best weights and the curves so far are saved. To continue: "
-              f"{again} --RESUME")
+    if last["status"] == "stopped":
+        saved = "the best weights so far are saved; " if last["saved"] else ""
+        print(f"stopped; {saved}" + (f"to continue: {again} --RESUME" if resumable else
+                                      "no epoch had finished, so there is nothing to resume"))
         return 130
     return 4 if any(not r["written"] for r in results) else 0
 
@@ -151,7 +158,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     name = os.path.basename(folder)
     if plan and plan[0] == "finished":
         print(f"{tag}{folder}: finished earlier; kept")
-        return {**plan[1], "written": True}
+        return {**plan[1], "written": True, "folder": folder, "saved": None}
     resume = plan[1] if plan and plan[0] == "resume" else None
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
     print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
@@ -165,6 +172,11 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
               "finishes" + (" (--RESUME would have continued its checkpoint)"
                             if os.path.exists(os.path.join(folder, "checkpoint.pkl")) else ""))
     runs.start_folder(folder, c)
+    if c["BATCH_SIZE"] > len(X_train):
+        print(f"warning: BATCH_SIZE = {c['BATCH_SIZE']} is more than the {len(X_train)} training "
+              "rows: each epoch is a single step over all of them")
+    if c["PATIENCE"] and not len(X_val):
+        print("warning: PATIENCE needs validation rows to watch; with none it never stops a run")
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
     result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume, threads)
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
@@ -178,8 +190,9 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
         print(f"{tag}test accuracy {result['test_accuracy']:.2%} ({c['TEST_CSV']}, "
               f"{len(y_test)} rows)")
     path, note, result["written"] = runs.save_result(folder, result, result["chance"])
+    result.update(folder=folder, saved=path)
     if not path or not result["written"]:
-        print(note)
+        print(note, file=sys.stderr if not result["written"] else sys.stdout)
     written = [path, os.path.join(folder, "settings.json")]
     if path and result["history"]["epoch"]:
         details = ", ".join(runs.differences(c, DEFAULTS)) or "the default settings"
@@ -316,7 +329,7 @@ def print_epoch(c, tag, history, n_val):
         print(f"{tag}epoch {h['epoch']}/{c['EPOCHS']}  {val}  {h['seconds']:.1f}s", flush=True)
     else:
         print(f"epoch {h['epoch']:3d}/{c['EPOCHS']}  train loss {h['train_loss']:.4f} "
-              f"acc {h['train_acc']:7.2%}  {val}  lr {h['lr']:.4g}  {h['seconds']:5.1f}s",
+              f"acc {h['train_acc']:7.2%}  {val}  lr {h['lr']:<9.4g} {h['seconds']:5.1f}s",
               flush=True)
 
 
@@ -327,9 +340,9 @@ class StopFlag:
         self.set = False
 
     def __call__(self, signum, frame):
-        what = "Ctrl-C" if signum == signal.SIGINT else "asked to stop"
-        print(f"\n{what}: stopping after this batch (press Ctrl-C again to abort at once)",
-              flush=True)
+        what = ("Ctrl-C: stopping after this batch (press Ctrl-C again to abort at once)"
+                if signum == signal.SIGINT else "asked to stop: stopping after this batch")
+        print(f"\n{what}", flush=True)
         self.set = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -348,19 +361,24 @@ def compare(c, labels, results):
     print("wrote:\n" + "\n".join(f"  {p}" for p in (path, picture) if p))
 
 
-def predict(c):
+def predict(c, argv=()):
     """Classify an image of one digit, or every row of a CSV, with saved weights."""
     weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, DEFAULTS)[0], "weights.pkl")
     if not os.path.exists(weights):
-        raise data.InputError(f"{weights}: no such weights file; train it first with: "
-                              f"{settings.command(c, DEFAULTS)}")
+        recipe = [a for a in argv if not a.startswith("--")]  # the recipe files given
+        command = (" ".join(["python main.py", *recipe, *(a for a in argv if a.startswith("--")
+                             and not a.startswith(("--PREDICT", "--WEIGHTS")))])
+                   if recipe else settings.command(c, DEFAULTS))
+        raise data.InputError(f"{weights}: no such weights file; train it first with: {command}")
     saved = runs.load_weights(weights)
     params, stats = saved["params"], saved["stats"]
     activation = saved["config"].get("ACTIVATION", "relu")
     folder, path = os.path.dirname(weights), c["PREDICT"]
     name = os.path.basename(path)
     packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))
-    stem = os.path.splitext(os.path.splitext(name)[0] if packed else name)[0]
+    stem, ext = os.path.splitext(os.path.splitext(name)[0] if packed else name)
+    if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
+        stem = f"{stem}-{ext.lstrip('.').lower()}"
     if packed or name.lower().endswith((".csv", ".tsv", ".txt")):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
@@ -404,9 +422,12 @@ if __name__ == "__main__":
     except data.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # the reader of the output went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except OSError as e:  # a full disk or a folder that went away while writing
-        print(f"error: {e.filename or 'an output'}: could not be written ({e.strerror})",
-              file=sys.stderr)
+        where = f"{e.filename}: could not be written" if e.filename else "writing failed"
+        print(f"error: {where} ({e.strerror or e})", file=sys.stderr)
         sys.exit(4)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -122,15 +122,30 @@ def run_folder(c, defaults):
             raise InputError(f"{folder}: holds a run with other settings ({'; '.join(changed(theirs, mine))}); "
                              "choose another NAME")
         digest = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:8]
+        other = folder
         folder = os.path.join(c["RUNS_DIR"], f"{name[:MAX_NAME - 9]}~{digest}")
+        print(f"{other} holds a run of other settings ({'; '.join(changed(theirs, mine))}: "
+              f"main.py's defaults were edited?); this run goes to {folder}")
         theirs = read_settings(folder)
     return folder, theirs == mine
 
 
 def compare_folder(c, labels, defaults):
-    """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>."""
-    parts = ["compare", *labels, *differences(dict(c, COMPARE=[]), defaults)]
-    return os.path.join(c["RUNS_DIR"], shortened([p.replace(", ", "+") for p in parts]))
+    """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>~<hash>.
+
+    The hash (8 hex digits of the SHA-256 of every setting that shapes the
+    results, COMPARE included) keeps two comparisons of other settings apart
+    even when their readable parts agree (main.py's defaults edited, say).
+    """
+    base = dict(c, COMPARE=[])
+    parts = ["compare", *labels]
+    if c["LAYERS"] != defaults["LAYERS"]:
+        parts.append(settings.short("LAYERS", c["LAYERS"]))
+    parts += differences(base, defaults)
+    digest = hashlib.sha256(json.dumps([recorded(base), c["COMPARE"]], sort_keys=True)
+                            .encode()).hexdigest()[:8]
+    name = shortened([p.replace(", ", "+") for p in parts])
+    return os.path.join(c["RUNS_DIR"], f"{name.split('~')[0][:MAX_NAME - 9]}~{digest}")
 
 
 def compare_table(labels, results):
@@ -155,12 +170,27 @@ def read_settings(folder):
         return None
 
 
-def start_folder(folder, c):
-    """Create a run's folder and record its settings there (settings.json).
+_LOCKS = {}  # folder: the open lock file that marks it as in use by this process
 
-    Raises OSError when it cannot be written.
+
+def start_folder(folder, c):
+    """Create a run's folder, claim it, and record its settings there (settings.json).
+
+    The claim is an exclusive lock on folder/.lock, held until this process
+    ends, so that two runs of the same settings at once never write into one
+    folder. Raises InputError when another process holds it, OSError when
+    the folder cannot be written.
     """
     os.makedirs(folder, exist_ok=True)
+    if fcntl and folder not in _LOCKS:
+        lock = open(os.path.join(folder, ".lock"), "a")  # noqa: SIM115 -- held open
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise InputError(f"{folder}: another run of these settings is training there now; "
+                             "wait for it to end, or give this one another NAME") from None
+        _LOCKS[folder] = lock
     text = json.dumps(recorded(c), indent=1, sort_keys=True) + "\n"
     save_atomic(os.path.join(folder, "settings.json"), lambda f: f.write(text.encode()))
 
@@ -252,6 +282,8 @@ def _read_pickle(path, kind):
     try:
         return _SafeUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as e:
+        if "truncated" in str(e):
+            raise InputError(f"{path}: the {kind} is cut short (truncated)") from None
         raise InputError(f"{path}: not a {kind} of this project ({e})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             MemoryError) as e:  # truncated or garbled files fail in many ways
@@ -317,6 +349,9 @@ def load_weights(path):
     None. Raises InputError on anything else.
     """
     result = _read_pickle(path, "weights file")
+    if isinstance(result, dict) and {"state", "rng", "best"} <= set(result):
+        raise InputError(f"{path}: a checkpoint, not a weights file: continue its run with "
+                         "--RESUME, or use the weights.pkl its run saves")
     if not isinstance(result, dict) or "layers" not in result or "params" not in result:
         raise InputError(f"{path}: not a weights file of this project (no layers/params)")
     layers, params = result["layers"], result["params"]
@@ -463,7 +498,7 @@ def save_result(folder, result, chance):
     """
     path = os.path.join(folder, "weights.pkl")
     if not result["steps"]:
-        return None, "nothing saved: the network never took a training step", True
+        return None, "nothing saved: no epoch finished, so there were no trained weights to keep", True
     history = result["history"]
     scores = [v for v in history["val_acc"] + history["train_acc"] if not math.isnan(v)]
     at_chance = max(scores, default=0.0) <= chance + 0.01
@@ -482,10 +517,12 @@ def save_result(folder, result, chance):
         save_weights(path, result)
         return path, f"weights saved to {path}", True
     except OSError as e:
-        spare = os.path.join(tempfile.gettempdir(), "mnist-runs", os.path.basename(folder),
-                             "weights.pkl")
+        os.makedirs(tempfile.gettempdir(), exist_ok=True)
+        spare = os.path.join(tempfile.mkdtemp(prefix=f"{os.path.basename(folder)[:40]}-",
+                                              dir=tempfile.gettempdir()), "weights.pkl")
         save_weights(spare, result)  # an OSError here too ends the run with one line
-        return spare, f"could not write {path} ({e.strerror}); weights saved to {spare}", False
+        return spare, (f"warning: could not write {path} ({e.strerror}); the weights are in "
+                       f"{spare} (use --WEIGHTS={spare})"), False
 
 
 # ----------------------------------------------------------------------------

@@ -271,6 +271,8 @@ def check(c):
     need(0 <= c["MAX_SCALE"] < 1, f"MAX_SCALE = {c['MAX_SCALE']}: must be in [0, 1)")
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
+    need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")
+    need(c["RUNS_DIR"].strip() != "", "RUNS_DIR = '': must name a folder, e.g. \"runs\"")
     need(0 <= c["WARMUP_EPOCHS"] <= c["EPOCHS"],
          f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: must be in [0, EPOCHS]")
     need(c["STEP_EPOCHS"] >= 1, f"STEP_EPOCHS = {c['STEP_EPOCHS']}: must be at least 1")

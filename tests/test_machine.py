@@ -126,3 +126,11 @@ def test_busy_cpu_seconds_reads_proc_stat():
     first = machine.busy_cpu_seconds(cpus)
     sum(i * i for i in range(200_000))  # some work of our own
     assert 0 < first <= machine.busy_cpu_seconds(cpus)
+
+
+def test_more_threads_than_cpus_are_capped_with_a_line(capsys):
+    """THREADS = 64 on a machine of few CPUs would make every product wait: it is capped."""
+    threads = machine.BlasThreads(64)
+    cpus = len(threads.cpus)
+    assert threads.threads == cpus
+    assert f"using {cpus} threads" in capsys.readouterr().out

@@ -401,7 +401,7 @@ def trained_result(status="finished", val_acc=(0.5, 0.9), steps=10):
 
 def test_save_result_never_saves_untrained_weights(tmp_path):
     path, note, ok = runs.save_result(str(tmp_path), trained_result(steps=0), 0.1)
-    assert path is None and ok and "never" in note
+    assert path is None and ok and "no epoch finished" in note
     assert os.listdir(tmp_path) == []
 
 
@@ -484,3 +484,18 @@ def test_a_log_edited_out_of_shape_is_one_line_error(tmp_path):
         runs.read_log(str(tmp_path))
     with pytest.raises(data.InputError, match="no runs logged"):
         runs.read_log(str(tmp_path / "empty"))
+
+
+def test_two_comparisons_of_other_settings_never_share_a_folder():
+    import main
+
+    entries = [{"BATCH_NORM": False}, {"BATCH_NORM": True}]
+    a = dict(main.DEFAULTS, COMPARE=entries, LAYERS=[784, 32, 10])
+    b = dict(main.DEFAULTS, COMPARE=entries, LAYERS=[784, 16, 10])
+    labels = ["BATCH_NORM=False", "BATCH_NORM=True"]
+    folder_a = runs.compare_folder(a, labels, main.DEFAULTS)
+    assert folder_a != runs.compare_folder(b, labels, main.DEFAULTS)
+    assert folder_a == runs.compare_folder(dict(a), labels, main.DEFAULTS)
+    assert "784-32-10" in folder_a and "BATCH_NORM=True" in folder_a
+    edited = dict(main.DEFAULTS, LEARNING_RATE=0.1)  # main.py's default edited
+    assert runs.compare_folder(dict(a, LEARNING_RATE=0.1), labels, edited) != folder_a
