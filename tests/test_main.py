@@ -979,3 +979,18 @@ def test_predict_says_when_the_picture_of_what_it_saw_cannot_be_written(tmp_path
     assert len(re.findall(r"^  \d: ", result.stdout, re.MULTILINE)) == 3
     assert sorted(folder.iterdir()) == [folder / "predicted-seven-png.png", folder / "w.pkl"], \
         "a temporary file was left behind"
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    """python main.py --RUNS | head -1 on a long log: no traceback, no error line."""
+    row = "2026-11-29T10:00:00,run{},finished,2,2,0.9,0.{},1.0,LAYERS=4-3-10\n"
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "log.csv").write_text(
+        ",".join(runs.LOG_COLUMNS) + "\n" + "".join(row.format(i, i) for i in range(20000)))
+    proc = subprocess.Popen([sys.executable, str(MAIN), "--RUNS"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    proc.stdout.read(100)
+    proc.stdout.close()  # as head does once it has its lines; the rest cannot be written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == "", err

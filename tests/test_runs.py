@@ -499,3 +499,26 @@ def test_two_comparisons_of_other_settings_never_share_a_folder():
     assert "784-32-10" in folder_a and "BATCH_NORM=True" in folder_a
     edited = dict(main.DEFAULTS, LEARNING_RATE=0.1)  # main.py's default edited
     assert runs.compare_folder(dict(a, LEARNING_RATE=0.1), labels, edited) != folder_a
+
+
+def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
+    import fcntl
+
+    import main
+
+    folder = str(tmp_path / "run")
+    os.makedirs(folder)
+    with open(os.path.join(folder, ".lock"), "a") as other:  # another process's claim
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(data.InputError, match="another run of these settings"):
+            runs.start_folder(folder, dict(main.DEFAULTS))
+    runs.start_folder(folder, dict(main.DEFAULTS))  # free again: claimed
+    runs.start_folder(folder, dict(main.DEFAULTS))  # this process's own claim: fine
+
+
+def test_a_checkpoint_given_as_weights_says_what_it_is(tmp_path):
+    path = tmp_path / "checkpoint.pkl"
+    runs.save_checkpoint(str(tmp_path), {"settings": {}, "epoch": 1, "params": [], "state": {},
+                                         "rng": {}, "history": {}, "best": {}, "seconds": 0.0})
+    with pytest.raises(data.InputError, match="a checkpoint, not a weights file.*--RESUME"):
+        runs.load_weights(str(path))
