@@ -13,6 +13,7 @@ import difflib
 import io
 import math
 import os
+import shlex
 import tokenize
 
 from data import InputError
@@ -316,4 +317,4 @@ def command(c, defaults):
         if k not in NOT_RESULTS and k != "LAYERS" and v != defaults.get(k):
             text = v if isinstance(v, str) and v and " " not in v else repr(v).replace(" ", "")
             args.append(f"--{k}={text}")
-    return " ".join(["python main.py", *args])
+    return " ".join(["python main.py", *(shlex.quote(a) for a in args)])

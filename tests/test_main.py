@@ -677,13 +677,13 @@ def test_predict_without_weights_says_how_to_train_them(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--LAYERS=[784,16,10]",
                      "--RUNS_DIR=runs")
     message = assert_user_error(result, "runs/784-16-10/weights.pkl: ")
-    assert "python main.py --LAYERS=[784,16,10]" in message
+    assert "python main.py '--LAYERS=[784,16,10]'" in message
 
 
 def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--WEIGHTS=missing.pkl")
     message = assert_user_error(result, "missing.pkl: ")
-    assert "python main.py --LAYERS=" in message
+    assert "python main.py '--LAYERS=" in message
 
 
 # ----------------------------------------------------------------------------
@@ -763,7 +763,7 @@ def test_a_readme_example_leaves_the_repository_unchanged(tmp_path):
     subprocess.run([*git, "add", "-A"], cwd=copy, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=copy, check=True)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "python main.py --LAYERS=[784,10,10]" in readme
+    assert 'python main.py "--LAYERS=[784,10,10]"' in readme
     result = run_cli(copy, "--LAYERS=[784,10,10]", "--EPOCHS=1", timeout=300)
     assert result.returncode == 0, result
     status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, capture_output=True,
