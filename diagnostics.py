@@ -227,8 +227,8 @@ def diagnose(records, activation="relu", batch_norm=False):
     lines = []
     relu = "" if activation in DEAD_UNITS else 'ACTIVATION="relu"'
     bn = "" if batch_norm else "BATCH_NORM=True"
-    why = {"sigmoid": "the sigmoid's derivative is at most 0.25, so each layer passes back "
-                      "at most a quarter of the gradient it gets",
+    why = {"sigmoid": "each sigmoid layer passes back at most a quarter of the gradient it "
+                      "gets (its derivative is at most 0.25)",
            "tanh": "saturated tanh units pass back little of the gradient they get"}
     if hidden >= 2 and grads[0] > 0 and grads[hidden - 1] > 0:
         gap = grads[hidden - 1] / grads[0]
@@ -236,8 +236,8 @@ def diagnose(records, activation="relu", batch_norm=False):
         if gap >= GAP:
             cause = why.get(activation, "each layer passes back less than it gets")
             lines.append(f"layer 1 gets gradients {gap:.0f}x smaller than layer {hidden} "
-                         f"{figures}: vanishing gradients, as {cause}; it learns "
-                         f"{gap:.0f}x more slowly (layers.png); "
+                         f"{figures}, so it learns {gap:.0f}x more slowly: vanishing "
+                         f"gradients, as {cause} (layers.png); "
                          + _try(relu, bn or 'INIT="he"'))
         elif 1 / gap >= GAP:
             lines.append(f"layer 1 gets gradients {1 / gap:.0f}x larger than layer {hidden} "
@@ -386,12 +386,12 @@ def gradient_check(layers, activation="relu", batch_norm=False, init="", dropout
     rounding = abs(utils.cross_entropy(Z, y) + utils.l2_penalty(params, weight_decay)) \
         * np.finfo(np.float64).eps / 2 / eps  # of one finite difference
     arch = "-".join(str(n) for n in layers)
-    lines = [f"gradient check of {arch} ({activation}{', batch norm' if batch_norm else ''}"
+    title = (f"gradient check of {arch} ({activation}{', batch norm' if batch_norm else ''}"
              f"{', dropout' if dropout else ''}{', weight decay' if weight_decay else ''}): "
              f"backward against central finite differences (eps {eps:g}) on a float64 copy "
-             f"{'-'.join(str(n) for n in small)}, {rows} random rows",
-             f"  {'layer':<8}{'W shape':<10}relative error of each gradient (below "
-             f"{CHECK_TOLERANCE:g} is right)"]
+             f"{'-'.join(str(n) for n in small)}, {rows} random rows")
+    header = f"relative error of each gradient (below {CHECK_TOLERANCE:g} is right)"
+    lines = [title, f"  {'layer':<8}{'W shape':<10}{header}"]
     wrong, unresolved = [], []
     for l, (layer, row) in enumerate(zip(params, errors)):
         names = ("dW", "db") if len(row) == 2 else ("dW", "dgamma", "dbeta")
