@@ -213,10 +213,13 @@ def diagnose(records, activation="relu", batch_norm=False):
     Looks at the latest record for vanishing or exploding gradients (the
     first hidden layer's dW RMS GAP times smaller or larger than the last
     hidden layer's), a layer mostly (MOSTLY) dead or saturated; across the
-    records for gradients that grew GROWTH times since the first; and at
-    the record of the largest learning rate for steps far from healthy (the
-    largest layer's step ratio outside STEP_LIMITS). Each line names the
-    picture that shows it and what to try.
+    records for gradients that grew GROWTH times since the first; and, among
+    the records after training began (the one before it if there is none), at
+    the one of the largest learning rate for steps far from healthy (the
+    largest layer's step ratio outside STEP_LIMITS): before any training the
+    gradient is that of a network that knows nothing, larger than any it
+    meets once learning is under way. Each line names the picture that
+    shows it and what to try.
     records -- a list of layer_stats dicts, oldest first. Returns a list of str.
     """
     if not records:
@@ -227,42 +230,47 @@ def diagnose(records, activation="relu", batch_norm=False):
     lines = []
     relu = "" if activation in DEAD_UNITS else 'ACTIVATION="relu"'
     bn = "" if batch_norm else "BATCH_NORM=True"
-    why = {"sigmoid": "each sigmoid layer passes back at most a quarter of the gradient it "
-                      "gets (its derivative is at most 0.25)",
+    why = {"sigmoid": "the sigmoid's derivative is at most 0.25, so each layer passes back at "
+                      "most a quarter of the gradient it gets",
            "tanh": "saturated tanh units pass back little of the gradient they get"}
     if hidden >= 2 and grads[0] > 0 and grads[hidden - 1] > 0:
         gap = grads[hidden - 1] / grads[0]
-        figures = f"(dW RMS {grads[0]:.2g} against {grads[hidden - 1]:.2g})"
+        figures = f"(dW RMS {grads[0]:.2g} against {grads[hidden - 1]:.2g}"
+        start = first["dW_rms"]
+        if len(records) > 1 and start[0] > 0:
+            figures += f"; {start[hidden - 1] / start[0]:.0f}x before training"
+        figures += ")"
         if gap >= GAP:
             cause = why.get(activation, "each layer passes back less than it gets")
             lines.append(f"layer 1 gets gradients {gap:.0f}x smaller than layer {hidden} "
                          f"{figures}, so it learns {gap:.0f}x more slowly: vanishing "
-                         f"gradients, as {cause} (layers.png); "
+                         f"gradients ({cause}); see layers.png; "
                          + _try(relu, bn or 'INIT="he"'))
         elif 1 / gap >= GAP:
             lines.append(f"layer 1 gets gradients {1 / gap:.0f}x larger than layer {hidden} "
-                         f"{figures}: exploding gradients (layers.png); "
+                         f"{figures}: exploding gradients; see layers.png; "
                          + _try("a lower LEARNING_RATE", bn, "MAX_NORM=3.0"))
     grown = [(_ratio(now, then), l) for l, (now, then)
              in enumerate(zip(grads, first["dW_rms"]))]
     grown = max(((g, l) for g, l in grown if g is not None), default=(None, 0))
     if len(records) > 1 and grown[0] is not None and grown[0] >= GROWTH:
         lines.append(f"{_layer_name(grown[1], n_layers)}'s gradients grew {grown[0]:.0f}x "
-                     f"since before training: exploding gradients (layers.png); "
+                     f"since before training: exploding gradients; see layers.png; "
                      + _try("a lower LEARNING_RATE", "MAX_NORM=3.0", bn))
     for l in range(hidden):
         if last["dead"] is not None and last["dead"][l] > MOSTLY:
             leaky = "" if activation == "leaky_relu" else 'ACTIVATION="leaky_relu"'
             lines.append(f"layer {l + 1}: {last['dead'][l]:.0%} of its units are dead (never "
                          f"active on the {last['rows']} probe rows), and a dead unit no longer "
-                         "learns (layers.png, activations.png); "
+                         "learns; see layers.png and activations.png; "
                          + _try("a lower LEARNING_RATE", leaky, bn))
         if last["saturated"] is not None and last["saturated"][l] > MOSTLY:
             lines.append(f"layer {l + 1}: {last['saturated'][l]:.0%} of its activations are "
                          f"saturated (within {SATURATION[activation]} of the {activation}'s "
                          "limits, where its derivative is almost 0), so little gradient gets "
-                         "through (activations.png); " + _try(bn, relu, "a lower LEARNING_RATE"))
-    peak = max((r for r in records if r["lr"] > 0), key=lambda r: r["lr"], default=None)
+                         "through; see activations.png; " + _try(bn, relu, "a lower LEARNING_RATE"))
+    trained = [r for r in records if r["epoch"] > 0 and r["lr"] > 0] or records[:1]
+    peak = max(trained, key=lambda r: r["lr"]) if trained[0]["lr"] > 0 else None
     steps = [(s, l) for l, s in enumerate(peak["step"] if peak else []) if s is not None]
     if steps:
         fastest, l = max(steps)
@@ -271,12 +279,12 @@ def diagnose(records, activation="relu", batch_norm=False):
                  f"their size at learning rate {peak['lr']:.3g}")
         if fastest > high:
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
-                         f"{HEALTHY_STEP:g}): the learning rate is too high (layers.png); "
+                         f"{HEALTHY_STEP:g}): the learning rate is too high; see layers.png; "
                          "try a lower LEARNING_RATE")
         elif fastest < low:
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
                          f"{HEALTHY_STEP:g}): the learning rate is too low, training will "
-                         "crawl (layers.png); try a higher LEARNING_RATE")
+                         "crawl; see layers.png; try a higher LEARNING_RATE")
     return lines
 
 

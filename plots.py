@@ -231,6 +231,8 @@ def plot_layers(records, title, path, subtitle=""):
         ax_step.plot(epochs, _series(records, "step", l), "o-", **style)
         ax_update.plot(epochs, _series(records, "update", l), "o-", **style)
     ax_step.axhline(1e-3, color="grey", ls="--", lw=1, label="1e-3: a healthy step")
+    low = np.nanmin([1e-3, *(v for l in range(n_layers) for v in _series(records, "step", l))])
+    ax_step.set_ylim(bottom=max(low / 2, 1e-8))  # the schedule's last steps, near 0, fall off
     share = ("dead", "share of dead units (never active on the probe)")
     if records[-1]["saturated"] is not None:
         share = ("saturated", "share of saturated activations")
@@ -271,9 +273,10 @@ def plot_activations(records, title, path, subtitle="", limits=None):
 
     One panel per hidden layer: histograms of its activations on the probe
     before training and at the last epoch, as the share of all activations
-    in each bin. Activations exactly 0 (ReLU's inactive units) are left out
-    of the bars and given as a share in the legend, with the mean, the
-    standard deviation and the share saturated or dead. limits -- the
+    per unit of activation (a density: the two histograms' bins differ).
+    Activations exactly 0 (ReLU's inactive units) are left out of the bars
+    and given as a share in the legend, with the mean, the standard
+    deviation and the share saturated or dead. limits -- the
     activation's range, (0, 1) for the sigmoid, (-1, 1) for tanh, shown
     whole so that saturation shows; None fits the axis to the values.
     """
@@ -297,15 +300,16 @@ def plot_activations(records, title, path, subtitle="", limits=None):
             for key, word in (("saturated", "saturated"), ("dead", "units dead")):
                 if record[key] is not None and record[key][l] >= 0.005:
                     notes.append(f"{record[key][l]:.0%} {word}")
-            ax.stairs(counts / max(total, 1), edges, color=colour, fill=True, alpha=0.45,
+            density = counts / max(total, 1) / (edges[1] - edges[0])  # the bins differ
+            ax.stairs(density, edges, color=colour, fill=True, alpha=0.45,
                       label=f"{_record_name(record)}:\n" + ", ".join(notes))
         ax.set_title(f"layer {l + 1}", fontsize=9)
         if limits:
             ax.set_xlim(*limits)
         ax.set_xlabel("activation", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6.5)
-    axes[0, 0].set_ylabel("share of the activations", fontsize=8)
+        ax.legend(fontsize=6.5, loc="best")
+    axes[0, 0].set_ylabel("share of the activations\nper unit of activation", fontsize=8)
     _title(fig, title, subtitle)
     fig.tight_layout()
     _save_figure(fig, path, dpi=100)
