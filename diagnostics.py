@@ -115,6 +115,8 @@ def _histogram(A):
     the values that are not exactly 0, and the share that is (ReLU's inactive units)."""
     zero = float(np.mean(A == 0))
     values = A[A != 0] if zero else A
+    if values.size and not (np.isfinite(values.min()) and np.isfinite(values.max())):
+        values = values[np.isfinite(values)]  # an overflowing layer: bin what can be binned
     if not values.size:
         return {"lo": 0.0, "hi": 0.0, "counts": [0] * HIST_BINS, "zero": zero}
     counts, edges = np.histogram(values, bins=HIST_BINS)

@@ -86,11 +86,11 @@ architecture and every setting that differs from the defaults above (e.g.
 runs/784-256-128-64-10,OPTIMISER=adam/): settings.json, weights.pkl (the kept
 epoch's weights, settings and history), curves.png, confusion.png and
 mistakes.png (or predictions.csv for a test file without labels), layers.png,
-activations.png and weights.png (inside the network), and while
-it trains checkpoint.pkl, which --RESUME continues. Every run adds a row to
-RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found
-a wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be written where asked,
-130 stopped by Ctrl-C."""
+activations.png and weights.png (inside the network), and while it trains
+checkpoint.pkl, which --RESUME continues. Every run adds a row to
+RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
+wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
+written where asked, 130 stopped by Ctrl-C."""
 
 
 def main(argv):
@@ -273,7 +273,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         history["layers"].append(look(None, 0))
     try:
         for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
-            start, lr, before = time.perf_counter(), lr_at(state["step"]), diagnostics.weights_of(params)
+            start, lr = time.perf_counter(), lr_at(state["step"])
+            before = diagnostics.weights_of(params)  # how far will the epoch move W?
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
                                        lr_at, augment, lambda: stop.set, stats=stats,
                                        **settings.step_options(c))

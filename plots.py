@@ -248,7 +248,8 @@ def plot_layers(records, title, path, subtitle=""):
         ax_share.set_ylim(-0.03, 1.03)
     for ax, name in ((ax_grad, "gradient size: RMS of dW (log scale)"),
                      (ax_step, "one step / the weights (log scale;\nfollows the learning rate)"),
-                     (ax_update, "||W after - W before|| / ||W before||,\nover each epoch (log scale)"),
+                     (ax_update, ("||W after - W before|| / ||W before||,\n"
+                                 "over each epoch (log scale)")),
                      (ax_share, share[1])):
         if ax is not ax_share:
             ax.set_yscale("log")
