@@ -203,10 +203,29 @@ def _layer_name(l, n_layers):
     return "the output layer" if l == n_layers - 1 else f"layer {l + 1}"
 
 
+def _times(ratio):
+    """A ratio as 'N x' to two significant digits: '35x', '2,600x', '260,000x'."""
+    return f"{float(f'{ratio:.2g}'):,.0f}x"
+
+
+def _and(words):
+    """'a', 'a and b', 'a, b and c'."""
+    words = list(words)
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _layers(numbers):
+    """'layer 2', or 'layers 1, 2 and 3'."""
+    named = [str(n) for n in numbers]
+    return f"layer{'s' * (len(named) > 1)} {_and(named)}"
+
+
 def _try(*options):
-    """'try A or B' from the options that apply (empty strings dropped)."""
+    """'try A', 'try A or B', 'try A, B or C' from the options that apply (empty ones dropped)."""
     options = [o for o in options if o]
-    return "try " + " or ".join(options) if options else ""
+    if len(options) > 1:
+        return f"try {', '.join(options[:-1])} or {options[-1]}"
+    return f"try {options[0]}" if options else ""
 
 
 def diagnose(records, activation="relu", batch_norm=False):
@@ -220,8 +239,9 @@ def diagnose(records, activation="relu", batch_norm=False):
     the one of the largest learning rate for steps far from healthy (the
     largest layer's step ratio outside STEP_LIMITS): before any training the
     gradient is that of a network that knows nothing, larger than any it
-    meets once learning is under way. Each line names the picture that
-    shows it and what to try.
+    meets once learning is under way. Steps too small are not blamed on the
+    learning rate when dead, saturated or vanishing layers explain them.
+    Each line names the picture that shows it and what to try.
     records -- a list of layer_stats dicts, oldest first. Returns a list of str.
     """
     if not records:
@@ -240,37 +260,41 @@ def diagnose(records, activation="relu", batch_norm=False):
         figures = f"(dW RMS {grads[0]:.2g} against {grads[hidden - 1]:.2g}"
         start = first["dW_rms"]
         if len(records) > 1 and start[0] > 0:
-            figures += f"; {start[hidden - 1] / start[0]:.0f}x before training"
+            figures += f"; {_times(start[hidden - 1] / start[0])} before training"
         figures += ")"
         if gap >= GAP:
             cause = why.get(activation, "each layer passes back less than it gets")
-            lines.append(f"layer 1 gets gradients {gap:.0f}x smaller than layer {hidden} "
-                         f"{figures}, so it learns {gap:.0f}x more slowly: vanishing "
+            lines.append(f"layer 1 gets gradients {_times(gap)} smaller than layer {hidden} "
+                         f"{figures}, so it learns {_times(gap)} more slowly: vanishing "
                          f"gradients ({cause}); see layers.png; "
                          + _try(relu, bn or 'INIT="he"'))
         elif 1 / gap >= GAP:
-            lines.append(f"layer 1 gets gradients {1 / gap:.0f}x larger than layer {hidden} "
+            lines.append(f"layer 1 gets gradients {_times(1 / gap)} larger than layer {hidden} "
                          f"{figures}: exploding gradients; see layers.png; "
                          + _try("a lower LEARNING_RATE", bn, "MAX_NORM=3.0"))
     grown = [(_ratio(now, then), l) for l, (now, then)
              in enumerate(zip(grads, first["dW_rms"]))]
     grown = max(((g, l) for g, l in grown if g is not None), default=(None, 0))
     if len(records) > 1 and grown[0] is not None and grown[0] >= GROWTH:
-        lines.append(f"{_layer_name(grown[1], n_layers)}'s gradients grew {grown[0]:.0f}x "
+        lines.append(f"{_layer_name(grown[1], n_layers)}'s gradients grew {_times(grown[0])} "
                      f"since before training: exploding gradients; see layers.png; "
                      + _try("a lower LEARNING_RATE", "MAX_NORM=3.0", bn))
-    for l in range(hidden):
-        if last["dead"] is not None and last["dead"][l] > MOSTLY:
-            leaky = "" if activation == "leaky_relu" else 'ACTIVATION="leaky_relu"'
-            lines.append(f"layer {l + 1}: {last['dead'][l]:.0%} of its units are dead (never "
-                         f"active on the {last['rows']} probe rows), and a dead unit no longer "
-                         "learns; see layers.png and activations.png; "
-                         + _try("a lower LEARNING_RATE", leaky, bn))
-        if last["saturated"] is not None and last["saturated"][l] > MOSTLY:
-            lines.append(f"layer {l + 1}: {last['saturated'][l]:.0%} of its activations are "
-                         f"saturated (within {SATURATION[activation]} of the {activation}'s "
-                         "limits, where its derivative is almost 0), so little gradient gets "
-                         "through; see activations.png; " + _try(bn, relu, "a lower LEARNING_RATE"))
+    dead = [(l + 1, share) for l, share in enumerate(last["dead"] or []) if share > MOSTLY]
+    if dead:
+        leaky = "" if activation == "leaky_relu" else 'ACTIVATION="leaky_relu"'
+        shares = _and(f"{share:.0%}" for _, share in dead)
+        lines.append(f"{_layers(l for l, _ in dead)}: {shares} of the units are dead (never "
+                     f"active on the {last['rows']} probe rows), and a dead unit no longer "
+                     "learns; see layers.png and activations.png; "
+                     + _try("a lower LEARNING_RATE", leaky, bn))
+    saturated = [(l + 1, share) for l, share in enumerate(last["saturated"] or [])
+                 if share > MOSTLY]
+    if saturated:
+        shares = _and(f"{share:.0%}" for _, share in saturated)
+        lines.append(f"{_layers(l for l, _ in saturated)}: {shares} of the activations are "
+                     f"saturated (within {SATURATION[activation]} of the {activation}'s limits, "
+                     "where its derivative is almost 0), so little gradient gets through; see "
+                     "activations.png; " + _try(bn, relu, "a lower LEARNING_RATE"))
     trained = [r for r in records if r["epoch"] > 0 and r["lr"] > 0] or records[:1]
     peak = max(trained, key=lambda r: r["lr"]) if trained[0]["lr"] > 0 else None
     steps = [(s, l) for l, s in enumerate(peak["step"] if peak else []) if s is not None]
@@ -283,7 +307,7 @@ def diagnose(records, activation="relu", batch_norm=False):
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
                          f"{HEALTHY_STEP:g}): the learning rate is too high; see layers.png; "
                          "try a lower LEARNING_RATE")
-        elif fastest < low:
+        elif 0 < fastest < low and not lines:  # not when dead or vanishing layers explain it
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
                          f"{HEALTHY_STEP:g}): the learning rate is too low, training will "
                          "crawl; see layers.png; try a higher LEARNING_RATE")

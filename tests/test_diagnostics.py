@@ -163,14 +163,24 @@ def test_the_diagnosis_names_exploding_dead_saturated_and_step_sizes():
     assert len(grown) == 1, grown
     assert grown[0].startswith("the output layer's gradients grew 200x"), grown
     dead = diagnostics.diagnose([record([1e-3, 1e-3, 1e-3], dead=[0.1, 0.75])], "relu")
-    assert len(dead) == 1 and dead[0].startswith("layer 2: 75% of its units are dead"), dead
+    assert len(dead) == 1 and dead[0].startswith("layer 2: 75% of the units are dead"), dead
+    dead = diagnostics.diagnose([record([1e-3] * 4, dead=[0.9, 0.2, 1.0])], "relu")
+    assert dead[0].startswith("layers 1 and 3: 90% and 100% of the units are dead"), dead
     saturated = diagnostics.diagnose([record([1e-3, 1e-3, 1e-3], saturated=[0.6, 0.0])], "tanh")
-    assert len(saturated) == 1 and "60% of its activations are saturated" in saturated[0]
+    assert len(saturated) == 1, saturated
+    assert saturated[0].startswith("layer 1: 60% of the activations are saturated (within 0.03")
     assert diagnostics.diagnose([record([1e-3, 1e-3, 1e-3], dead=[0.5, 0.5])], "relu") == []
     high = [record([1e-3] * 3), record([1e-3] * 3, epoch=1, step=[1e-3, 0.3, 1e-2])]
     assert ["too high" in line and "layer 2" in line for line in diagnostics.diagnose(high)] == [True]
     low = [record([1e-3] * 3), record([1e-3] * 3, epoch=1, step=[1e-7, 3e-6, 1e-6])]
     assert ["too low" in line for line in diagnostics.diagnose(low)] == [True]
+    # a dead network's steps are 0 because its gradients are: that is not a low learning rate
+    dead = [record([1e-3] * 3), record([0.0] * 3, epoch=1, step=[0.0] * 3, dead=[1.0, 1.0])]
+    assert ["dead" in line for line in diagnostics.diagnose(dead)] == [True]
+    # nor are a vanishing network's tiny steps; and huge ratios read as such
+    deep = [record([1e-9, 1e-7, 2.6e-4, 1e-3], epoch=1, step=[1e-9, 1e-8, 3e-6, 6e-6])]
+    (line,) = diagnostics.diagnose(deep, "sigmoid")
+    assert line.startswith("layer 1 gets gradients 260,000x smaller than layer 3"), line
     # judged after training began: the untrained network's first steps do not count
     first = [record([1e-3] * 3, step=[0.5] * 3), record([1e-3] * 3, epoch=1)]
     assert diagnostics.diagnose(first) == []
