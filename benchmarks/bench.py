@@ -855,13 +855,16 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped, probe=None):
     if probe is not None:
         with_stats = median["ours + stats"]
         alone = statistics.median(looked[args.warmup:] or looked)
+        paired = statistics.median(a / b for a, b in zip(timed["ours + stats"][0],
+                                                         timed["ours"][0]))
         print(f"per-layer statistics (diagnostics.layer_stats on {len(probe[0])} validation "
               f"rows, and the copy of the weights before the epoch, as main.train reads them "
               f"after every epoch): {with_stats:.3f} s per epoch against {ours:.3f} s without, "
               f"{with_stats / ours:.3f}x ({min(timed['ours + stats'][0]) / best:.3f}x of "
-              f"the fastest epochs); the statistics alone: median {alone * 1000:.1f} ms, "
-              f"{alone / ours:.1%} of our median epoch")
-        part += f"; statistics {alone / ours:.1%} of an epoch ({with_stats / ours:.3f}x epoch)"
+              f"the fastest epochs, {paired:.3f}x the median of each round's ratio); the "
+              f"statistics alone: median {alone * 1000:.1f} ms, {alone / ours:.1%} of our "
+              "median epoch")
+        part += f"; statistics {alone / ours:.1%} of an epoch ({paired:.3f}x epoch, paired)"
     return part
 
 
