@@ -221,7 +221,7 @@ def plot_layers(records, title, path, subtitle=""):
     """
     plt = _pyplot()
     from matplotlib.ticker import NullFormatter
-    fig, axes = plt.subplots(2, 2, figsize=(10.5, 7.4))
+    fig, axes = plt.subplots(2, 2, figsize=(9.8, 6.9))
     epochs = [r["epoch"] for r in records]
     n_layers = len(records[0]["dW_rms"])
     colours = plt.cm.viridis(np.linspace(0, 0.85, n_layers))
@@ -269,7 +269,7 @@ def plot_layers(records, title, path, subtitle=""):
     title_lines = fig._suptitle.get_text().count("\n") + 1
     # a fixed layout: tight_layout measured every tick label and took twice as long
     fig.subplots_adjust(left=0.085, right=0.985, bottom=0.065, hspace=0.3, wspace=0.26,
-                        top=1 - (0.3 + 0.19 * title_lines) / 7.4)
+                        top=1 - (0.3 + 0.19 * title_lines) / 6.9)
     _save_figure(fig, path, dpi=100)
 
 
