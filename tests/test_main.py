@@ -543,11 +543,12 @@ def test_the_statistics_of_every_layer_are_in_the_saved_history(trained):
     assert "after epoch" not in result.stdout
 
 
-def test_a_deep_sigmoid_network_is_told_its_gradients_vanish(mnist, tmp_path):
+def test_a_deep_sigmoid_network_is_told_its_gradients_vanish(mnist, tmp_path, monkeypatch):
     """Nielsen's [784, 30, 30, 30, 30, 10] with sigmoid: after epoch 1, one line saying the
     first layer's gradients are far smaller than the last hidden layer's, and what to try."""
-    result = run_cli(tmp_path, *mnist_args(mnist, tmp_path, "--EPOCHS=2", "--THREADS=1"),
-                     "--LAYERS=[784,30,30,30,30,10]", "--ACTIVATION=sigmoid")
+    result = run_in_process(tmp_path, (*mnist_args(mnist, tmp_path, "--EPOCHS=2", "--THREADS=1"),
+                                       "--LAYERS=[784,30,30,30,30,10]", "--ACTIVATION=sigmoid"),
+                            monkeypatch)
     assert result.returncode == 0, result.stderr
     said = [line for line in result.stdout.splitlines() if line.startswith("after epoch 1: ")]
     assert len(said) == 1, result.stdout

@@ -77,8 +77,8 @@ def records_of(layers, activation, epochs=3, optimiser="momentum"):
 
 @pytest.mark.parametrize(("layers", "activation", "epochs"), [
     ([784, 64, 32, 10], "relu", 3), ([50] + [20] * 6 + [10], "sigmoid", 3),
-    ([30, 20, 20, 5], "tanh", 3), ([784, 5, 10], "leaky_relu", 0), ([784, 10], "relu", 2)],
-    ids=["relu", "deep-sigmoid", "tanh-not-square", "one-record", "no-hidden-layer"])
+    ([784, 10], "tanh", 0)],
+    ids=["relu", "deep-sigmoid-not-square", "no-hidden-layer-one-record"])
 def test_the_pictures_inside_a_network_are_small_pngs(tmp_path, capsys, layers, activation,
                                                       epochs):
     records, params = records_of(layers, activation, epochs)
