@@ -6,6 +6,7 @@
     python main.py recipes/best.py           # a named recipe (NAME = value lines): 99.27%
     python main.py "--COMPARE=[[784,10,10],[784,256,10]]"   # train several, compare them
     python main.py --PREDICT=my_digit.png    # classify your own digit, training nothing
+    python main.py --GRADCHECK               # is backward right? (finite differences)
 
     python main.py --RUNS                    # the log of every run so far, best first
     python main.py --help                    # every setting, its default and meaning
@@ -27,6 +28,7 @@ import time
 import numpy as np
 
 import data
+import diagnostics
 import digit
 import machine
 import plots
@@ -74,6 +76,7 @@ RESUME = False               # True: continue the run of these settings from its
 COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
 PREDICT = ""                 # an image or CSV to classify with saved weights
 WEIGHTS = ""                 # weights for PREDICT; "" means those of the run of these settings
+GRADCHECK = False            # True: check backward against finite differences, train nothing
 # ----------------------------------------------------------------------------
 
 
@@ -82,11 +85,12 @@ OUTPUTS = """Outputs: each run writes into RUNS_DIR/<name>/, where <name> is NAM
 architecture and every setting that differs from the defaults above (e.g.
 runs/784-256-128-64-10,OPTIMISER=adam/): settings.json, weights.pkl (the kept
 epoch's weights, settings and history), curves.png, confusion.png and
-mistakes.png (or predictions.csv for a test file without labels), and while
-it trains checkpoint.pkl, which --RESUME continues. Every run adds a row to
-RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 2 bad
-input, 3 training diverged, 4 an output could not be written where asked,
-130 stopped by Ctrl-C."""
+mistakes.png (or predictions.csv for a test file without labels), layers.png,
+activations.png and weights.png (inside the network), and while it trains
+checkpoint.pkl, which --RESUME continues. Every run adds a row to
+RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
+wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
+written where asked, 130 stopped by Ctrl-C."""
 
 
 def main(argv):
@@ -102,6 +106,12 @@ def main(argv):
         return 0
     if c["PREDICT"]:
         return predict(c, argv)
+    if c["GRADCHECK"]:  # on a small float64 copy of the network and random rows: no data
+        lines, ok = diagnostics.gradient_check(
+            c["LAYERS"], c["ACTIVATION"], c["BATCH_NORM"], c["INIT"],
+            settings.step_options(c)["dropout"], c["WEIGHT_DECAY"] * (c["OPTIMISER"] != "adamw"))
+        print("\n".join(lines))
+        return 0 if ok else 1
     runs.check_writable(c["RUNS_DIR"])
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
@@ -200,6 +210,9 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
         written.append(plots.draw(os.path.join(folder, "curves.png"), plots.plot_history,
                                   result["history"], title, subtitle=details,
                                   kept_epoch=result["best_epoch"]))
+        written += plots.inside_pictures(folder, title.removesuffix(": learning curves"),
+                                         result["history"]["layers"], result["params"][0][0],
+                                         c["ACTIVATION"], details, result["best_epoch"])
     if path and y_test is None:
         written.append(os.path.join(folder, "predictions.csv"))
         runs.write_predictions(written[-1], Z.argmax(axis=1))
@@ -215,6 +228,8 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
 
 
 HISTORY = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "threads")
+# and history["layers"]: each layer's statistics (diagnostics.layer_stats) before training and
+# after every epoch, computed on the probe's rows; read, never fed back into training
 
 
 def setup(c, n_train, rng):
@@ -243,7 +258,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     params, lr_at = setup(c, len(X_train), rng)
     stats = utils.init_stats(params)  # batch normalisation's running statistics, or None
     t = {"params": params, "stats": stats, "state": utils.init_state(params, c["OPTIMISER"]),
-         "epoch": 0, "history": {k: [] for k in HISTORY}, "seconds": 0.0,
+         "epoch": 0, "history": {"layers": [], **{k: [] for k in HISTORY}}, "seconds": 0.0,
          "best": {"params": utils.copy_params(params), "stats": utils.copy_params(stats),
                   "epoch": 0, "key": None, "steps": 0}}
     if resume:
@@ -259,9 +274,20 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     started = time.perf_counter()
     threads.begin()
     print(f"{tag}{threads.describe()}")
+    probe = diagnostics.probe(X_val, y_val, X_train, y_train)
+
+    def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)
+        return diagnostics.layer_stats(params, *probe, activation, stats, before,
+                                       lr_at(max(state["step"] - 1, 0)), c["OPTIMISER"],
+                                       c["MOMENTUM"], epoch)
+
+    history.setdefault("layers", [])  # a checkpoint written before the statistics has none
+    if t["epoch"] == 0:
+        history["layers"].append(look(None, 0))
     try:
         for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
             start, lr = time.perf_counter(), lr_at(state["step"])
+            before = diagnostics.weights_of(params)  # how far will the epoch move W?
             result = utils.train_epoch(params, state, X_train, y_train, c["BATCH_SIZE"], rng,
                                        lr_at, augment, lambda: stop.set, stats=stats,
                                        **settings.step_options(c))
@@ -285,6 +311,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                                             val_acc, lr, time.perf_counter() - start,
                                             threads.threads)):
                 history[key].append(value)
+            history["layers"].append(look(before, epoch))
             lowered = threads.epoch_done(history["seconds"][-1])
             key = (val_acc, -val_loss) if len(X_val) else (epoch,)
             if best["key"] is None or key > best["key"]:
@@ -297,6 +324,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                                                  "threads": threads.threads},
                                         time.perf_counter() - started, every, history["seconds"][-1])
             print_epoch(c, tag, history, len(X_val))
+            if epoch == 1:
+                print_diagnosis(c, tag, history)
             if lowered:
                 print(f"{tag}{lowered}")
             score = val_acc if len(X_val) else result["acc"]
@@ -313,6 +342,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         threads.end()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+    if history["layers"] and history["layers"][-1]["epoch"] > 1:
+        print_diagnosis(c, tag, history)
     return {"layers": list(layers), "params": best["params"], "stats": best["stats"],
             "config": dict(c),
             "history": history, "best_epoch": best["epoch"], "steps": best["steps"],
@@ -322,7 +353,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
 
 def print_epoch(c, tag, history, n_val):
     """One line for the epoch just finished: a full one, or a compact one in COMPARE."""
-    h = {k: v[-1] for k, v in history.items()}
+    h = {k: history[k][-1] for k in HISTORY}
     val = (f"val loss {h['val_loss']:.4f} acc {h['val_acc']:7.2%}" if n_val
            else "no validation rows")
     if tag:
@@ -331,6 +362,13 @@ def print_epoch(c, tag, history, n_val):
         print(f"epoch {h['epoch']:3d}/{c['EPOCHS']}  train loss {h['train_loss']:.4f} "
               f"acc {h['train_acc']:7.2%}  {val}  lr {h['lr']:<9.4g} {h['seconds']:5.1f}s",
               flush=True)
+
+
+def print_diagnosis(c, tag, history):
+    """What the layers' statistics so far say is wrong (diagnostics.diagnose): nothing if all
+    is well."""
+    for line in diagnostics.diagnose(history["layers"], c["ACTIVATION"], c["BATCH_NORM"]):
+        print(f"{tag}after epoch {history['layers'][-1]['epoch']}: {line}")
 
 
 class StopFlag:

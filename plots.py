@@ -1,5 +1,6 @@
 """Every picture a run draws: learning curves, confusion matrix, mistakes, comparisons,
-and what the network saw of a picture given to --PREDICT.
+and what the network saw of a picture given to --PREDICT; and inside the network:
+each layer's statistics, activations and first-layer weights.
 
 matplotlib is imported on first use, on its headless Agg backend, so the
 trainer starts without it. Each picture is written atomically.
@@ -233,3 +234,206 @@ def plot_prediction(original, x, P, title, path):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save_figure(fig, path, dpi=100)
+
+
+# ----------------------------------------------------------------------------
+# inside the network: the per-layer statistics of diagnostics.layer_stats
+
+
+def _layer_label(l, n_layers):
+    """'layer 3', or 'layer 4 (output)' for the last."""
+    return f"layer {l + 1}" + (" (output)" if l == n_layers - 1 else "")
+
+
+def _series(records, key, l):
+    """Layer l's figure `key` across the records, NaN where it is missing or not positive
+    (a logarithmic axis leaves those out)."""
+    values = [r[key][l] if r[key] is not None and r[key][l] is not None else math.nan
+              for r in records]
+    return [v if v > 0 else math.nan for v in values]
+
+
+def plot_layers(records, title, path, subtitle=""):
+    """Draw each layer's figures across the epochs, from history["layers"]: four panels.
+
+    The size of its weight gradient (RMS of dW on the probe, log scale: a
+    first layer far below the last is the vanishing gradient), the
+    update-to-weight ratio of one step (log scale, with Karpathy's healthy
+    1e-3), how far each epoch moved the weights (||W_after - W_before|| /
+    ||W_before||), and the share of dead units (ReLU) or of saturated
+    activations (sigmoid, tanh) of each hidden layer, or the spread of its
+    activations for other activations. The layers go from dark (the first)
+    to light (the output). Epoch 0 is before training.
+    """
+    plt = _pyplot()
+    from matplotlib.ticker import NullFormatter
+    fig, axes = plt.subplots(2, 2, figsize=(9.8, 6.9))
+    epochs = [r["epoch"] for r in records]
+    n_layers = len(records[0]["dW_rms"])
+    colours = plt.cm.viridis(np.linspace(0, 0.85, n_layers))
+    (ax_grad, ax_step), (ax_update, ax_share) = axes
+    for l in range(n_layers):
+        style = {"color": colours[l], "ms": 3, "label": _layer_label(l, n_layers)}
+        ax_grad.plot(epochs, _series(records, "dW_rms", l), "o-", **style)
+        ax_step.plot(epochs, _series(records, "step", l), "o-", **style)
+        ax_update.plot(epochs, _series(records, "update", l), "o-", **style)
+    ax_step.axhline(1e-3, color="grey", ls="--", lw=1, label="1e-3: a healthy step")
+    low = np.nanmin([1e-3, *(v for l in range(n_layers) for v in _series(records, "step", l))])
+    ax_step.set_ylim(bottom=max(low / 2, 1e-8))  # the schedule's last steps, near 0, fall off
+    share = ("dead", "share of dead units (never active on the probe)")
+    if records[-1]["saturated"] is not None:
+        share = ("saturated", "share of saturated activations")
+    elif records[-1]["dead"] is None:
+        share = ("act_std", "standard deviation of the activations")
+    for l in range(n_layers - 1):
+        values = [r[share[0]][l] if r[share[0]] is not None else math.nan for r in records]
+        ax_share.plot(epochs, values, "o-", color=colours[l], ms=3,
+                      label=_layer_label(l, n_layers))
+    if share[0] != "act_std":
+        ax_share.axhline(0.5, color="grey", ls=":", lw=1, label="half the layer")
+        ax_share.set_ylim(-0.03, 1.03)
+    for ax, name in ((ax_grad, "gradient size: RMS of dW (log scale)"),
+                     (ax_step, "one step / the weights (log scale;\nfollows the learning rate)"),
+                     (ax_update, ("||W after - W before|| / ||W before||,\n"
+                                 "over each epoch (log scale)")),
+                     (ax_share, share[1])):
+        if ax is not ax_share:
+            ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            if high > 100 * low:  # labels at powers of ten only: these figures span many
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            else:
+                _log_axis(ax)
+        _epoch_axis(ax)
+        ax.set_ylabel(name, fontsize=9)
+        ax.grid(alpha=0.3)
+    ax_grad.legend(fontsize=7, ncol=2 if n_layers > 6 else 1)
+    ax_step.legend(handles=ax_step.get_lines()[-1:], fontsize=7)
+    if share[0] != "act_std":
+        ax_share.legend(handles=ax_share.get_lines()[-1:], fontsize=7)
+    _title(fig, title, subtitle)
+    title_lines = fig._suptitle.get_text().count("\n") + 1
+    # a fixed layout: tight_layout measured every tick label and took twice as long
+    fig.subplots_adjust(left=0.085, right=0.985, bottom=0.065, hspace=0.3, wspace=0.26,
+                        top=1 - (0.3 + 0.19 * title_lines) / 6.9)
+    _save_figure(fig, path, dpi=100)
+
+
+def _record_name(record):
+    """'before training' for the record of epoch 0, else 'after epoch N'."""
+    return "before training" if record["epoch"] == 0 else f"after epoch {record['epoch']}"
+
+
+def plot_activations(records, title, path, subtitle="", limits=None):
+    """Draw the distribution of each hidden layer's activations, first and last record.
+
+    One panel per hidden layer: histograms of its activations on the probe
+    before training and at the last epoch, as the share of all activations
+    per unit of activation (a density: the two histograms' bins differ).
+    Activations exactly 0 (ReLU's inactive units) are left out of the bars
+    and given as a share in the legend, with the mean, the standard
+    deviation and the share saturated or dead. limits -- the
+    activation's range, (0, 1) for the sigmoid, (-1, 1) for tanh, shown
+    whole so that saturation shows; None fits the axis to the values.
+    """
+    plt = _pyplot()
+    first, last = records[0], records[-1]
+    hidden = len(first["hist"])
+    cols = min(hidden, 4)
+    rows = math.ceil(hidden / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.5 * rows + 0.9), squeeze=False)
+    for ax in axes.ravel()[hidden:]:
+        ax.axis("off")
+    for l, ax in enumerate(axes.ravel()[:hidden]):
+        for record, colour in ((first, "C0"), (last, "C1")):
+            h = record["hist"][l]
+            counts = np.asarray(h["counts"], dtype=float)
+            total = counts.sum() / (1 - h["zero"]) if h["zero"] < 1 else 1.0
+            edges = np.linspace(h["lo"], max(h["hi"], h["lo"] + 1e-6), len(counts) + 1)
+            notes = [f"mean {record['act_mean'][l]:.2f}", f"std {record['act_std'][l]:.2f}"]
+            if h["zero"] >= 0.005:
+                notes.append(f"{h['zero']:.0%} at 0")
+            for key, word in (("saturated", "saturated"), ("dead", "units dead")):
+                if record[key] is not None and record[key][l] >= 0.005:
+                    notes.append(f"{record[key][l]:.0%} {word}")
+            density = counts / max(total, 1) / (edges[1] - edges[0])  # the bins differ
+            ax.stairs(density, edges, color=colour, fill=True, alpha=0.45,
+                      label=f"{_record_name(record)}:\n" + ", ".join(notes))
+        ax.set_title(f"layer {l + 1}", fontsize=9)
+        if limits:
+            ax.set_xlim(*limits)
+        ax.set_xlabel("activation", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6.5, loc="best")
+    axes[0, 0].set_ylabel("share of the activations\nper unit of activation", fontsize=8)
+    _title(fig, title, subtitle)
+    fig.tight_layout()
+    _save_figure(fig, path, dpi=100)
+
+
+def plot_weights(W, title, path, count=64):
+    """Draw the first layer's incoming weights, one square image per unit, in a grid.
+
+    W -- (n_in, n_out) with n_in = side * side, the pixels in row order.
+    The first `count` units are drawn; each unit's weights are divided by
+    their largest absolute value, so every unit shows its own pattern on
+    a diverging colour map centred on 0 (red where ink raises the unit's
+    input, blue where it lowers it). Raises ValueError if n_in is not square.
+    """
+    n_in, n_out = W.shape
+    side = math.isqrt(n_in)
+    if side * side != n_in:
+        raise ValueError(f"the first layer takes {n_in} inputs, not a square image")
+    plt = _pyplot()
+    shown = min(count, n_out)
+    cols = min(8, shown)
+    rows = math.ceil(shown / cols)
+    tiles = np.asarray(W[:, :shown], dtype=np.float64).T.reshape(shown, side, side)
+    tiles = tiles / np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
+    mosaic = np.full((rows * (side + 1) - 1, cols * (side + 1) - 1), np.nan)
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, cols)
+        mosaic[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = tile
+    cmap = plt.get_cmap("RdBu_r", 21).with_extremes(bad="white")  # 21 shades: a small PNG
+    fig, ax = plt.subplots(figsize=(0.62 * cols + 1.3, 0.62 * rows + 0.8))
+    image = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    bar.set_label("weight / the unit's largest |weight|", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path, dpi=100)
+
+
+ACTIVATION_RANGES = {"sigmoid": (0, 1), "tanh": (-1, 1)}
+
+
+def inside_pictures(folder, name, records, W, activation, subtitle="", kept_epoch=0):
+    """Draw layers.png, activations.png and weights.png in a run's folder; return their paths.
+
+    records -- history["layers"] (diagnostics.layer_stats); W -- the kept
+    first layer's weights, (n_in, n_out); activation -- the hidden layers'.
+    activations.png needs a hidden layer and weights.png square images
+    (n_in = side * side, 784 for MNIST): without, each is skipped with a
+    line. A picture that fails is a warning and None (see draw).
+    """
+    written = [draw(os.path.join(folder, "layers.png"), plot_layers, records,
+                    f"{name}: inside, layer by layer (on {records[-1]['rows']} probe rows)",
+                    subtitle=subtitle)]
+    if records[0]["hist"]:
+        written.append(draw(os.path.join(folder, "activations.png"), plot_activations, records,
+                            f"{name}: each hidden layer's activations", subtitle=subtitle,
+                            limits=ACTIVATION_RANGES.get(activation)))
+    else:
+        print("activations.png not drawn: the network has no hidden layer")
+    side = math.isqrt(W.shape[0])
+    if side * side != W.shape[0]:
+        print(f"weights.png not drawn: the first layer takes {W.shape[0]} inputs, "
+              "not a square image")
+        return written
+    kept = f", epoch {kept_epoch}" if kept_epoch else ""
+    written.append(draw(os.path.join(folder, "weights.png"), plot_weights, W,
+                        f"{name}: first layer's incoming weights ({min(64, W.shape[1])} of "
+                        f"{W.shape[1]} units{kept}), each as a {side}x{side} image"))
+    return written

@@ -35,8 +35,11 @@ all sides alike. It measures:
      other work leaves free), on the machine as it is and beside competing
      CPU-bound processes that the benchmark starts and stops itself;
   8. what batch normalisation (BATCH_NORM = True) costs: the same epoch with
-     it, interleaved with the epoch without, and their ratio; and what
-     writing a checkpoint of the network costs, against the epoch.
+     it, interleaved with the epoch without, and their ratio; what writing
+     a checkpoint of the network costs, against the epoch; and what the
+     per-layer statistics main.train reads after every epoch cost
+     (diagnostics.layer_stats on its probe of validation rows): the epoch
+     with them, interleaved with the epoch without, and their own time.
 
 It begins with the BLAS library and kernel NumPy runs on, and ends with
 one line, `headline: ...`, of the main figures.
@@ -66,6 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import data  # the trainer's driver: its constants are the defaults benchmarked
+import diagnostics
 import machine
 import main
 import runs
@@ -321,14 +325,18 @@ def thread_policy(setting):
     return policy, used, describe
 
 
-def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None):
+def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, probe=None,
+                looked=None):
     """utils.train_epoch, set up and called exactly as main.train does.
 
     main.setup builds the params, optimiser state, schedule and options;
     machine.BlasThreads(c["THREADS"]) sets the BLAS threads at the start of
     each epoch, as main.train does at the start of a run. augment=False leaves
     out main.py's augmentation (for the floor and PyTorch's plain epoch);
-    batch_norm True or False overrides main.py's BATCH_NORM.
+    batch_norm True or False overrides main.py's BATCH_NORM. probe, the
+    (X, y) of diagnostics.probe, adds what main.train does around each epoch
+    for the per-layer statistics (a copy of the weights before it,
+    diagnostics.layer_stats after it); their seconds go to the list looked.
     """
     rng = np.random.default_rng([c["SEED"], 1])
     c = {**c, "BATCH_SIZE": batch_size, "LAYERS": list(layers),
@@ -345,8 +353,17 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None):
     def epoch():
         threads.begin()
         try:
+            start = time.perf_counter()
+            before = diagnostics.weights_of(params) if probe else None
+            seconds = time.perf_counter() - start
             result = utils.train_epoch(params, state, X, y, batch_size, rng, lr_at,
                                        augment_with, between_batches, **options)
+            if probe:
+                start = time.perf_counter()
+                diagnostics.layer_stats(params, *probe, c["ACTIVATION"], options["stats"],
+                                        before, lr_at(state["step"] - 1), c["OPTIMISER"],
+                                        c["MOMENTUM"], 1)
+                looked.append(seconds + time.perf_counter() - start)
         finally:
             used[threads.threads] += 1
             threads.end()
@@ -704,16 +721,21 @@ def peak_rss_of_main(csv_path, epochs):
 # the report
 
 
-def headline_epoch(args, c, X, y, threads, torch):
+def headline_epoch(args, c, X, y, threads, torch, probe=None, looked=None):
     """Sections 1-3: our epoch, its matmul floor and PyTorch's, interleaved.
 
     When main.py augments its batches, our epoch is also timed without the
-    augmentation, like for like with PyTorch and the floor.
+    augmentation, like for like with PyTorch and the floor. With a probe
+    (section 8), also with the per-layer statistics, whose own seconds go
+    to the list looked.
     Returns a dict of name: (seconds, status), and one of name: the threads
     each used (the floor's follow main.py's THREADS, as ours).
     """
     layers, batch = c["LAYERS"], c["BATCH_SIZE"]
     trainers = {"ours": our_trainer(c, layers, batch, X, y)}
+    if probe is not None:
+        trainers["ours + stats"] = our_trainer(c, layers, batch, X, y, probe=probe,
+                                                    looked=looked)
     if augments(c):
         trainers["ours, no augm."] = our_trainer(c, layers, batch, X, y, augment=False)
     bn = "ours, no BN" if c["BATCH_NORM"] else "ours, BN"
@@ -784,11 +806,12 @@ def report_setting(args, c, X, csv_name, load_seconds, n_file, n_used):
     print("main.py's defaults: " + ", ".join(f"{k} = {c[k]}" for k in shown))
 
 
-def report_epochs(args, c, X, y, threads, torch, torch_skipped):
-    """Sections 1-3: print the epoch timings; return the headline's first part."""
+def report_epochs(args, c, X, y, threads, torch, torch_skipped, probe=None):
+    """Sections 1-3 and 8: print the epoch timings; return the headline's first part."""
     print(f"\n... timing {args.warmup} warm-up + {args.epochs} epochs each, interleaved",
           flush=True)
-    timed, runs_threads = headline_epoch(args, c, X, y, threads, torch)
+    looked = []
+    timed, runs_threads = headline_epoch(args, c, X, y, threads, torch, probe, looked)
     median = {name: statistics.median(secs) for name, (secs, _) in timed.items()}
     ours, best = median["ours"], min(timed["ours"][0])
     print(f"\n{'epoch of':<15} {'median s':>9}  {'min s':>7}  {'max s':>7}  {'spread':>6}  "
@@ -828,7 +851,21 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped):
     print(f"writing a checkpoint of this network (runs.save_checkpoint: weights, velocities, "
           f"best weights, fsync): median {cost * 1000:.0f} ms of 5, {cost / ours:.1%} of our "
           "median epoch")
-    return part + f"; checkpoint {cost / ours:.1%} of an epoch"
+    part += f"; checkpoint {cost / ours:.1%} of an epoch"
+    if probe is not None:
+        with_stats = median["ours + stats"]
+        alone = statistics.median(looked[args.warmup:] or looked)
+        paired = statistics.median(a / b for a, b in zip(timed["ours + stats"][0],
+                                                         timed["ours"][0]))
+        print(f"per-layer statistics (diagnostics.layer_stats on {len(probe[0])} validation "
+              f"rows, and the copy of the weights before the epoch, as main.train reads them "
+              f"after every epoch): {with_stats:.3f} s per epoch against {ours:.3f} s without, "
+              f"{with_stats / ours:.3f}x ({min(timed['ours + stats'][0]) / best:.3f}x of "
+              f"the fastest epochs, {paired:.3f}x the median of each round's ratio); the "
+              f"statistics alone: median {alone * 1000:.1f} ms, {alone / ours:.1%} of our "
+              "median epoch")
+        part += f"; statistics {alone / ours:.1%} of an epoch ({paired:.3f}x epoch, paired)"
+    return part
 
 
 def checkpoint_seconds(c, repeats=5):
@@ -1055,7 +1092,8 @@ def run_benchmark(argv):
         config = torch.__config__.show()
         blas = config.split("BLAS_INFO=", 1)[1].split(",", 1)[0] if "BLAS_INFO=" in config else "?"
         print(f"PyTorch {torch.__version__} (its own BLAS: {blas})")
-    parts = [report_epochs(args, c, X, y, peer_threads, torch, skipped["PyTorch"])]
+    parts = [report_epochs(args, c, X, y, peer_threads, torch, skipped["PyTorch"],
+                           diagnostics.probe(X_val, y_val, X, y))]
     if args.table:
         report_table(args, c, X, y)
     if args.race:

@@ -545,10 +545,36 @@ def test_run_exits_0(trained):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("name", ["confusion.png", "mistakes.png", "curves.png"])
+@pytest.mark.parametrize("name", ["confusion.png", "mistakes.png", "curves.png", "layers.png",
+                                  "activations.png", "weights.png"])
 def test_run_draws_small_pngs(trained, name):
-    folder, _ = trained
+    folder, result = trained
     assert_small_png(only_run(folder / "runs") / name)
+    assert f"/{name}" in result.stdout.split("wrote:")[1]  # listed among the files written
+
+
+def test_the_statistics_of_every_layer_are_in_the_saved_history(trained):
+    """One record before training and one after each epoch, on the 100 validation rows,
+    and no diagnosis for this healthy network."""
+    folder, result = trained
+    history = runs.load_weights(str(only_run(folder / "runs") / "weights.pkl"))["history"]
+    assert [r["epoch"] for r in history["layers"]] == [0, 1, 2]
+    assert all(r["rows"] == 100 and len(r["dW_rms"]) == 2 and len(r["dead"]) == 1
+               for r in history["layers"])
+    assert "after epoch" not in result.stdout
+
+
+def test_a_deep_sigmoid_network_is_told_its_gradients_vanish(mnist, tmp_path, monkeypatch):
+    """Nielsen's [784, 30, 30, 30, 30, 10] with sigmoid: after epoch 1, one line saying the
+    first layer's gradients are far smaller than the last hidden layer's, and what to try."""
+    result = run_in_process(tmp_path, (*mnist_args(mnist, tmp_path, "--EPOCHS=2", "--THREADS=1"),
+                                       "--LAYERS=[784,30,30,30,30,10]", "--ACTIVATION=sigmoid"),
+                            monkeypatch)
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stdout.splitlines() if line.startswith("after epoch 1: ")]
+    assert len(said) == 1, result.stdout
+    assert re.match(r"after epoch 1: layer 1 gets gradients \d+x smaller than layer 4 ", said[0])
+    assert "vanishing gradients" in said[0] and 'try ACTIVATION="relu"' in said[0]
 
 
 def test_printed_test_accuracy_is_that_of_the_saved_weights(trained, mnist):
@@ -811,7 +837,7 @@ def test_pictures_that_cannot_be_written_are_a_warning_and_the_weights_stay(tmp_
     assert result.returncode == 0, result
     warnings_ = [line for line in result.stdout.splitlines()
                  if line.startswith("warning: could not draw")]
-    assert len(warnings_) == 3 and all("No space left" in w for w in warnings_), result.stdout
+    assert len(warnings_) == 6 and all("No space left" in w for w in warnings_), result.stdout
     assert (only_run(tmp_path / "runs") / "weights.pkl").is_file()
 
 

@@ -1,12 +1,16 @@
-"""plots.py: the picture of the mistakes, the most confident first; what the network saw.
+"""plots.py: the picture of the mistakes, the most confident first; what the network saw;
+the pictures inside a network (layers.png, activations.png, weights.png) for several shapes
+of network.
 
-The pictures of a whole run (curves, confusion matrix, mistakes, comparison) are
+The pictures of a whole run (curves, confusion matrix, mistakes, comparison, inside) are
 checked to be small PNGs in test_main.py.
 """
 
 import numpy as np
+import pytest
 from helpers import assert_small_png
 
+import diagnostics
 import plots
 import utils
 
@@ -65,3 +69,52 @@ def test_plot_prediction_shows_picture_input_and_probabilities(tmp_path):
     assert_small_png(tmp_path / "alpha.png")
     # the two pictures differ: the picture is drawn, not a fixed frame
     assert (tmp_path / "grey.png").read_bytes() != (tmp_path / "alpha.png").read_bytes()
+
+
+# ----------------------------------------------------------------------------
+# inside the network: layers.png, activations.png, weights.png
+
+
+def records_of(layers, activation, epochs=3, optimiser="momentum"):
+    """history["layers"] of a network whose weights drift a little every 'epoch' (no
+    training: the pictures need only records of the right shape and plausible values)."""
+    rng = np.random.default_rng(5)
+    params = utils.init_params(layers, rng, utils.default_init(activation), dtype=np.float64)
+    X, y = rng.random((300, layers[0])), rng.integers(0, layers[-1], 300)
+    out = [diagnostics.layer_stats(params, X, y, activation, lr=0.05, optimiser=optimiser)]
+    for epoch in range(1, epochs + 1):
+        before = diagnostics.weights_of(params)
+        for W, b in params:
+            W += rng.normal(0, 0.01, W.shape)
+        out.append(diagnostics.layer_stats(params, X, y, activation, before=before,
+                                           lr=0.05 / epoch, optimiser=optimiser, epoch=epoch))
+    return out, params
+
+
+@pytest.mark.parametrize(("layers", "activation", "epochs"), [
+    ([784, 64, 32, 10], "relu", 3), ([50] + [20] * 6 + [10], "sigmoid", 3),
+    ([784, 10], "tanh", 0)],
+    ids=["relu", "deep-sigmoid-not-square", "no-hidden-layer-one-record"])
+def test_the_pictures_inside_a_network_are_small_pngs(tmp_path, capsys, layers, activation,
+                                                      epochs):
+    records, params = records_of(layers, activation, epochs)
+    written = plots.inside_pictures(str(tmp_path), "test", records, params[0][0], activation,
+                                    "a subtitle", kept_epoch=epochs)
+    names = (["layers.png"] + (["activations.png"] if len(layers) > 2 else [])
+             + (["weights.png"] if layers[0] == 784 else []))
+    assert written == [str(tmp_path / name) for name in names]
+    for name in names:
+        assert_small_png(tmp_path / name)
+    said = capsys.readouterr().out
+    assert ("weights.png not drawn" in said) == (layers[0] != 784), said
+    assert ("activations.png not drawn" in said) == (len(layers) == 2), said
+
+
+def test_the_first_layer_weights_worst_case_stays_small(tmp_path):
+    """Untrained (random) weights compress worst: 64 units of 28x28 noise still < 200 KB."""
+    W = utils.init_params([784, 256, 10], np.random.default_rng(0))[0][0]
+    plots.plot_weights(W, "random weights", str(tmp_path / "weights.png"))
+    assert_small_png(tmp_path / "weights.png")
+    with pytest.raises(ValueError, match="not a square image"):
+        plots.plot_weights(W[:700], "700 inputs", str(tmp_path / "no.png"))
+    assert not (tmp_path / "no.png").exists()

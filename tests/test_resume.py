@@ -19,8 +19,17 @@ from helpers import MAIN, ROOT, assert_user_error, head_lines, only_run, run_cli
 
 import data
 import main
+import plots
 import runs
 import utils
+
+
+@pytest.fixture(autouse=True)
+def no_pictures_inside(monkeypatch):
+    """The runs in this process skip layers.png, activations.png and weights.png, which
+    test_plots.py and test_main.py check, to keep the suite fast (about 0.3 s a run); the
+    runs in a real process here (the SIGKILL test) still draw them, from a resumed history."""
+    monkeypatch.setattr(plots, "inside_pictures", lambda *args, **kwargs: [])
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +110,9 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(small, tmp_path):
     resumed = run_cli(tmp_path, *args_for(small, killed, *extra), "--RESUME")
     assert resumed.returncode == 0, resumed
     assert re.search(r"^resuming .* at epoch \d+ of 30$", resumed.stdout, re.MULTILINE)
-    assert_same_run(saved(straight), saved(killed))
+    assert_same_run(saved(straight), saved(killed))  # history["layers"] included
+    assert [r["epoch"] for r in saved(killed)["history"]["layers"]] == list(range(31))
+    assert (only_run(killed) / "layers.png").is_file()  # drawn from the resumed history
     assert not (only_run(killed) / "checkpoint.pkl").exists(), "a finished run keeps no checkpoint"
 
 

@@ -25,7 +25,7 @@ def _assert_gradients_match(errors):
     for layer, row in enumerate(errors):
         names = ("dW", "db") if len(row) == 2 else ("dW", "dgamma", "dbeta")
         assert len(row) == len(names)
-        for name, (err, norm) in zip(names, row):
+        for name, (err, norm, _) in zip(names, row):
             assert norm > 1e-4, f"layer {layer}: {name} is zero, the check would prove nothing"
             assert err < TOL, f"layer {layer}: {name} relative error {err:.2e}"
 
