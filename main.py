@@ -172,7 +172,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     resume = plan[1] if plan and plan[0] == "resume" else None
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
     print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
-          f"{utils.model_summary(c['LAYERS'], c['ACTIVATION'], init, c['BATCH_NORM'])}\n"
+          f"{diagnostics.model_summary(c['LAYERS'], c['ACTIVATION'], init, c['BATCH_NORM'])}\n"
           f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} ({c['SCHEDULE']}), "
           f"{c['EPOCHS']} epochs of batches of {c['BATCH_SIZE']}")
     if resume:
@@ -292,10 +292,10 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                                        lr_at, augment, lambda: stop.set, stats=stats,
                                        **settings.step_options(c))
             val_loss, val_acc = math.nan, math.nan
-            problem = utils.diverged(result, params, history, layers[-1])
+            problem = diagnostics.diverged(result, params, history, layers[-1])
             if not problem and len(X_val):
                 val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation, stats=stats)
-                problem = utils.diverged({"loss": val_loss, "status": "ok"}, params, {}, layers[-1])
+                problem = diagnostics.diverged({"loss": val_loss, "status": "ok"}, params, {}, layers[-1])
             if problem:
                 status = "diverged"
                 print(f"{tag}epoch {epoch}: {problem}: training diverged and stopped. "

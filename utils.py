@@ -660,28 +660,6 @@ def train_epoch(params, state, X, y, batch_size, rng, lr_at, augment=None,
             "status": status}
 
 
-def diverged(result, params, history, n_classes):
-    """Why training has diverged, or "" if it has not.
-
-    result -- a dict with "loss" (the epoch's mean loss) and "status";
-    history -- a dict whose "train_loss" lists the earlier epochs' losses.
-    An untrained network scores a loss of about ln(n_classes) (2.30 for ten
-    classes); a loss ten times that, or a hundred times the best so far, or
-    a non-finite loss or weight, means the steps are throwing the weights
-    away, whether or not the numbers have overflowed yet.
-    """
-    loss, untrained = result["loss"], math.log(n_classes)
-    if result["status"] == "diverged" or not math.isfinite(loss):
-        return f"the loss became {loss}"
-    if not all(np.isfinite(p).all() for layer in params for p in layer):
-        return "the weights became non-finite"
-    if loss > 10 * untrained:
-        return f"the loss {loss:.3g} is far above an untrained network's {untrained:.2f}"
-    if history.get("train_loss") and loss > 100 * min(history["train_loss"]) > 0:
-        return f"the loss grew from {min(history['train_loss']):.3g} to {loss:.3g}"
-    return ""
-
-
 # ----------------------------------------------------------------------------
 # metrics
 
@@ -734,24 +712,6 @@ def count_params(layers, batch_norm=False):
     pairs = list(itertools.pairwise(layers))
     return (sum(n_in * n_out + n_out for n_in, n_out in pairs)
             + (sum(n_out for _, n_out in pairs[:-1]) if batch_norm else 0))
-
-
-def model_summary(layers, activation, init, batch_norm=False):
-    """A table of the network, layer by layer, as Keras' model.summary() prints one.
-
-    Per layer: the shape of W, its number of parameters (weights and biases,
-    or with batch_norm weights, gammas and betas), its activation (with
-    "+ BN" where batch normalisation comes first) and initialisation; then
-    the total, as count_params counts it. Returns text.
-    """
-    rows = [f"  {'layer':<7}{'W shape':<14}{'parameters':>12}  {'activation':<15}init"]
-    for l, (n_in, n_out) in enumerate(itertools.pairwise(layers), start=1):
-        last = l == len(layers) - 1
-        normed = batch_norm and not last
-        rows.append(f"  {l:<7}{f'{n_in} x {n_out}':<14}{n_in * n_out + n_out * (1 + normed):>12,}  "
-                    f"{'softmax' if last else activation + (' + BN' if normed else ''):<15}{init}")
-    rows.append(f"  {'total':<21}{count_params(layers, batch_norm):>12,}")
-    return "\n".join(rows)
 
 
 def copy_params(params):

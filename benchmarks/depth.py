@@ -12,11 +12,9 @@ the run keeps in its history, how much smaller the first hidden layer's
 weight gradients were than the last hidden layer's before training.
 """
 
-import argparse
 import itertools
-import tempfile
 
-from runner import run_main
+from runner import print_table, scores
 
 DEPTHS = (2, 4, 8, 16)
 ACTIVATIONS = ("sigmoid", "relu")
@@ -42,25 +40,15 @@ def gradient_gap(history):
     return f"{hidden[0]:.2g} / {hidden[-1]:.2g} = {hidden[0] / hidden[-1]:.2g}"
 
 
-def main():
-    """Run the rows asked for and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="run only rows whose name contains this")
-    args = parser.parse_args()
-    print("| hidden layers | activation | batch norm | test acc | best val acc | training s "
-          "| first / last hidden layer's dW RMS before training |")
-    print("| ---: | --- | --- | ---: | ---: | ---: | --- |")
-    for name, overrides in rows():
-        if args.only.lower() not in name.lower():
-            continue
-        with tempfile.TemporaryDirectory() as folder:
-            _, result, _ = run_main(overrides, folder)
-        depth, _, _, activation = name.split()[:4]
-        history = result["history"]
-        print(f"| {depth} | {activation} | {'yes' if '+ BN' in name else 'no'} "
-              f"| {result['test_accuracy']:.2%} | {max(history['val_acc']):.2%} "
-              f"| {result['train_seconds']:.1f} | {gradient_gap(history)} |", flush=True)
+def row(name, overrides, result, wall):
+    """The table's cells for one run."""
+    depth, _, _, activation = name.split()[:4]
+    return [depth, activation, "yes" if "+ BN" in name else "no", *scores(result),
+            f"{result['train_seconds']:.1f}", gradient_gap(result["history"])]
 
 
 if __name__ == "__main__":
-    main()
+    print_table(__doc__.splitlines()[0],
+                "| hidden layers | activation | batch norm | test acc | best val acc | training s "
+                "| first / last hidden layer's dW RMS before training |\n"
+                "| ---: | --- | --- | ---: | ---: | ---: | --- |", rows(), row)

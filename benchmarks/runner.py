@@ -5,9 +5,11 @@ depth.py, pictures.py): each run writes into a RUNS_DIR of the caller's
 choosing, never into the project's runs/ or images/.
 """
 
+import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,3 +36,26 @@ def run_main(args, runs_dir, quiet=True):
         return compared[-1], None, wall
     newest = max(folders, key=os.path.getmtime)
     return newest, runs.load_weights(os.path.join(newest, "weights.pkl")), wall
+
+
+def print_table(description, header, rows, cells):
+    """Run each row asked for on the command line (--only) and print its Markdown line.
+
+    header -- the table's first two lines; rows -- (name, overrides of main.py);
+    cells(name, overrides, result, wall) -- the row's cells, as text.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", default="", help="run only rows whose name contains this")
+    args = parser.parse_args()
+    print(header)
+    for name, overrides in rows:
+        if args.only.lower() not in name.lower():
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            _, result, wall = run_main(overrides, folder)
+        print("| " + " | ".join(cells(name, overrides, result, wall)) + " |", flush=True)
+
+
+def scores(result):
+    """A run's test accuracy and best validation accuracy, as two cells."""
+    return [f"{result['test_accuracy']:.2%}", f"{max(result['history']['val_acc']):.2%}"]

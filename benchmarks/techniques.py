@@ -10,15 +10,13 @@ folder, so the project's runs/ and images/ are left alone. The README's
 table of techniques is this script's output.
 """
 
-import argparse
 import os
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from runner import run_main  # after the path is set
+from runner import print_table, scores  # after the path is set
 
 ROWS = [
     ("default (shift 1 px, momentum, cosine)", []),
@@ -44,24 +42,14 @@ ROWS = [
 ]
 
 
-def main():
-    """Run the rows asked for and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="run only rows whose name contains this")
-    args = parser.parse_args()
-    print("| change from the default | overrides | test acc | best val acc | epochs run "
-          "| training s | whole run s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, overrides in ROWS:
-        if args.only.lower() not in label.lower():
-            continue
-        with tempfile.TemporaryDirectory() as folder:
-            _, result, wall = run_main(overrides, folder)
-        history = result["history"]
-        print(f"| {label} | `{' '.join(overrides) or '(none)'}` | {result['test_accuracy']:.2%} "
-              f"| {max(history['val_acc']):.2%} | {len(history['epoch'])} "
-              f"| {result['train_seconds']:.1f} | {wall:.1f} |", flush=True)
+def row(label, overrides, result, wall):
+    """The table's cells for one run."""
+    return [label, f"`{' '.join(overrides) or '(none)'}`", *scores(result),
+            str(len(result["history"]["epoch"])), f"{result['train_seconds']:.1f}", f"{wall:.1f}"]
 
 
 if __name__ == "__main__":
-    main()
+    print_table(__doc__.splitlines()[0],
+                "| change from the default | overrides | test acc | best val acc | epochs run "
+                "| training s | whole run s |\n| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+                ROWS, row)
