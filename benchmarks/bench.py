@@ -695,8 +695,8 @@ def describe(seconds):
 def peak_rss_of_main(csv_path, epochs):
     """Run `python main.py` as a child; return its peak RSS in MB, exit code and seconds.
 
-    Its weights and pictures go to a temporary folder (--RUNS_DIR and
-    --IMAGES_DIR), so the project's own are left alone. The peak comes from
+    Its weights and pictures go to a temporary folder (--RUNS_DIR), so the
+    project's own are left alone. The peak comes from
     getrusage(RUSAGE_CHILDREN), the largest of the children waited for so
     far: this must be the first child of the process to be exact, which is
     checked (ru_maxrss is in KB on Linux).
@@ -704,8 +704,7 @@ def peak_rss_of_main(csv_path, epochs):
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with tempfile.TemporaryDirectory(prefix="bench-main-") as tmp:
-        argv = [sys.executable, "main.py", f"--TRAIN_CSV={csv_path}",
-                f"--RUNS_DIR={tmp}", f"--IMAGES_DIR={tmp}"]
+        argv = [sys.executable, "main.py", f"--TRAIN_CSV={csv_path}", f"--RUNS_DIR={tmp}"]
         if epochs:
             argv.append(f"--EPOCHS={epochs}")
         start = time.perf_counter()

@@ -39,6 +39,15 @@ def load_bench():
 bench = load_bench()
 
 
+def test_the_memory_figure_runs_main_as_a_child(mnist_small, tmp_path):
+    """peak_rss_of_main's child `python main.py` runs to the end on a small file."""
+    small = tmp_path / "small.csv"
+    with TRAIN_CSV.open(encoding="utf-8") as src, small.open("w", encoding="utf-8") as dst:
+        dst.writelines(itertools.islice(src, 501))
+    mb, code, seconds, _ = load_bench().peak_rss_of_main(str(small), 1)
+    assert code == 0 and mb > 0 and seconds > 0
+
+
 @pytest.mark.skipif(not TRAIN_CSV.exists(), reason="needs train.csv in the project root")
 def test_quick_bench_prints_every_table_and_a_headline(tmp_path):
     """--quick on 2000 rows of train.csv exits 0 and prints each section, then the headline."""
