@@ -121,7 +121,8 @@ def plot_mistakes(X, y, P, title, path, count=24):
 
     X the uint8 images, y the labels, P the predicted probabilities (n, k).
     Each panel shows the true label, the predicted one and their probabilities.
-    Returns the indices of the rows shown.
+    The panels are one mosaic on one axis (drawn in a fraction of the time
+    24 axes take). Returns the indices of the rows shown.
     """
     plt = _pyplot()
     pred = P.argmax(axis=1)
@@ -130,13 +131,16 @@ def plot_mistakes(X, y, P, title, path, count=24):
     side = math.isqrt(X.shape[1])
     cols = 8
     rows = max(1, math.ceil(len(shown) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.55), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, i in zip(axes.ravel(), shown):
-        ax.imshow(X[i].reshape(side, side), cmap="gray_r")
-        ax.set_title(f"true {y[i]} ({P[i, y[i]]:.2f})\nsaid {pred[i]} ({P[i, pred[i]]:.2f})",
-                     fontsize=7)
+    cell_w, cell_h = side + 4, side + 14  # room for two lines of text above each digit
+    mosaic = np.zeros((rows * cell_h, cols * cell_w))
+    fig, ax = plt.subplots(figsize=(cols * 1.3, rows * 1.55 + 0.3))
+    for n, i in enumerate(shown):
+        top, left = (n // cols) * cell_h + 12, (n % cols) * cell_w + 2
+        mosaic[top:top + side, left:left + side] = X[i].reshape(side, side)
+        ax.text(left + side / 2, top - 1, f"true {y[i]} ({P[i, y[i]]:.2f})\n"
+                f"said {pred[i]} ({P[i, pred[i]]:.2f})", ha="center", va="bottom", fontsize=7)
+    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+    ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     _save_figure(fig, path)
