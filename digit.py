@@ -105,6 +105,8 @@ def read_image(path):
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a picture")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: is empty (0 bytes), not a picture")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
