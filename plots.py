@@ -35,14 +35,16 @@ def draw(path, plot, *args, **kwargs):
     """Draw one picture with plot(*args, path=path, ...); a failure is a one-line warning.
 
     Returns path, or None when the picture could not be drawn or written (a
-    full disk, say): the run's weights are saved before any picture, so a
-    picture that fails loses nothing else.
+    full disk, or a case a picture function does not handle): the run's
+    weights are saved before any picture, so a picture that fails loses
+    nothing else, and the rest of the run goes on.
     """
     try:
         plot(*args, path=path, **kwargs)
         return path
-    except (OSError, ValueError, RuntimeError) as e:
-        print(f"warning: could not draw {path} ({getattr(e, 'strerror', None) or e})")
+    except Exception as e:  # noqa: BLE001 -- a picture is never worth the run's other outputs
+        why = getattr(e, "strerror", None) or f"{type(e).__name__}: {e}"
+        print(f"warning: could not draw {path} ({str(why)[:200]})")
         return None
 
 
