@@ -411,6 +411,12 @@ def predict(c, argv=()):
     saved = runs.load_weights(weights)
     params, stats = saved["params"], saved["stats"]
     activation = saved["config"].get("ACTIVATION", "relu")
+    network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
+               "BATCH_NORM": saved["config"].get("BATCH_NORM", False)}
+    for key, value in network.items():  # the file defines the network, not the settings
+        if c["WEIGHTS"] and c[key] != DEFAULTS[key] and c[key] != value:
+            print(f"note: {key}={c[key]!r} ignored: {weights} holds a network "
+                  f"with {key}={value!r}", file=sys.stderr)
     folder, path = os.path.dirname(weights), c["PREDICT"]
     name = os.path.basename(path)
     packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))

@@ -661,6 +661,19 @@ def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digi
     assert_small_png(picture)
 
 
+def test_predict_says_the_weights_file_defines_the_network(tmp_path, weights, digit_png):
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
+                     "--LAYERS=[784,64,10]", "--ACTIVATION=tanh")
+    assert result.returncode == 0, result.stderr
+    notes = result.stderr.splitlines()
+    assert f"note: LAYERS=[784, 64, 10] ignored: {weights} holds a network with " \
+           "LAYERS=[784, 16, 10]" in notes, result.stderr
+    assert any(n.startswith("note: ACTIVATION='tanh' ignored") for n in notes), result.stderr
+    same = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
+                   "--LAYERS=[784,16,10]")
+    assert same.returncode == 0 and "note:" not in same.stderr, same.stderr
+
+
 def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     csv_path = head_lines(mnist["test-300"], tmp_path / "some-digits.csv", 25)
     result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={weights}",
