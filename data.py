@@ -58,24 +58,59 @@ def _quote(text):
     return repr(text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 3] + "...")
 
 
+MAGIC = ((b"\x1f\x8b", "gz"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"), (b"PK\x03\x04", "zip"))
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+
+
+def no_such_file(path, kind="file"):
+    """The InputError for a path that does not exist, with a hint when its name
+    starts or ends with a space (a quoted path with a stray space)."""
+    stray = path != path.strip() and os.path.exists(path.strip())
+    return InputError(f"{path}: no such {kind}"
+                      + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else ""))
+
+
+def packing(path):
+    """How a file is compressed: 'gz', 'bz2', 'xz', 'zip', or '' for a plain file.
+
+    Its name's ending decides, else its first bytes (a train.csv that is
+    really gzip, as some downloads save it)."""
+    ext = os.path.splitext(path.lower())[1].lstrip(".")
+    if ext in ("gz", "bz2", "xz", "zip"):
+        return ext
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return ""
+    return next((kind for magic, kind in MAGIC if head.startswith(magic)), "")
+
+
 @contextlib.contextmanager
 def _open(path):
-    """Open a file as bytes, decompressing .gz, .bz2, .xz and one-file .zip as pandas does.
+    """Open a file as bytes, decompressing gzip, bzip2, xz and one-file zip archives.
 
     The file is streamed, never read whole: looking at the first lines of a
-    compressed train.csv costs no more than of a plain one.
+    compressed train.csv costs no more than of a plain one. In a zip, the
+    macOS Finder's extras (__MACOSX/, ._ files, .DS_Store) are ignored; an
+    Excel workbook (itself a zip) is named as one.
     """
-    lower = path.lower()
-    if lower.endswith(".zip"):
+    kind = packing(path)
+    if kind == "zip":
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.namelist() if not m.endswith("/")]
+            names = archive.namelist()
+            if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+                raise InputError(f"{path}: is an Excel workbook, not a CSV: save it as "
+                                 "'CSV UTF-8' (File > Save As)")
+            members = [m for m in names if not m.endswith("/") and not m.startswith("__MACOSX/")
+                       and os.path.basename(m) not in (".DS_Store",)
+                       and not os.path.basename(m).startswith("._")]
             if len(members) != 1:
                 raise InputError(f"{path}: holds {len(members)} files; a .zip must hold one CSV")
             with archive.open(members[0]) as f:
                 yield f
         return
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
-        os.path.splitext(lower)[1], open)
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(kind, open)
     with opener(path, "rb") as f:
         yield f
 
@@ -97,9 +132,13 @@ def _text_lines(path):
                 if not part:
                     continue
                 number += 1
-                if number == 1 and part[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                if number == 1 and (part[:2] in (b"\xff\xfe", b"\xfe\xff")
+                                    or b"\x00" in part[:2]):  # with or without a BOM
                     raise InputError(f"{path}: is UTF-16 text (Excel's 'Unicode Text'); "
                                      "save it as 'CSV UTF-8' instead")
+                if b"\x00" in part:
+                    raise InputError(f"{path}: line {number} holds NUL bytes: not text, or a "
+                                     "damaged copy (cut short while it was written?)")
                 try:
                     yield part.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError:
@@ -199,9 +238,12 @@ def _is_header(cells, decimal):
 def _first_lines(path):
     """The (line number, text) of the first SNIFF_LINES non-blank lines of a file."""
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+        raise no_such_file(path)
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a CSV file")
+    if path.lower().endswith(SPREADSHEETS):
+        raise InputError(f"{path}: is a spreadsheet, not a CSV: save it as 'CSV UTF-8' "
+                         "(File > Save As)")
     lines = []
     try:
         with contextlib.closing(_text_lines(path)) as text_lines:
@@ -249,6 +291,10 @@ def _layout(path, label_max):
     """
     lines = _first_lines(path)
     notes, sep = [], None
+    kind = packing(path)
+    if kind and not path.lower().endswith("." + kind):
+        notes.append(f"{ {'gz': 'gzip', 'bz2': 'bzip2'}.get(kind, kind)}-compressed, "
+                     "though its name does not say so")
     given = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[0][1])
     if given:  # Excel's hint line: sep=;
         sep = given.group(1)
@@ -499,11 +545,12 @@ def _parse(path, layout, dtype):
         # than skipping it; a row wider than the header is then a ParserWarning.
         where = ({"header": 0} if layout.skip == 1 and layout.header_line
                  else {"header": None, "skiprows": layout.skip})
-        reader = pd.read_csv(path, sep=layout.sep, decimal=layout.decimal, **where,
-                             dtype=types if ignored else dtype,
-                             index_col=False, encoding="utf-8-sig", chunksize=10_000)
+        source = _open(path) if packing(path) else contextlib.nullcontext(path)
         chunks = []
-        with reader:
+        with source as f, pd.read_csv(f, sep=layout.sep, decimal=layout.decimal, **where,
+                                      dtype=types if ignored else dtype, compression=None,
+                                      index_col=False, encoding="utf-8-sig",
+                                      chunksize=10_000) as reader:
             for chunk in reader:
                 if chunk.shape[1] != layout.n_cols:  # every row one field too many, say
                     raise pd.errors.ParserError(f"{chunk.shape[1]} columns, not {layout.n_cols}")
@@ -550,6 +597,30 @@ def _column_stats(chunks):
            else np.sum(v, axis=0) if v else 0 for k, v in stats.items() if k != "nonfinite"}
     out["nonfinite"] = stats["nonfinite"]
     return out
+
+
+def _pixel_positions(names):
+    """Where each named pixel column belongs in the image (row-major), or None.
+
+    names -- the header's names of the pixel columns, in file order. Names
+    holding one number each ('pixel0'..'pixel783', Kaggle's; 'p1'..'p784')
+    give the position, from 0 or 1; names holding two ('1x1'..'28x28', the
+    "MNIST in CSV" files) give a row, then a column. Returns an int array
+    (the position of each column) when the numbers cover every pixel once,
+    else None: the names then say nothing of the order.
+    """
+    numbers = [re.findall(r"\d+", name) for name in names]
+    if all(len(k) == 1 for k in numbers):
+        positions = np.array([int(k[0]) for k in numbers])
+    elif all(len(k) == 2 for k in numbers) and _square(len(names)):
+        rows, cols = np.array(numbers, dtype=np.int64).T
+        positions = (rows - rows.min()) * math.isqrt(len(names)) + cols - cols.min()
+    else:
+        return None
+    positions = positions - positions.min(initial=0)
+    if not np.array_equal(np.sort(positions), np.arange(len(names))):
+        return None
+    return positions
 
 
 def load_csv(path, label_max=255, label_note="", report=print):
@@ -628,9 +699,65 @@ def load_csv(path, label_max=255, label_note="", report=print):
         X = np.concatenate([A[:, pixels] for A in chosen])
     y = None if label is None else np.concatenate([A[:, label] for A in whole]).astype(np.int64)
     del whole, unit, chosen
+    if layout.names and not layout.guessed:  # a header: its names may order the pixels
+        names = [n for j, n in enumerate(layout.names[layout.index:layout.end]) if pixels[j]]
+        positions = _pixel_positions(names)
+        if positions is not None and np.any(positions != np.arange(len(positions))):
+            X = X[:, np.argsort(positions)]
+            first, second = (names[k][:CELL_CHARS] for k in np.argsort(positions)[:2])
+            layout.notes.append(f"pixel columns out of order: rearranged as their names "
+                                f"say ({first}, {second}, ...)")
     if layout.notes:
         report(f"{path}: {'; '.join(layout.notes)}")
     return X, y
+
+
+def row_ids(path):
+    """The ids a CSV gives its rows in a leading column named id or ImageId, or None.
+
+    Kaggle-style files number their images in such a column (28001, 28002,
+    ... for a second part); load_csv ignores it as a row index, and the
+    predictions should carry it. Returns (the column's name, a list of the
+    ids as text), or None when there is no such column or it numbers the
+    rows 1, 2, 3, ... as the predictions do anyway.
+    """
+    layout = _sniff(path, 255)
+    if not (layout.index and layout.names and re.fullmatch(r"(image_?)?id", layout.names[0],
+                                                           re.IGNORECASE)):
+        return None
+    with _open(path) if packing(path) else contextlib.nullcontext(path) as f:
+        ids = pd.read_csv(f, sep=layout.sep, header=None, skiprows=layout.skip, usecols=[0],
+                          dtype=str, compression=None, encoding="utf-8-sig").iloc[:, 0]
+    ids = [text.strip() for text in ids.tolist()]
+    if ids == [str(i) for i in range(1, len(ids) + 1)]:
+        return None
+    return layout.names[0], ids
+
+
+def looks_unlike_mnist(X):
+    """How rows of pixels differ from MNIST's: (kind, phrase), or ("", "") when they do not.
+
+    MNIST's digits are light ink (up to 255) on a background of 0. A light
+    background (a median pixel above 127: dark digits on white, as scans and
+    Fashion-MNIST-like inversions are) or pixels that never pass 127 (a
+    scale of 0..15 or 0..100) make a network trained on MNIST read them
+    badly. X: uint8 (n, n_pixels); looks at up to 1,000 rows. kind is
+    "light" or "dim".
+    """
+    sample = X[:: max(1, len(X) // 1000)]
+    median, top = int(np.median(sample)), int(X.max(initial=0))
+    if median > 127:
+        return "light", (f"its background is light (median pixel {median}): MNIST's digits are "
+                         "light on a background of 0 (255 - pixel inverts them)")
+    if 1 < top <= 127:
+        return "dim", f"its pixels never pass {top}: MNIST's run from 0 to 255"
+    return "", ""
+
+
+def shared_rows(X, X_test):
+    """How many rows of X_test are also rows of X (identical pixels). uint8 arrays."""
+    seen = {row.tobytes() for row in X}
+    return sum(row.tobytes() in seen for row in X_test)
 
 
 def split_validation(X, y, fraction, rng):
@@ -672,6 +799,18 @@ def load_data(c, entries, rng):
         raise InputError(
             f"{c['TEST_CSV']}: has {X_test.shape[1]} pixel columns, {c['TRAIN_CSV']} has {X.shape[1]}"
         )
+    shared = shared_rows(X, X_test)
+    if shared:  # 70 ms for MNIST's 60,000 and 10,000 rows
+        print(f"warning: {c['TEST_CSV']}: {shared} of its {len(X_test)} rows are also in "
+              f"{c['TRAIN_CSV']}: the test accuracy will measure memory, not how the network "
+              "reads digits it has never seen")
+    looks = {path: looks_unlike_mnist(A) for path, A in ((c["TRAIN_CSV"], X),
+                                                         (c["TEST_CSV"], X_test))}
+    if len({kind for kind, _ in looks.values()}) > 1:  # the two files are unlike each other
+        for path, (kind, phrase) in looks.items():
+            if kind:
+                print(f"warning: {path}: {phrase}; the other file's are not: a network "
+                      "trained on one reads the other poorly")
     side = math.isqrt(X.shape[1])
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "

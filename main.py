@@ -215,7 +215,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
                                          c["ACTIVATION"], details, result["best_epoch"])
     if path and y_test is None:
         written.append(os.path.join(folder, "predictions.csv"))
-        runs.write_predictions(written[-1], Z.argmax(axis=1))
+        runs.write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(c["TEST_CSV"]))
         print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
     elif path:
         written += plots.test_pictures(folder, "", f"{name}: test", X_test, y_test, Z)
@@ -423,19 +423,24 @@ def predict(c, argv=()):
     stem, ext = os.path.splitext(os.path.splitext(name)[0] if packed else name)
     if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
         stem = f"{stem}-{ext.lstrip('.').lower()}"
-    if packed or name.lower().endswith((".csv", ".tsv", ".txt")):
+    if packed or name.lower().endswith((".csv", ".tsv", ".txt", *data.SPREADSHEETS)):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
             raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
                                   f"the network takes {saved['layers'][0]}")
+        kind, phrase = data.looks_unlike_mnist(X)
+        if kind:
+            print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",
+                  file=sys.stderr)
         Z = utils.predict_logits(params, X, activation, stats=stats)
+        stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
         written = [os.path.join(folder, f"predictions-{stem}.csv")]
-        runs.write_predictions(written[0], Z.argmax(axis=1))
+        runs.write_predictions(written[0], Z.argmax(axis=1), data.row_ids(path))
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
             written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
                                            X, y, Z)
-        print(f"predictions for {len(X)} rows written; wrote "
+        print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
               + ", ".join(p for p in written if p))
         return 0
     image = digit.read_image(path)
@@ -453,6 +458,7 @@ def predict(c, argv=()):
     print(f"{path} (weights {weights}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
+    stem = runs.prediction_name(folder, path, stem)
     picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
                          image, x, P, f"{name}, weights {os.path.basename(weights)}")
     if picture:

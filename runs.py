@@ -279,15 +279,35 @@ def _read_pickle(path, kind):
         raise InputError(f"{path}: no such {kind}") from None
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+    if not data.startswith(b"\x80"):  # every pickle of protocol 2 or later starts so
+        raise InputError(f"{path}: is {_looks_like(data)}, not a {kind} of this project")
     try:
         return _SafeUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as e:
         if "truncated" in str(e):
             raise InputError(f"{path}: the {kind} is cut short (truncated)") from None
-        raise InputError(f"{path}: not a {kind} of this project ({e})") from None
+        why = " ".join(str(e).split())[:80]  # one line
+        raise InputError(f"{path}: not a {kind} of this project ({why})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
             MemoryError) as e:  # truncated or garbled files fail in many ways
         raise InputError(f"{path}: not a readable {kind} ({type(e).__name__})") from None
+
+
+def _looks_like(data):
+    """What a file's first bytes say it is, in a few words, for an error message."""
+    kinds = ((b"\x89PNG", "a PNG picture"), (b"\xff\xd8", "a JPEG picture"), (b"GIF8", "a GIF"),
+             (b"%PDF", "a PDF"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "gzip data"),
+             (b"BM", "a BMP picture"), (b"RIFF", "a RIFF file (WebP, WAV)"))
+    for magic, kind in kinds:
+        if data.startswith(magic):
+            return kind
+    if not data:
+        return "empty"
+    try:
+        first = data[:200].decode("utf-8").splitlines()[0]
+    except (UnicodeDecodeError, IndexError):
+        return "not a pickle"
+    return f"text (it starts {first[:24]!r})"
 
 
 def _float_array(a, shape):
@@ -477,9 +497,46 @@ def load_checkpoint(path, layers):
     return checkpoint
 
 
-def write_predictions(path, labels):
-    """Write predicted labels as Kaggle's submission CSV: ImageId,Label, ImageId from 1."""
-    lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
+def prediction_name(folder, source, stem):
+    """The name the outputs of predicting `source` take in a weights folder.
+
+    stem, the input file's name, unless another input of the same name was
+    predicted there before (data/test.csv, then other/test.csv): then stem
+    and `~` with 8 hex digits of the SHA-256 of the input's absolute path,
+    so that one input's predictions never replace another's. The same
+    input gets the same name again. The folder's predicted.json records
+    each name's input.
+    """
+    record_path = os.path.join(folder, "predicted.json")
+    try:
+        with open(record_path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    source = os.path.abspath(source)
+    name = stem
+    if record.get(stem, source) != source:
+        name = f"{stem}~{hashlib.sha256(source.encode()).hexdigest()[:8]}"
+    if record.get(name) != source:
+        record[name] = source
+        text = json.dumps(record, indent=1, sort_keys=True) + "\n"
+        try:
+            save_atomic(record_path, lambda f: f.write(text.encode()))
+        except OSError:  # a read-only folder: what is written there next fails and says so
+            pass
+    return name
+
+
+def write_predictions(path, labels, ids=None):
+    """Write predicted labels as Kaggle's submission CSV: ImageId,Label, ImageId from 1.
+
+    ids -- None, or (column name, list of ids as text) from data.row_ids:
+    the input's own ids and the name of their column, carried over.
+    """
+    name, numbers = ids or ("ImageId", range(1, len(labels) + 1))
+    lines = [f"{name},Label"] + [f"{i},{label}" for i, label in zip(numbers, labels)]
     save_atomic(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
 
 

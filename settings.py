@@ -24,6 +24,7 @@ ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
 # name and its recorded settings leave them out.
 NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RESUME", "THREADS",
                "GRADCHECK"}
+PATHS = {"TRAIN_CSV", "TEST_CSV", "RUNS_DIR", "PREDICT", "WEIGHTS"}  # files and folders: ~ expanded
 OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 
@@ -41,6 +42,10 @@ def parse_value(name, text, default):
                 f"--{name}={text}: not a Python literal (expected a {type(default).__name__})"
             ) from None
         value = text  # a bare string, as in --OPTIMISER=adam
+    if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = text  # a file or run named by a number: --PREDICT=7, --NAME=2
+    if name in PATHS and isinstance(value, str):
+        value = os.path.expanduser(value)  # the shell leaves ~ after --NAME= as it is
     return coerce(name, value, default, f"--{name}={text}")
 
 

@@ -9,6 +9,7 @@ in test_main.py.
 """
 
 import csv
+import gzip
 import hashlib
 import itertools
 import os
@@ -78,6 +79,39 @@ def r_write_csv(frame, path):
     lines = [",".join(['""'] + [f'"{c}"' for c in frame.columns])]
     lines += [f'"{i}",' + ",".join(map(str, row)) for i, row in enumerate(frame.to_numpy(), 1)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def shuffled_columns(frame, path):
+    """The pixel columns in a random order, each still under its own name."""
+    order = np.random.default_rng(3).permutation(784)
+    frame[["label", *(f"pixel{j}" for j in order)]].to_csv(path, index=False)
+
+
+def column_major_named(frame, path):
+    """The "MNIST in CSV" names (row x column, from 1), the pixels written column by column."""
+    pixels = frame.iloc[:, 1:].to_numpy().reshape(-1, 28, 28).transpose(0, 2, 1).reshape(-1, 784)
+    names = [f"{r}x{c}" for c in range(1, 29) for r in range(1, 29)]
+    pd.concat([frame[["label"]], pd.DataFrame(pixels, columns=names)], axis=1).to_csv(
+        path, index=False)
+
+
+def gzip_under_a_csv_name(frame, path):
+    path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+
+
+def macos_zip(frame, path):
+    """A zip made by the macOS Finder: the CSV, and resource forks under __MACOSX/."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("digits/a.csv", frame.to_csv(index=False))
+        archive.writestr("__MACOSX/digits/._a.csv", b"\x00\x05\x16\x07junk")
+        archive.writestr("digits/.DS_Store", b"\x00\x00\x00\x01Bud1")
+
+
+def excel_workbook(frame, path):
+    """What an .xlsx is inside: a zip of XML parts."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
 
 
 def two_files_zip(frame, path):
@@ -158,6 +192,13 @@ LAYOUTS = [
      None),
     ("gzip", "a.csv.gz", lambda f, p: f.to_csv(p, index=False), True, None),
     ("zip-of-one", "a.zip", lambda f, p: f.to_csv(p, index=False), True, None),
+    ("zip-from-macos-finder", "a.zip", macos_zip, True, None),
+    ("gzip-under-a-csv-name", "a.csv", gzip_under_a_csv_name, True,
+     ["gzip-compressed, though its name does not say so"]),
+    ("pixel-columns-shuffled", "a.csv", shuffled_columns, True,
+     ["pixel columns out of order: rearranged as their names say (pixel0, pixel1, ...)"]),
+    ("mnist-in-csv-names-column-major", "a.csv", column_major_named, True,
+     ["rearranged as their names say (1x1, 1x2, ...)"]),
 ]
 
 
@@ -184,6 +225,46 @@ def test_each_layout_reads_the_same_digits_and_says_how(tmp_path, rows30, name, 
         assert said[0].startswith(f"{path}: ")
         for text in notes:
             assert text in said[0], f"{text!r} not in {said[0]!r}"
+
+
+def test_a_missing_file_with_a_stray_space_in_its_name_says_so(tmp_path, rows30):
+    rows30[2].to_csv(tmp_path / "a.csv", index=False)
+    with pytest.raises(data.InputError, match=r"a.csv : no such file \(its name has a stray "
+                                              r"space; '.*a.csv' exists\)"):
+        data.load_csv(str(tmp_path / "a.csv "))
+
+
+@pytest.mark.parametrize(("name", "ids", "expected"), [
+    ("ImageId", range(28001, 28031), [str(i) for i in range(28001, 28031)]),
+    ("id", [f"img-{k}" for k in range(30)], [f"img-{k}" for k in range(30)]),
+    ("ImageId", range(1, 31), None),  # numbers the rows as the predictions do anyway
+    ("index", range(100, 130), None),  # a row index, not an id
+])
+def test_row_ids_are_the_files_own_id_column(tmp_path, rows30, name, ids, expected):
+    frame = rows30[2].drop(columns="label")
+    frame.insert(0, name, list(ids))
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    found = data.row_ids(str(tmp_path / "a.csv"))
+    assert found == (None if expected is None else (name, expected))
+    X, y = data.load_csv(str(tmp_path / "a.csv"), 9, report=lambda line: None)
+    np.testing.assert_array_equal(X, rows30[0])  # the ids are no pixels
+    assert y is None
+
+
+def test_looks_unlike_mnist_names_inverted_and_dim_pixels(rows30):
+    X = rows30[0]
+    assert data.looks_unlike_mnist(X) == ("", "")
+    kind, phrase = data.looks_unlike_mnist(255 - X)
+    assert kind == "light" and "background is light (median pixel 255)" in phrase
+    kind, phrase = data.looks_unlike_mnist(X // 16)
+    assert kind == "dim" and "never pass 15" in phrase
+
+
+def test_shared_rows_counts_test_rows_seen_in_training(rows30):
+    X = rows30[0]
+    assert data.shared_rows(X[:20], X[20:]) == 0
+    assert data.shared_rows(X[:20], X[15:]) == 5
+    assert data.shared_rows(X, X) == 30
 
 
 def test_pixels_of_0_and_1_only_are_read_as_0_and_255(tmp_path, rows30):
@@ -232,6 +313,14 @@ LAYOUT_ERRORS = [
     ("utf-16-unicode-text", "a.txt",
      lambda f, p: p.write_text(f.to_csv(sep="\t", index=False), encoding="utf-16"),
      "is UTF-16 text", ["CSV UTF-8"]),
+    ("utf-16-without-a-byte-order-mark", "a.csv",
+     lambda f, p: p.write_text(f.to_csv(index=False), encoding="utf-16-le"),
+     "is UTF-16 text", ["CSV UTF-8"]),
+    ("nul-bytes-at-the-end", "a.csv",
+     lambda f, p: p.write_bytes(f.to_csv(index=False).encode() + b"\x00" * 4096),
+     "line 32 holds NUL bytes", ["damaged copy"]),
+    ("excel-workbook", "a.xlsx", excel_workbook, "is a spreadsheet, not a CSV", ["CSV UTF-8"]),
+    ("excel-workbook-named-zip", "a.zip", excel_workbook, "is an Excel workbook", ["CSV UTF-8"]),
     ("zip-of-two-files", "a.zip", lambda f, p: two_files_zip(f, p), "holds 2 files", []),
     ("not-gzip", "a.csv.gz", lambda f, p: p.write_text(f.to_csv(index=False)),
      "cannot be read", []),

@@ -463,6 +463,26 @@ def test_unlabeled_test_file_writes_kaggle_predictions(mnist, tmp_path):
     np.testing.assert_array_equal(labels, utils.predict_logits(saved["params"], X).argmax(1))
 
 
+def test_a_test_file_that_repeats_training_rows_or_differs_in_kind_is_warned_of(
+        mnist, tmp_path):
+    """Testing on the training file measures memory; testing inverted digits on a network
+    trained on MNIST's light-on-dark ones reads them poorly: both are said."""
+    inverted = tmp_path / "inverted.csv"
+    lines = mnist["test"].read_text(encoding="utf-8").splitlines()
+    inverted.write_text("\n".join([lines[0]] + [",".join([row.split(",")[0]] + [
+        str(255 - int(v)) for v in row.split(",")[1:]]) for row in lines[1:]]) + "\n")
+    same = run_cli(tmp_path, *data_args(mnist, tmp_path, "train", "train"),
+                   "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    assert same.returncode == 0, same.stderr
+    assert (f"warning: {mnist['train']}: 1500 of its 1500 rows are also in {mnist['train']}: "
+            "the test accuracy will measure memory") in same.stdout
+    odd = run_cli(tmp_path, f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={inverted}",
+                  f"--RUNS_DIR={tmp_path / 'runs'}", "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    assert odd.returncode == 0, odd.stderr
+    assert f"warning: {inverted}: its background is light (median pixel 255)" in odd.stdout
+    assert "also in" not in odd.stdout
+
+
 @pytest.mark.parametrize("overrides", [
     ["--LEARNING_RATE=1e30", "--OPTIMISER=sgd"],  # overflows float32 in the first epoch
     ["--LEARNING_RATE=5.0", "--LAYERS=[784,256,128,64,10]"],  # a loss of 1e20: finite
@@ -688,6 +708,31 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     saved = runs.load_weights(str(weights))
     assert labels == utils.predict_logits(saved["params"], X).argmax(axis=1).tolist()
     assert "accuracy on" in result.stdout  # the CSV has labels
+
+
+def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist):
+    """A second part of a Kaggle test file numbers its images from 28001 in an ImageId
+    column: the predictions carry those ids, not 1, 2, 3."""
+    lines = mnist["unlabeled"].read_text(encoding="utf-8").splitlines()[:26]
+    part = tmp_path / "part2.csv"
+    part.write_text("\n".join([f"ImageId,{lines[0]}"] + [
+        f"{28001 + i},{row}" for i, row in enumerate(lines[1:])]) + "\n", encoding="utf-8")
+    result = run_cli(tmp_path, f"--PREDICT={part}", f"--WEIGHTS={weights}")
+    assert result.returncode == 0, result.stderr
+    written = (weights.parent / "predictions-part2.csv").read_text().splitlines()
+    assert written[0] == "ImageId,Label"
+    assert [row.split(",")[0] for row in written[1:]] == [str(28001 + i) for i in range(25)]
+
+
+def test_predictions_of_two_inputs_of_one_name_never_replace_each_other(tmp_path, weights,
+                                                                         mnist):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        head_lines(mnist["test"], tmp_path / folder / "test.csv", 10 + (folder == "b"))
+        result = run_cli(tmp_path, f"--PREDICT={folder}/test.csv", f"--WEIGHTS={weights}")
+        assert result.returncode == 0, result.stderr
+    outputs = sorted(weights.parent.glob("predictions-test*.csv"))
+    assert [len(p.read_text().splitlines()) for p in outputs] in ([11, 12], [12, 11])
 
 
 def test_predict_a_missing_image(tmp_path, weights):
@@ -1016,7 +1061,8 @@ def test_predict_says_when_the_picture_of_what_it_saw_cannot_be_written(tmp_path
     assert len(warning) == 1 and str(folder / "predicted-seven-png.png") in warning[0], result
     assert "Traceback" not in result.stderr
     assert len(re.findall(r"^  \d: ", result.stdout, re.MULTILINE)) == 3
-    assert sorted(folder.iterdir()) == [folder / "predicted-seven-png.png", folder / "w.pkl"], \
+    assert sorted(folder.iterdir()) == [folder / "predicted-seven-png.png",
+                                        folder / "predicted.json", folder / "w.pkl"], \
         "a temporary file was left behind"
 
 

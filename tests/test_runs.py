@@ -522,3 +522,30 @@ def test_a_checkpoint_given_as_weights_says_what_it_is(tmp_path):
                                          "rng": {}, "history": {}, "best": {}, "seconds": 0.0})
     with pytest.raises(data.InputError, match="a checkpoint, not a weights file.*--RESUME"):
         runs.load_weights(str(path))
+
+
+def test_a_prediction_never_takes_the_name_of_another_inputs_outputs(tmp_path):
+    """data/test.csv and other/test.csv predicted with the same weights: two names."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    first = runs.prediction_name(str(folder), str(tmp_path / "data" / "test.csv"), "test")
+    second = runs.prediction_name(str(folder), str(tmp_path / "other" / "test.csv"), "test")
+    assert first == "test"
+    assert second.startswith("test~") and len(second) == len("test~") + 8
+    assert runs.prediction_name(str(folder), str(tmp_path / "data" / "test.csv"), "test") == first
+    assert runs.prediction_name(str(folder), str(tmp_path / "other" / "test.csv"),
+                                "test") == second
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"\x89PNG\r\n\x1a\n" + bytes(40), "is a PNG picture, not a weights file"),
+    (b"label,pixel0,pixel1\n5,0,0\n", "is text (it starts 'label,pixel0,pixel1'), not a weights"),
+    (b"", "is empty, not a weights file"),
+    (b"\x80\x04\x95" + bytes(3), "weights file"),
+])
+def test_a_file_that_is_no_weights_file_is_named_in_one_line(tmp_path, content, said):
+    path = tmp_path / "w.pkl"
+    path.write_bytes(content)
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
+    assert said in str(info.value) and "\n" not in str(info.value), str(info.value)

@@ -40,7 +40,7 @@ def test_unknown_setting_is_refused(arg):
 
 
 @pytest.mark.parametrize("arg", ["--EPOCHS=1.5", "--LAYERS=5", "--EPOCHS=True", "--EPOCHS=five",
-                                 "--OPTIMISER=5", "--EPOCHS", "EPOCHS=5"])
+                                 "--EPOCHS", "EPOCHS=5"])
 def test_wrong_type_or_form_is_refused(arg):
     """A value of the wrong type, or an argument of the wrong form, is an InputError."""
     with pytest.raises(data.InputError):
@@ -51,6 +51,24 @@ def test_unhashable_literal_is_an_input_error():
     """A literal that literal_eval cannot build (a list as a dict key) is an InputError too."""
     with pytest.raises(data.InputError):
         settings.configure(main.DEFAULTS, ["--EPOCHS={[]: 1}"])
+
+
+def test_a_string_setting_given_a_number_keeps_the_text():
+    """--PREDICT=7 names a file called 7, --NAME=2 a run called 2: not the int 7 or 2."""
+    c = settings.configure(main.DEFAULTS, ["--PREDICT=7", "--NAME=2", "--WEIGHTS=1e3"])
+    assert (c["PREDICT"], c["NAME"], c["WEIGHTS"]) == ("7", "2", "1e3")
+    with pytest.raises(data.InputError, match="OPTIMISER"):  # then checked like any text
+        settings.check(settings.configure(main.DEFAULTS, ["--OPTIMISER=5"]))
+
+
+def test_a_path_setting_expands_the_home_folder(monkeypatch, tmp_path):
+    """The shell leaves ~ after --TRAIN_CSV= as it is; the tool expands it."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    c = settings.configure(main.DEFAULTS, ["--TRAIN_CSV=~/digits.csv", "--RUNS_DIR=~/runs",
+                                           "--NAME=~me"])
+    assert c["TRAIN_CSV"] == str(tmp_path / "digits.csv")
+    assert c["RUNS_DIR"] == str(tmp_path / "runs")
+    assert c["NAME"] == "~me"  # a name, not a path
 
 
 def test_string_setting_takes_bare_text_then_check_config_refuses_a_bad_name():
