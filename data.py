@@ -15,6 +15,8 @@ import lzma
 import math
 import os
 import re
+import signal
+import threading
 import warnings
 import zipfile
 import zlib
@@ -559,6 +561,33 @@ def _parse(path, layout, dtype):
         return chunks
 
 
+@contextlib.contextmanager
+def _noticing_ctrl_c():
+    """Yield a list that gets an item if Ctrl-C is pressed inside the block.
+
+    Ctrl-C raises KeyboardInterrupt in the file's read() that pandas' C
+    reader calls, and pandas turns that into a ParserError ("Calling
+    read(nbytes) on source failed"): without this the interrupt would be
+    taken for a bad file. Only where Ctrl-C raises KeyboardInterrupt as
+    usual (the main thread, Python's own handler in place).
+    """
+    seen = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield seen
+        return
+
+    def interrupt(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _parse_or_locate(path, layout, dtype, label_max, label_note):
     """_parse, or when pandas refuses the file, the InputError that names its first bad cell.
 
@@ -566,12 +595,15 @@ def _parse_or_locate(path, layout, dtype, label_max, label_note):
     fraction, a value past 255) goes straight to _locate_bad_cell, without a
     second full parse.
     """
-    try:
-        return _parse(path, layout, dtype)
-    except (ValueError, Warning):  # ParserError is a ValueError, ParserWarning a Warning
-        _locate_bad_cell(path, layout, label_max, label_note)
-    except READ_ERRORS as e:
-        raise InputError(f"{path}: cannot be read ({e})") from None
+    with _noticing_ctrl_c() as ctrl_c:
+        try:
+            return _parse(path, layout, dtype)
+        except (ValueError, Warning):  # ParserError is a ValueError, ParserWarning a Warning
+            if ctrl_c:
+                raise KeyboardInterrupt from None
+        except READ_ERRORS as e:
+            raise InputError(f"{path}: cannot be read ({e})") from None
+    _locate_bad_cell(path, layout, label_max, label_note)
     raise AssertionError("not reached: _locate_bad_cell always raises")
 
 

@@ -13,7 +13,9 @@ import gzip
 import hashlib
 import itertools
 import os
+import signal
 import tempfile
+import time
 import warnings
 import zipfile
 
@@ -606,3 +608,22 @@ def test_random_affine_rotation_leaves_a_centred_disc_alone():
     assert (out[:, radius < 7] == 255).all()  # the inside stays full
     assert (out[:, radius > 10] == 0).all()  # the outside stays empty
     assert out.sum(axis=1).min() > 0.95 * X.sum(axis=1).min()
+
+
+def test_ctrl_c_swallowed_by_pandas_reader_is_still_an_interrupt(tmp_path, rows30, monkeypatch):
+    """Ctrl-C inside the read() that pandas' C reader calls comes out of pandas as a
+    ParserError; it must stay an interrupt, not become "could not be read"."""
+    rows30[2].to_csv(tmp_path / "a.csv", index=False)
+
+    def like_pandas(*args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C mid-read
+            time.sleep(1)
+        except KeyboardInterrupt:  # what pandas' C reader does with it
+            pass
+        raise pd.errors.ParserError("Error tokenizing data. C error: Calling read(nbytes) "
+                                    "on source failed. Try engine='python'.")
+
+    monkeypatch.setattr(data, "_parse", like_pandas)
+    with pytest.raises(KeyboardInterrupt):
+        data.load_csv(str(tmp_path / "a.csv"))
