@@ -298,6 +298,7 @@ def diagnose(records, activation="relu", batch_norm=False):
                      "activations.png; " + _try(bn, relu, "a lower LEARNING_RATE"))
     trained = [r for r in records if r["epoch"] > 0 and r["lr"] > 0] or records[:1]
     peak = max(trained, key=lambda r: r["lr"]) if trained[0]["lr"] > 0 else None
+    top = max(records, key=lambda r: (r["lr"], r["epoch"] > 0))  # at the highest rate
     steps = [(s, l) for l, s in enumerate(peak["step"] if peak else []) if s is not None]
     if steps:
         fastest, l = max(steps)
@@ -308,7 +309,10 @@ def diagnose(records, activation="relu", batch_norm=False):
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
                          f"{HEALTHY_STEP:g}): the learning rate is too high; see layers.png; "
                          "try a lower LEARNING_RATE")
-        elif 0 < fastest < low and not lines:  # not when dead or vanishing layers explain it
+        elif 0 < fastest < low and not lines and max(  # not when dead or vanishing layers
+                (s for s in top["step"] if s is not None), default=0) < low:
+            # explain it, nor when the record at the highest rate moved faster (EPOCHS=1:
+            # the cosine ends near 0, and epoch 0, before training, is at the full rate)
             lines.append(f"{moves}, the fastest of all layers (healthy is about "
                          f"{HEALTHY_STEP:g}): the learning rate is too low, training will "
                          "crawl; see layers.png; try a higher LEARNING_RATE")

@@ -25,16 +25,20 @@ import signal
 import sys
 import time
 
-import numpy as np
+try:
+    import numpy as np
 
-import data
-import diagnostics
-import digit
-import machine
-import plots
-import runs
-import settings
-import utils
+    import data
+    import diagnostics
+    import digit
+    import machine
+    import plots
+    import runs
+    import settings
+    import utils
+except KeyboardInterrupt:  # Ctrl-C while NumPy and pandas load: no traceback
+    print("\ninterrupted", file=sys.stderr)
+    sys.exit(130)
 
 # ----------------------------------------------------------------------------
 # data

@@ -307,3 +307,11 @@ def test_reading_the_statistics_never_changes_training(mnist_small, monkeypatch)
         assert all(np.array_equal(p, q) for p, q in zip(a, b))
     for a, b in zip(looked["stats"], blind["stats"]):
         assert a is b is None or all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_one_epoch_is_not_called_a_low_learning_rate():
+    """With EPOCHS=1 the cosine schedule ends near 0: the epoch's record carries that rate
+    and tiny predicted steps, while epoch 0, at the full rate, shows healthy ones."""
+    one_epoch = [record([1e-3] * 3, lr=0.05),
+                 record([1e-3] * 3, epoch=1, lr=7e-7, step=[1e-8, 2e-8, 1e-8])]
+    assert not any("too low" in line for line in diagnostics.diagnose(one_epoch))
