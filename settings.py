@@ -29,24 +29,30 @@ OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 
 
-def parse_value(name, text, default):
+def parse_value(name, text, default, shown=None):
     """Turn the text of an override into a value of the default's type.
 
-    An int is accepted where the default is a float. Raises InputError.
+    An int is accepted where the default is a float. shown -- how errors
+    name the value (default: --NAME=text). Raises InputError.
     """
+    shown = shown or f"--{name}={text}"
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if not isinstance(default, str):
-            raise InputError(
-                f"--{name}={text}: not a Python literal (expected a {type(default).__name__})"
-            ) from None
+            raise InputError(f"{shown}: not a Python literal (expected {_a(type(default))})"
+                             ) from None
         value = text  # a bare string, as in --OPTIMISER=adam
     if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = text  # a file or run named by a number: --PREDICT=7, --NAME=2
     if name in PATHS and isinstance(value, str):
         value = os.path.expanduser(value)  # the shell leaves ~ after --NAME= as it is
-    return coerce(name, value, default, f"--{name}={text}")
+    return coerce(name, value, default, shown)
+
+
+def _a(kind):
+    """'an int', 'a float', 'a str': a type's name with its article."""
+    return f"{'an' if kind.__name__[0] in 'aeiou' else 'a'} {kind.__name__}"
 
 
 def coerce(name, value, default, shown):
@@ -66,7 +72,7 @@ def coerce(name, value, default, shown):
 def read_recipe(path):
     """Read a recipe: a file of NAME = literal lines, parsed, never executed.
 
-    Returns a list of (name, text of the value). Raises InputError.
+    Returns a list of (name, text of the value, line number). Raises InputError.
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -85,7 +91,8 @@ def read_recipe(path):
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], ast.Name)):
             raise InputError(f"{path}: line {node.lineno}: only NAME = value lines are allowed")
-        pairs.append((node.targets[0].id, ast.get_source_segment(source, node.value)))
+        pairs.append((node.targets[0].id, ast.get_source_segment(source, node.value),
+                      node.lineno))
     return pairs
 
 
@@ -116,7 +123,11 @@ def configure(defaults, argv):
     """
     config = dict(defaults)
     for i, arg in enumerate(argv):
-        following = argv[i + 1] if i + 1 < len(argv) else ""
+        rest = []  # what follows up to the next --NAME: a value the shell split at spaces
+        for following in argv[i + 1:]:
+            if following.startswith("--") or following.endswith(".py"):
+                break
+            rest.append(following)
         if arg.startswith("--"):
             name, sep, text = arg[2:].partition("=")
             if not sep and isinstance(config.get(name), bool):
@@ -125,7 +136,7 @@ def configure(defaults, argv):
                 if name in config:
                     raise InputError(f"{arg}: expected --{name}=value")
                 raise unknown_name(arg, name, config)
-            changes, source = [(name, text)], f"--{name}"
+            changes, source = [(name, text, None)], f"--{name}"
         elif arg.endswith(".py"):
             changes, source = read_recipe(arg), arg
         else:
@@ -133,15 +144,17 @@ def configure(defaults, argv):
             hint = (f"; if it is the rest of {argv[i - 1]}, the shell split the value at a "
                     f"space: quote it, as in \"{argv[i - 1]} {arg}\"" if split else "")
             raise InputError(f"{arg}: expected --NAME=value or a recipe file ending in .py{hint}")
-        for name, text in changes:
+        for name, text, line in changes:
+            where = f"{source}: line {line}" if line else source
             if name not in config:
-                raise unknown_name(source, name, config)
+                raise unknown_name(where, name, config)
             try:
-                config[name] = parse_value(name, text, config[name])
+                config[name] = parse_value(name, text, config[name],
+                                           f"{where}: {name} = {text}" if line else None)
             except InputError as e:
-                if source.startswith("--") and following and not following.startswith("--"):
+                if not line and rest:
                     raise InputError(f"{e}; if the value holds a space, quote it: "
-                                     f"\"--{name}={text} {following}\"") from None
+                                     f"\"--{name}={text} {' '.join(rest)}\"") from None
                 raise
             print(f"{'override' if source.startswith('--') else source}: {name} = {config[name]!r}")
     return config

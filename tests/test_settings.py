@@ -135,6 +135,21 @@ def test_a_name_far_from_every_setting_gets_no_guess():
 def test_a_value_split_at_a_space_gets_a_hint_to_quote_it():
     with pytest.raises(data.InputError, match='quote it: "--LAYERS=\\[784, 10\\]"'):
         settings.configure(main.DEFAULTS, ["--LAYERS=[784,", "10]"])
+    with pytest.raises(data.InputError, match='quote it: "--LAYERS=\\[784, 64, 10\\]"$'):
+        settings.configure(main.DEFAULTS, ["--LAYERS=[784,", "64,", "10]", "--EPOCHS=2"])
+
+
+@pytest.mark.parametrize(("source", "message"), [
+    ("EPOCHS = 3\nEPOCHS = 1 + 1\n", "line 2: EPOCHS = 1 + 1: not a Python literal (expected an int)"),
+    ('"""A recipe."""\n\nLAYERS = 5\n', "line 3: LAYERS = 5: expected list, got int"),
+    ("EPOCH = 3\n", "line 1: EPOCH is not a setting; did you mean EPOCHS?"),
+])
+def test_a_bad_value_in_a_recipe_names_its_file_and_line(tmp_path, source, message):
+    recipe = tmp_path / "mine.py"
+    recipe.write_text(source, encoding="utf-8")
+    with pytest.raises(data.InputError) as info:
+        settings.configure(main.DEFAULTS, [str(recipe)])
+    assert str(info.value) == f"{recipe}: {message}"
 
 
 def test_a_bare_flag_sets_a_true_false_setting():
