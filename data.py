@@ -847,6 +847,15 @@ def load_data(c, entries, rng):
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
                          f"not {X.shape[1]} pixels")
+    for name, config in entries:
+        where = "" if name == "LAYERS" else f"{name}: "
+        shift = config["MAX_SHIFT"]
+        if shift and shift >= side:
+            raise InputError(f"{where}MAX_SHIFT = {shift}: shifts the whole image ({side} "
+                             "pixels) out of itself")
+        if shift > 1 and 2 * shift >= side:
+            print(f"warning: {where}MAX_SHIFT = {shift}: a shift of half the image ({side // 2} "
+                  "pixels) or more can move the whole digit out of it")
     n_val = round(c["VAL_FRACTION"] * len(X))
     fewest = 2 if c.get("BATCH_NORM") else 1  # batch statistics need two rows
     if (c["VAL_FRACTION"] > 0 and n_val < 1) or len(X) - n_val < fewest:
@@ -859,6 +868,12 @@ def load_data(c, entries, rng):
     if len(classes) < 2:
         raise InputError(f"{c['TRAIN_CSV']}: every label is {classes[0]}: a classifier needs "
                          "at least two classes to learn from")
+    for name, arch in archs:
+        if arch[-1] > classes[-1] + 1:
+            where = "" if name == "LAYERS" else f"{name}: "
+            print(f"warning: {where}LAYERS[-1] = {arch[-1]}, but the labels of {c['TRAIN_CSV']} go up "
+                  f"to {classes[-1]}: {arch[-1] - classes[-1] - 1} output(s) can never be the "
+                  "right answer")
     if y_test is not None:
         missing = sorted(set(np.unique(y_test).tolist()) - set(classes.tolist()))
         if missing:

@@ -227,7 +227,10 @@ def compare_entries(c):
         if isinstance(entry, list):
             entry = {"LAYERS": entry}
         if not isinstance(entry, dict):
-            raise InputError(f"{where} = {entry!r}: expected a layer list or a dict of settings")
+            hint = (f"; for one network write COMPARE = [{c['COMPARE']!r}]"
+                    if all(isinstance(n, int) for n in c["COMPARE"]) else "")
+            raise InputError(f"{where} = {entry!r}: expected a layer list or a dict of "
+                             f"settings{hint}")
         config = dict(c, COMPARE=[])
         for name, value in entry.items():
             if not isinstance(name, str) or name not in c:
@@ -235,6 +238,10 @@ def compare_entries(c):
             if name in NOT_RESULTS:
                 raise InputError(f"{where}: {name} cannot change within a comparison")
             config[name] = coerce(name, value, c[name], f"{where}: {name} = {value!r}")
+        for j, other in enumerate(configs):
+            if other == config:  # entries cannot change what is not a result
+                raise InputError(f"{where} trains the same network as COMPARE[{j}]: "
+                                 "remove one, or make them differ (a dict of settings)")
         configs.append(config)
     differ = [k for k in c if len({repr(config[k]) for config in configs}) > 1]
     labels = [", ".join(short(k, config[k]) for k in differ) or f"entry {i + 1}"
@@ -293,6 +300,10 @@ def check(c):
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
     need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")
     need(c["RUNS_DIR"].strip() != "", "RUNS_DIR = '': must name a folder, e.g. \"runs\"")
+    for name in ("TRAIN_CSV", "TEST_CSV"):
+        need(c[name].strip() != "", f"{name} = '': must name a CSV file")
+    need(len(c["NAME"]) <= 100, f"NAME = {c['NAME'][:20]!r}...: at most 100 characters "
+                                 "(it names the run's folder)")
     need(0 <= c["WARMUP_EPOCHS"] <= c["EPOCHS"],
          f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: must be in [0, EPOCHS]")
     need(c["STEP_EPOCHS"] >= 1, f"STEP_EPOCHS = {c['STEP_EPOCHS']}: must be at least 1")

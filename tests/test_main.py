@@ -309,6 +309,14 @@ BAD_INPUTS = [
     ("val-fraction-negative", {}, ["--VAL_FRACTION=-0.1"], "VAL_FRACTION = -0.1: ",
      ["[0, 1)"], []),
     ("threads-negative", {}, ["--THREADS=-1"], "THREADS = -1: ", [">= 0"], []),
+    ("test-csv-empty-name", {}, ["--TEST_CSV="], "TEST_CSV = '': ", ["must name a CSV"], []),
+    ("name-too-long", {}, ["--NAME=" + "x" * 300], "NAME = 'xxxx", ["at most 100"], []),
+    ("shift-past-the-image", {}, ["--MAX_SHIFT=2"], "MAX_SHIFT = 2: ",
+     ["whole image (2 pixels)"], []),
+    ("compare-one-flat-list", {}, ["--COMPARE=[4,3,10]"], "COMPARE[0] = 4: ",
+     ["for one network write COMPARE = [[4, 3, 10]]"], []),
+    ("compare-the-same-network-twice", {}, ["--COMPARE=[[4,3,10],{'LAYERS':[4,3,10]}]"],
+     "COMPARE[1] trains the same network as COMPARE[0]", [], []),
     # too few rows for the validation split
     ("one-row-half-held-out", {"one.csv": csv_text(table(1))},
      ["--TRAIN_CSV=one.csv", "--VAL_FRACTION=0.5"], "one.csv: ",
@@ -481,6 +489,12 @@ def test_a_test_file_that_repeats_training_rows_or_differs_in_kind_is_warned_of(
     assert odd.returncode == 0, odd.stderr
     assert f"warning: {inverted}: its background is light (median pixel 255)" in odd.stdout
     assert "also in" not in odd.stdout
+    wide = run_cli(tmp_path, *data_args(mnist, tmp_path), "--LAYERS=[784,16,12]", "--EPOCHS=1",
+                   "--MAX_SHIFT=15")
+    assert wide.returncode == 0, wide.stderr
+    assert ("warning: LAYERS[-1] = 12, but the labels of " in wide.stdout
+            and "go up to 9: 2 output(s) can never be the right answer" in wide.stdout)
+    assert "warning: MAX_SHIFT = 15: a shift of half the image (14 pixels)" in wide.stdout
 
 
 @pytest.mark.parametrize("overrides", [
