@@ -134,21 +134,32 @@ def main(argv):
                            np.random.default_rng(c["SEED"]))
     print(f"loaded {c['TRAIN_CSV']} and {c['TEST_CSV']} in {time.perf_counter() - start:.1f}s")
     results = []
-    for i, ((label, config), (folder, earlier), plan) in enumerate(zip(entries, folders, plans)):
-        tag = f"[{i + 1}/{len(entries)} {label}] " if c["COMPARE"] else ""
-        results.append(run(config, split, folder, earlier, tag, plan, threads[i]))
-        if results[-1]["status"] != "finished":
-            break
+    try:
+        for i, ((label, config), (folder, earlier), plan) in enumerate(zip(entries, folders,
+                                                                           plans)):
+            tag = f"[{i + 1}/{len(entries)} {label}] " if c["COMPARE"] else ""
+            results.append(run(config, split, folder, earlier, tag, plan, threads[i]))
+            if results[-1]["status"] != "finished":
+                break
+    except KeyboardInterrupt:  # a second Ctrl-C, or one while a run was writing its results
+        if any(os.path.exists(os.path.join(f, "checkpoint.pkl")) for f, _ in folders):
+            print(f"\ninterrupted; to continue: {resume_command(argv)}", file=sys.stderr)
+            return 130
+        raise
     if c["COMPARE"]:
         compare(c, [label for label, _ in entries], results)
     return ending(results, argv)
 
 
+def resume_command(argv):
+    """The command that continues this one from its checkpoints."""
+    return " ".join(["python main.py", *(shlex.quote(a) for a in argv
+                                         if not a.startswith("--RESUME")), "--RESUME"])
+
+
 def ending(results, argv):
     """The exit status of the run(s), with a last word on a run that did not finish."""
     last = results[-1]
-    again = " ".join(["python main.py", *(shlex.quote(a) for a in argv
-                                          if not a.startswith("--RESUME"))])
     resumable = os.path.exists(os.path.join(last["folder"], "checkpoint.pkl"))
     if last["status"] == "diverged":
         print(f"error: {last['folder']}: training diverged; start again with a lower "
@@ -156,9 +167,9 @@ def ending(results, argv):
         return 3
     if last["status"] == "stopped":
         saved = "the best weights so far are saved; " if last["saved"] else ""
-        print(f"stopped; {saved}" + (f"to continue: {again} --RESUME" if resumable else
+        print(f"stopped; {saved}" + (f"to continue: {resume_command(argv)}" if resumable else
                                       "no epoch had finished, so there is nothing to resume"))
-        return 130
+        return 128 + (last.get("signum") or signal.SIGINT)  # 130 for Ctrl-C, 143 for SIGTERM
     return 4 if any(not r["written"] for r in results) else 0
 
 
@@ -193,6 +204,8 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
         print("warning: PATIENCE needs validation rows to watch; with none it never stops a run")
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
     result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume, threads)
+    stop = StopFlag("writing this run's weights, pictures and log first")
+    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")
     print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
@@ -228,6 +241,10 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     runs.append_log(c["RUNS_DIR"], runs.log_row(name, c, DEFAULTS, result))
     written.append(os.path.join(c["RUNS_DIR"], "log.csv"))
     print(f"{tag}wrote:\n" + "\n".join(f"  {p}" for p in written if p))
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    if stop.set:  # the results are whole; now stop as asked
+        raise KeyboardInterrupt
     return result
 
 
@@ -351,7 +368,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     return {"layers": list(layers), "params": best["params"], "stats": best["stats"],
             "config": dict(c),
             "history": history, "best_epoch": best["epoch"], "steps": best["steps"],
-            "status": status, "chance": chance,
+            "status": status, "chance": chance, "signum": stop.signum,
             "train_seconds": t["seconds"] + time.perf_counter() - started}
 
 
@@ -376,16 +393,17 @@ def print_diagnosis(c, tag, history):
 
 
 class StopFlag:
-    """Set by Ctrl-C during training, so the run stops after its current batch."""
+    """Set by Ctrl-C (or SIGTERM) so that the run stops at the next safe point: after the
+    current batch while training, after its results are written once trained."""
 
-    def __init__(self):
-        self.set = False
+    def __init__(self, then="stopping after this batch"):
+        self.set, self.then, self.signum = False, then, None
 
     def __call__(self, signum, frame):
-        what = ("Ctrl-C: stopping after this batch (press Ctrl-C again to abort at once)"
-                if signum == signal.SIGINT else "asked to stop: stopping after this batch")
+        what = (f"Ctrl-C: {self.then} (press Ctrl-C again to abort at once)"
+                if signum == signal.SIGINT else f"asked to stop: {self.then}")
         print(f"\n{what}", flush=True)
-        self.set = True
+        self.set, self.signum = True, signum
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 

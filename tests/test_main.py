@@ -18,6 +18,7 @@ import io
 import os
 import re
 import runpy
+import shlex
 import signal
 import subprocess
 import sys
@@ -48,6 +49,7 @@ from helpers import (
 import data
 import digit
 import main
+import plots
 import runs
 import settings
 import utils
@@ -538,7 +540,9 @@ def test_classes_missing_from_the_training_file_are_warned_about(mnist, tmp_path
     assert len(warning) == 1 and "(3, 8)" in warning[0], result.stdout
 
 
-def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
     out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     args = mnist_args(mnist, tmp_path, "--EPOCHS=2000", "--BATCH_SIZE=32")
     with open(out_path, "w", encoding="utf-8") as out, \
@@ -552,14 +556,14 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
                 assert proc.poll() is None, err_path.read_text(encoding="utf-8")
                 assert time.monotonic() < deadline, "no epoch line within 30 s"
                 time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             returncode = proc.wait(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
     stdout = out_path.read_text(encoding="utf-8")
-    assert returncode == 130, (stdout[-1000:], err_path.read_text(encoding="utf-8"))
+    assert returncode == status, (stdout[-1000:], err_path.read_text(encoding="utf-8"))
     assert "Traceback" not in err_path.read_text(encoding="utf-8")
     assert "epoch 2000/2000" not in stdout, "the run was not stopped"
     folder = only_run(tmp_path / "runs")
@@ -567,6 +571,46 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path):
     assert saved["status"] == "stopped"
     assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in saved["params"])
     assert (folder / "curves.png").read_bytes()[:8] == PNG
+
+
+def test_ctrl_c_while_the_results_are_written_lets_them_finish(tmp_path, monkeypatch):
+    """Ctrl-C after training, while the pictures are drawn: the weights, pictures and the
+    log's row are still written whole, then the run stops with status 130."""
+    tiny_project(tmp_path)
+    draw_tests = plots.test_pictures
+
+    def pressed_meanwhile(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return draw_tests(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "test_pictures", pressed_meanwhile)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 130, result
+    assert "Ctrl-C: writing this run's weights, pictures and log first" in result.stdout
+    folder = tmp_path / "runs" / "4-3-10,EPOCHS=1"
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
+    assert (folder / "confusion.png").is_file() and not (folder / "checkpoint.pkl").exists()
+    assert "4-3-10,EPOCHS=1" in (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8")
+
+
+def test_a_second_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    """A second Ctrl-C aborts at once; the checkpoint of the last epoch is still there."""
+    tiny_project(tmp_path)
+    epoch = utils.train_epoch
+    calls = []
+
+    def aborted_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return epoch(*args, **kwargs)
+
+    monkeypatch.setattr(utils, "train_epoch", aborted_in_epoch_2)
+    result = run_in_process(tmp_path, [*BASE_ARGS, "--EPOCHS=3"], monkeypatch)
+    assert result.returncode == 130, result
+    command = " ".join(shlex.quote(a) for a in [*BASE_ARGS, "--EPOCHS=3"])
+    assert result.stderr.strip().endswith(
+        f"interrupted; to continue: python main.py {command} --RESUME"), result
 
 
 # ----------------------------------------------------------------------------
