@@ -478,13 +478,17 @@ def model_summary(layers, activation, init, batch_norm=False):
     "+ BN" where batch normalisation comes first) and initialisation; then
     the total, as count_params counts it. Returns text.
     """
-    rows = [f"  {'layer':<7}{'W shape':<14}{'parameters':>12}  {'activation':<15}init"]
-    for l, (n_in, n_out) in enumerate(itertools.pairwise(layers), start=1):
+    pairs = list(itertools.pairwise(layers))
+    shape_w = max(14, *(len(f"{a} x {b}") + 2 for a, b in pairs))  # wide enough for any
+    count_w = max(12, len(f"{utils.count_params(layers, batch_norm):,}") + 2)
+    rows = [f"  {'layer':<7}{'W shape':<{shape_w}}{'parameters':>{count_w}}  {'activation':<15}init"]
+    for l, (n_in, n_out) in enumerate(pairs, start=1):
         last = l == len(layers) - 1
         normed = batch_norm and not last
-        rows.append(f"  {l:<7}{f'{n_in} x {n_out}':<14}{n_in * n_out + n_out * (1 + normed):>12,}  "
+        rows.append(f"  {l:<7}{f'{n_in} x {n_out}':<{shape_w}}"
+                    f"{n_in * n_out + n_out * (1 + normed):>{count_w},}  "
                     f"{'softmax' if last else activation + (' + BN' if normed else ''):<15}{init}")
-    rows.append(f"  {'total':<21}{utils.count_params(layers, batch_norm):>12,}")
+    rows.append(f"  {'total':<{7 + shape_w}}{utils.count_params(layers, batch_norm):>{count_w},}")
     return "\n".join(rows)
 
 

@@ -189,7 +189,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     print(f"{tag}run {name}: {len(X_train)} train rows, {len(X_val)} validation rows\n"
           f"{diagnostics.model_summary(c['LAYERS'], c['ACTIVATION'], init, c['BATCH_NORM'])}\n"
           f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} ({c['SCHEDULE']}), "
-          f"{c['EPOCHS']} epochs of batches of {c['BATCH_SIZE']}")
+          f"{c['EPOCHS']} epoch{'s' * (c['EPOCHS'] != 1)} of batches of {c['BATCH_SIZE']}")
     if resume:
         print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
     elif earlier:
@@ -424,6 +424,13 @@ def compare(c, labels, results):
 def predict(c, argv=()):
     """Classify an image of one digit, or every row of a CSV, with saved weights."""
     weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, DEFAULTS)[0], "weights.pkl")
+    if not os.path.exists(weights) and c["WEIGHTS"]:
+        raise data.no_such_file(weights, "weights file")
+    if os.path.exists(os.path.join(os.path.dirname(weights), "checkpoint.pkl")) and not \
+            os.path.exists(weights):
+        raise data.InputError(f"{os.path.dirname(weights)}: the run of these settings has no "
+                              "weights yet: it is still training, or was stopped before its "
+                              "first save (--RESUME continues it)")
     if not os.path.exists(weights):
         recipe = [a for a in argv if not a.startswith("--")]  # the recipe files given
         command = (" ".join(["python main.py", *recipe, *(a for a in argv if a.startswith("--")

@@ -653,5 +653,5 @@ def read_log(runs_dir):
     shown = ["test_acc", "best_val_acc", "status", "epochs", "kept_epoch", "train_seconds",
              "time", "name"]
     width = max(map(len, log["name"]), default=4)
-    return f"{len(log)} runs in {path}, best test accuracy first:\n" + log[shown].to_string(
+    return f"{len(log)} run{'s' * (len(log) != 1)} in {path}, best test accuracy first:\n" + log[shown].to_string(
         index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"})

@@ -130,6 +130,8 @@ def configure(defaults, argv):
             rest.append(following)
         if arg.startswith("--"):
             name, sep, text = arg[2:].partition("=")
+            if not name:
+                raise InputError(f"{arg}: expected --NAME=value")
             if not sep and isinstance(config.get(name), bool):
                 text = "True"
             elif not sep:

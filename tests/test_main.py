@@ -825,7 +825,16 @@ def test_predict_without_weights_says_how_to_train_them(tmp_path, digit_png):
 def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--WEIGHTS=missing.pkl")
     message = assert_user_error(result, "missing.pkl: ")
-    assert "python main.py '--LAYERS=" in message
+    assert message == "missing.pkl: no such weights file"  # no command would write it there
+
+
+def test_predict_while_the_run_still_trains_says_so(tmp_path, digit_png):
+    folder = tmp_path / "runs" / "784-256-128-64-10"
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pkl").write_bytes(b"\x80\x04N.")
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}")
+    assert_user_error(result, f"{Path('runs') / '784-256-128-64-10'}: the run of these settings "
+                              "has no weights yet: it is still training")
 
 
 # ----------------------------------------------------------------------------
