@@ -491,6 +491,11 @@ def test_a_test_file_that_repeats_training_rows_or_differs_in_kind_is_warned_of(
     assert odd.returncode == 0, odd.stderr
     assert f"warning: {inverted}: its background is light (median pixel 255)" in odd.stdout
     assert "also in" not in odd.stdout
+    both = run_cli(tmp_path, f"--TRAIN_CSV={inverted}", f"--TEST_CSV={inverted}",
+                   f"--RUNS_DIR={tmp_path / 'runs'}", "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    assert both.returncode == 0, both.stderr
+    assert f"warning: {inverted}: its background is light" in both.stdout
+    assert "the network may not learn at all" in both.stdout
     wide = run_cli(tmp_path, *data_args(mnist, tmp_path), "--LAYERS=[784,16,12]", "--EPOCHS=1",
                    "--MAX_SHIFT=15")
     assert wide.returncode == 0, wide.stderr
