@@ -183,7 +183,7 @@ def memory_needed(c):
     starting -- the weights, and the largest W drawn in float64 and scaled
         before it is cast to float32 (utils.init_params): 16 bytes per weight.
     For settings c of one run (LAYERS, BATCH_SIZE, OPTIMISER, ACTIVATION,
-    DROPOUT, BATCH_NORM). Within 0.85-1.45 times tracemalloc's peak of
+    DROPOUT, BATCH_NORM). Within 0.9-1.5 times tracemalloc's peak of
     main.train and the test set's logits (tests/test_machine.py).
     Returns bytes (int).
     """
