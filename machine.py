@@ -12,14 +12,26 @@ a resumed run uses the count recorded in its checkpoint. It is lowered,
 never raised, only when an epoch takes more than three times the fastest
 epoch on the current count (other work came), and every count used is
 recorded in the run's history. The threads are set with threadpoolctl.
+
+It also tells, before any data is loaded, whether a network fits in the
+memory the machine has free (memory_needed, check_memory).
 """
 
+import inspect
+import itertools
 import math
 import os
 import time
 
+import settings
+import utils
+from data import InputError
+
 OTHERS_TOLERATED = 0.25  # CPUs' worth of other work that still leaves a CPU to BLAS
 SLOWER = 3.0  # an epoch this many times the fastest makes THREADS = 0 look at the load again
+BASE_MEMORY = 250 * 2**20  # Python, NumPy, pandas and MNIST's 70,000 rows of uint8: a run of
+# [784,16,10] on the full train.csv peaked at 222 MB resident (/usr/bin/time -v)
+MOMENTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adam": 2, "adamw": 2}  # arrays per parameter
 
 
 def threads_for_load(others, cpus):
@@ -140,3 +152,89 @@ class BlasThreads:
         if self.limiter is not None:
             self.limiter.restore_original_limits()
             self.limiter = None
+
+
+# ----------------------------------------------------------------------------
+# memory
+
+
+def size_text(n):
+    """A number of bytes as people read it: '950 MB', '74.5 GB' (powers of 1000)."""
+    if n < 1e9:
+        return f"{n / 1e6:.0f} MB"
+    return f"{n / 1e9:.1f} GB"
+
+
+def memory_needed(c):
+    """Rough bytes of memory a run of settings c takes at its peak, from LAYERS and BATCH_SIZE.
+
+    Counted in 4 bytes (float32, the dtype training uses) per number, the
+    peak is the largest of three moments, plus BASE_MEMORY:
+    training -- per parameter, the weights, their gradients, the
+        optimiser's state (a velocity for momentum and nesterov, two moments
+        for adam and adamw, none for sgd), the best epoch's copy and the
+        copy of W an epoch's move is measured against; the temporaries of
+        one update of the largest W (five for adam); per unit of every layer
+        and row of a batch, its activations (more with dropout's masks and
+        batch normalisation's cache), and backward's dA and derivative;
+    evaluating -- the weights and the best copy, and per unit and row of
+        an evaluation batch (utils.predict_logits' batch_size rows) its
+        activation;
+    starting -- the weights, and the largest W drawn in float64 and scaled
+        before it is cast to float32 (utils.init_params): 16 bytes per weight.
+    For settings c of one run (LAYERS, BATCH_SIZE, OPTIMISER, ACTIVATION,
+    DROPOUT, BATCH_NORM). Within 0.9-1.5 times tracemalloc's peak of
+    main.train and the test set's logits (tests/test_machine.py).
+    Returns bytes (int).
+    """
+    layers, batch = c["LAYERS"], c["BATCH_SIZE"]
+    params = utils.count_params(layers, c["BATCH_NORM"])
+    largest = max(n_in * n_out for n_in, n_out in itertools.pairwise(layers))
+    moments = MOMENTS.get(c["OPTIMISER"], 2)
+    temporaries = 5 if c["OPTIMISER"] in ("adam", "adamw") else 1
+    units, widest = sum(layers), max(layers)
+    dropout = any(settings.dropout_rates(c["DROPOUT"], layers))
+    in_place = c["ACTIVATION"] in ("relu", "tanh")  # the others make new arrays, and temporaries
+    rows = inspect.signature(utils.predict_logits).parameters["batch_size"].default
+    per_row = units * (1 + 2 * dropout + 2 * c["BATCH_NORM"]) + (4 if in_place else 6) * widest
+    training = (4 + moments) * params + temporaries * largest + batch * per_row
+    evaluating = 2 * params + rows * (units + (0 if in_place else 4) * widest)
+    starting = params + 4 * largest  # float64 draw and its scaled copy, beside the float32 ones
+    return BASE_MEMORY + 4 * max(training, evaluating, starting)
+
+
+def available_memory():
+    """Bytes of memory free for a new run: MemAvailable in Linux's /proc/meminfo, else the
+    machine's physical memory (os.sysconf), else None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(entries):
+    """Raise InputError when a run's network clearly needs more memory than is free.
+
+    entries -- (label, settings) pairs, as settings.compare_entries gives
+    them; the label ("" for a single run) names the entry in the message.
+    Checked before any data is loaded, so a network far too big for the
+    machine is refused in one line (exit 2) rather than ending, possibly
+    after the data loaded, in NumPy's MemoryError.
+    """
+    free = available_memory()
+    if free is None:
+        return
+    label, c = max(entries, key=lambda entry: memory_needed(entry[1]))
+    needed = memory_needed(c)
+    if needed > free:
+        where = f"COMPARE entry {label}: " if label else ""
+        raise InputError(f"{where}LAYERS = {c['LAYERS']!r} with BATCH_SIZE = {c['BATCH_SIZE']} "
+                         f"needs about {size_text(needed)} of memory, and "
+                         f"{size_text(free)} is available: try fewer or narrower layers")

@@ -94,7 +94,7 @@ activations.png and weights.png (inside the network), and while it trains
 checkpoint.pkl, which --RESUME continues. Every run adds a row to
 RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
 wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
-written where asked, 130 stopped by Ctrl-C."""
+written where asked, 5 out of memory, 130 stopped by Ctrl-C."""
 
 
 def main(argv):
@@ -118,6 +118,8 @@ def main(argv):
         return 0 if ok else 1
     runs.check_writable(c["RUNS_DIR"])
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
+    machine.check_memory(entries)
+    runs.check_space(c["RUNS_DIR"], [config for _, config in entries])
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
     plans = [runs.resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
              for (_, config), (folder, _) in zip(entries, folders)]
@@ -203,7 +205,11 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     if c["PATIENCE"] and not len(X_val):
         print("warning: PATIENCE needs validation rows to watch; with none it never stops a run")
     rng = np.random.default_rng([c["SEED"], 1])  # the split used SEED's own stream
-    result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume, threads)
+    try:
+        result = train(c, X_train, y_train, X_val, y_val, rng, tag, folder, resume, threads)
+    except BaseException:
+        runs.abandon(folder)  # a run that saved nothing leaves no empty folder behind
+        raise
     stop = StopFlag("writing this run's weights, pictures and log first")
     handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
@@ -220,7 +226,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     result.update(folder=folder, saved=path)
     if not path or not result["written"]:
         print(note, file=sys.stderr if not result["written"] else sys.stdout)
-    written = [path, os.path.join(folder, "settings.json")]
+    written = [path, runs.finish_folder(folder, c)]  # settings.json, again if deleted meanwhile
     if path and result["history"]["epoch"]:
         details = ", ".join(runs.differences(c, DEFAULTS)) or "the default settings"
         title = f"{c['NAME'] or runs.arch_name(c['LAYERS'])}: learning curves"
@@ -463,15 +469,20 @@ def predict(c, argv=()):
                   file=sys.stderr)
         Z = utils.predict_logits(params, X, activation, stats=stats)
         stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
-        written = [os.path.join(folder, f"predictions-{stem}.csv")]
-        runs.write_predictions(written[0], Z.argmax(axis=1), data.row_ids(path))
+        ids, wanted = data.row_ids(path), os.path.join(folder, f"predictions-{stem}.csv")
+        written = [wanted]
+        written[0], failed = runs.save_or_spare(
+            wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids))
+        if failed:
+            print(f"warning: could not write {wanted} ({failed.strerror}); the predictions "
+                  f"are in {written[0]}", file=sys.stderr)
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
             written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
                                            X, y, Z)
         print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
               + ", ".join(p for p in written if p))
-        return 0
+        return 4 if failed else 0
     image = digit.read_image(path)
     side = math.isqrt(saved["layers"][0])
     if side * side != saved["layers"][0]:
@@ -508,6 +519,10 @@ if __name__ == "__main__":
         where = f"{e.filename}: could not be written" if e.filename else "writing failed"
         print(f"error: {where} ({e.strerror or e})", file=sys.stderr)
         sys.exit(4)
+    except MemoryError as e:  # what machine.check_memory's estimate did not foresee
+        print(f"error: out of memory ({' '.join(str(e).split()) or 'MemoryError'}); try fewer "
+              "or narrower LAYERS, or a smaller BATCH_SIZE", file=sys.stderr)
+        sys.exit(5)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         sys.exit(130)

@@ -18,6 +18,7 @@ import math
 import os
 import pickle
 import re
+import shutil
 import tempfile
 import time
 
@@ -30,10 +31,13 @@ except ImportError:  # Windows
 
 import settings
 from data import InputError
+from machine import MOMENTS, size_text
 from utils import count_params
 
 MAX_NAME = 90  # characters of a run's name before it is shortened with a hash
 CHECKPOINT_SHARE = 0.05  # the most of an epoch's time that writing its checkpoint may take
+OTHER_BYTES = 2_000_000  # a run's files but its weights and checkpoint, at most: six pictures
+# (each under 200 KB), settings.json, the log's row, the history in weights.pkl, predictions.csv
 LOG_COLUMNS = ("time", "name", "status", "epochs", "kept_epoch", "best_val_acc", "test_acc",
                "train_seconds", "settings")
 
@@ -105,10 +109,13 @@ def run_folder(c, defaults):
     """The folder of the run of settings c under RUNS_DIR, and whether it holds one already.
 
     A folder holding a run of other settings (main.py's defaults were
-    edited, say) is never used: an automatic name then gains '~' and a hash
-    of all the settings; a chosen NAME is refused. Nothing is written here.
-    Returns (folder, earlier): earlier is True when the folder holds a run of
-    these very settings. Raises InputError.
+    edited, say), or weights or a checkpoint of settings that cannot be
+    told (folder_settings), is never used: an automatic name then gains '~'
+    and a hash of all the settings; a chosen NAME is refused. Nothing is
+    written here. Returns (folder, earlier): earlier is True when the folder
+    holds weights or a checkpoint of these very settings (a folder that
+    holds only its settings.json, left by a run that failed before its
+    first epoch, holds nothing to replace). Raises InputError.
     """
     name = run_name(c, defaults)
     if c["NAME"] and (name in (".", "..") or safe_name(name) != name):
@@ -116,18 +123,19 @@ def run_folder(c, defaults):
                          "and . _ = + , - (it names a folder)")
     mine = recorded(c)
     folder = os.path.join(c["RUNS_DIR"], name)
-    theirs = read_settings(folder)
+    theirs = folder_settings(folder)
     if theirs is not None and theirs != mine:
+        what, why, guess = ("settings that cannot be told", UNKNOWN_WHY, "") if theirs == UNKNOWN \
+            else ("other settings", "; ".join(changed(theirs, mine)),
+                  ": main.py's defaults were edited?")
         if c["NAME"]:
-            raise InputError(f"{folder}: holds a run with other settings ({'; '.join(changed(theirs, mine))}); "
-                             "choose another NAME")
+            raise InputError(f"{folder}: holds a run with {what} ({why}); choose another NAME")
         digest = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:8]
         other = folder
         folder = os.path.join(c["RUNS_DIR"], f"{name[:MAX_NAME - 9]}~{digest}")
-        print(f"{other} holds a run of other settings ({'; '.join(changed(theirs, mine))}: "
-              f"main.py's defaults were edited?); this run goes to {folder}")
-        theirs = read_settings(folder)
-    return folder, theirs == mine
+        print(f"{other} holds a run of {what} ({why}{guess}); this run goes to {folder}")
+        theirs = folder_settings(folder)
+    return folder, theirs == mine and holds_run(folder)
 
 
 def compare_folder(c, labels, defaults):
@@ -170,6 +178,44 @@ def read_settings(folder):
         return None
 
 
+RUN_FILES = ("weights.pkl", "checkpoint.pkl")  # what a run leaves that another run could replace
+UNKNOWN = "unknown"  # folder_settings of a folder whose run's settings cannot be told
+UNKNOWN_WHY = "no readable settings.json beside its weights.pkl or checkpoint.pkl"
+
+
+def holds_run(folder):
+    """Whether folder holds a run's weights or checkpoint (RUN_FILES)."""
+    return any(os.path.exists(os.path.join(folder, name)) for name in RUN_FILES)
+
+
+def folder_settings(folder):
+    """The settings of the run in folder, as recorded() gives them, read without trusting names.
+
+    settings.json first; when it is missing or unreadable (deleted by hand,
+    or with the whole folder while the run trained), the settings inside
+    weights.pkl (its "config") or checkpoint.pkl (its "settings"). Returns
+    None for a folder holding no run (no settings.json and none of
+    RUN_FILES), and UNKNOWN for one whose weights or checkpoint is there
+    but says nothing readable: such a folder is treated as another run's.
+    """
+    theirs = read_settings(folder)
+    if theirs is not None or not holds_run(folder):
+        return theirs
+    try:
+        config = load_weights(os.path.join(folder, "weights.pkl"))["config"]
+        if isinstance(config, dict):
+            return recorded(config)
+    except (InputError, KeyError, TypeError):
+        pass
+    try:
+        saved = _read_pickle(os.path.join(folder, "checkpoint.pkl"), "checkpoint")
+        if isinstance(saved, dict) and isinstance(saved.get("settings"), dict):
+            return saved["settings"]
+    except InputError:
+        pass
+    return UNKNOWN
+
+
 _LOCKS = {}  # folder: the open lock file that marks it as in use by this process
 
 
@@ -182,6 +228,12 @@ def start_folder(folder, c):
     the folder cannot be written.
     """
     os.makedirs(folder, exist_ok=True)
+    _claim(folder)
+    _write_settings(folder, c)
+
+
+def _claim(folder):
+    """Lock folder/.lock for this process (once), or raise InputError if another holds it."""
     if fcntl and folder not in _LOCKS:
         lock = open(os.path.join(folder, ".lock"), "a")  # noqa: SIM115 -- held open
         try:
@@ -191,8 +243,74 @@ def start_folder(folder, c):
             raise InputError(f"{folder}: another run of these settings is training there now; "
                              "wait for it to end, or give this one another NAME") from None
         _LOCKS[folder] = lock
+
+
+def _write_settings(folder, c):
+    """Write folder/settings.json: the settings of c that shape the results; return its path."""
+    path = os.path.join(folder, "settings.json")
     text = json.dumps(recorded(c), indent=1, sort_keys=True) + "\n"
-    save_atomic(os.path.join(folder, "settings.json"), lambda f: f.write(text.encode()))
+    save_atomic(path, lambda f: f.write(text.encode()))
+    return path
+
+
+def finish_folder(folder, c):
+    """At a run's end: the path of its folder's settings.json, written again if it went missing.
+
+    A folder deleted while its run trained is made again by the run's last
+    writes (its weights), without the settings.json that tells later runs
+    whose weights it holds: it is written again here, and the folder's
+    .lock claimed again. Returns None, writing nothing, when there is no
+    folder (nothing was saved in it) or its settings cannot be written.
+    """
+    path = os.path.join(folder, "settings.json")
+    if not os.path.isdir(folder):
+        return None
+    if fcntl and not os.path.exists(os.path.join(folder, ".lock")):
+        old = _LOCKS.pop(folder, None)
+        if old is not None:
+            old.close()  # the lock of the deleted folder's .lock
+        try:
+            _claim(folder)
+        except (InputError, OSError):
+            pass  # taken by another run meanwhile, or not writable: the settings still tell
+    if os.path.exists(path):
+        return path
+    try:
+        return _write_settings(folder, c)
+    except OSError:
+        return None
+
+
+def abandon(folder):
+    """Undo start_folder for a run that failed before it saved anything: remove its folder.
+
+    Only a folder holding nothing but settings.json and .lock is removed
+    (with them), so that no empty folder is left to look like an earlier
+    run; a folder holding anything else is left as it is.
+    """
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return
+    if not names <= {"settings.json", ".lock"}:
+        return
+    lock = _LOCKS.pop(folder, None)
+    if lock is not None:
+        lock.close()
+    for name in names:
+        remove(os.path.join(folder, name))
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass
+
+
+def _nearest_folder(folder):
+    """The nearest existing path on the way to folder (folder itself if it exists)."""
+    path = os.path.abspath(folder)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
 
 
 def check_writable(folder, setting="RUNS_DIR"):
@@ -202,9 +320,7 @@ def check_writable(folder, setting="RUNS_DIR"):
     so a read-only mount, a path through a file or a missing permission is
     found before any data is loaded.
     """
-    path = os.path.abspath(folder)
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
+    path = _nearest_folder(folder)
     if not os.path.isdir(path):
         raise InputError(f"{folder}: cannot hold a folder, {path} is a file (set {setting})")
     try:
@@ -215,17 +331,61 @@ def check_writable(folder, setting="RUNS_DIR"):
                          "folder you can write") from None
 
 
+def disk_needed(c):
+    """Rough bytes a run of settings c writes into its folder: (kept, peak).
+
+    kept -- what stays: weights.pkl (4 bytes per float32 parameter) and
+    OTHER_BYTES; peak -- with checkpoint.pkl while the run trains (the
+    weights, the best epoch's copy and the optimiser's velocity or
+    moments), twice over while a new one is written beside the old one
+    (save_atomic): none when EPOCHS is 1, which writes no checkpoint.
+    Measured: weights.pkl of [784,16,10] (12,730 parameters) after 3 epochs
+    is 53,585 bytes, and the six pictures 381,660 bytes.
+    """
+    params = count_params(c["LAYERS"], c["BATCH_NORM"])
+    kept = 4 * params + OTHER_BYTES
+    checkpoint = 4 * params * (2 + MOMENTS.get(c["OPTIMISER"], 2)) if c["EPOCHS"] > 1 else 0
+    return kept, kept + 2 * checkpoint
+
+
+def check_space(runs_dir, configs):
+    """Refuse, before any data is loaded, runs whose files clearly do not fit on RUNS_DIR's disk.
+
+    configs -- the settings of each run to train (several for COMPARE): all
+    their kept files must fit (disk_needed); the largest checkpoint is
+    needed one run at a time. Raises InputError when the kept files do not
+    fit in the free space (shutil.disk_usage); prints a warning when only
+    the checkpoints may not (a checkpoint that cannot be written is a
+    warning while training, which goes on without).
+    """
+    free = shutil.disk_usage(_nearest_folder(runs_dir)).free
+    sizes = [disk_needed(c) for c in configs]
+    kept = sum(k for k, _ in sizes)
+    peak = kept + max(p - k for k, p in sizes)
+    if free < kept:
+        raise InputError(f"{runs_dir}: its disk has {size_text(free)} free, and this run writes "
+                         f"about {size_text(kept)}: free some space, or set RUNS_DIR to a "
+                         "folder on another disk")
+    if free < peak:
+        print(f"warning: {runs_dir}: its disk has {size_text(free)} free, and the checkpoints "
+              f"need up to {size_text(peak)} more: the run may go on without them")
+
+
 def save_atomic(path, write):
     """Write a file through write(f) so that it is whole or not there at all.
 
     The data goes to a temporary file in the same folder, is flushed to disk,
     then os.replace puts it in place in one step: a crash, Ctrl-C or a full
     disk midway leaves any earlier file at `path` as it was.
+    Raises OSError naming `path` as its filename (never the temporary
+    file's name, nor none, as a failed write names), so that the message
+    says which file could not be written.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -234,9 +394,12 @@ def save_atomic(path, write):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and (e.filename is None or e.filename == tmp
+                                       or os.path.basename(str(e.filename)).startswith(".tmp-")):
+            e.filename, e.filename2 = path, None
         raise
 
 
@@ -357,6 +520,27 @@ def checked_stats(path, stats, params):
     return [None if running is None else tuple(running) for running in stats]
 
 
+def check_finite(path, params, stats=None, what=""):
+    """Raise InputError unless every array of params and stats is finite (no NaN, no inf).
+
+    Weights that hold a NaN (a run that diverged, a file edited by hand)
+    would answer every input with class 0 and a made-up accuracy; they are
+    refused, naming the first layer (from 1, input side first) and array.
+    what -- words naming the params in the message, e.g. "the best epoch's".
+    """
+    names = {2: ("W", "b"), 3: ("W", "gamma", "beta")}
+    for l, layer in enumerate(params):
+        for name, a in zip(names[len(layer)], layer):
+            if not np.isfinite(a).all():
+                raise InputError(f"{path}: {what or 'its'} {name} of layer {l + 1} holds NaN or "
+                                 "infinite values (a run that diverged?): unusable weights")
+    for l, running in enumerate(stats or []):
+        for name, a in zip(("mean", "variance"), running or ()):
+            if not np.isfinite(a).all():
+                raise InputError(f"{path}: {what or 'its'} running {name} of layer {l + 1} "
+                                 "holds NaN or infinite values: unusable weights")
+
+
 def load_weights(path):
     """Load a weights file written by save_weights, safely, and check its shapes.
 
@@ -366,7 +550,8 @@ def load_weights(path):
     statistics) are checked to hold a (mean, variance) pair of the layer's
     width for each such layer and None for the others; a file without
     "stats" (written before batch normalisation existed) loads with stats
-    None. Raises InputError on anything else.
+    None. Every array must be finite (check_finite). Raises InputError on
+    anything else.
     """
     result = _read_pickle(path, "weights file")
     if isinstance(result, dict) and {"state", "rng", "best"} <= set(result):
@@ -379,6 +564,7 @@ def load_weights(path):
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
     result["params"] = [tuple(layer) for layer in params]
     result["stats"] = checked_stats(path, result.get("stats"), result["params"])
+    check_finite(path, result["params"], result["stats"])
     return result
 
 
@@ -471,7 +657,7 @@ def load_checkpoint(path, layers):
 
     layers -- the widths the run's settings give. Returns the checkpoint dict.
     Raises InputError for a missing, truncated, foreign or mismatched file,
-    saying how to start over instead.
+    or one holding NaN or infinite arrays, saying how to start over instead.
     """
     again = "; start over with --RESUME=False"
     try:
@@ -492,6 +678,10 @@ def load_checkpoint(path, layers):
     try:
         checkpoint["stats"] = checked_stats(path, checkpoint.get("stats"), checkpoint["params"])
         best["stats"] = checked_stats(path, best.get("stats"), best["params"])
+        check_finite(path, checkpoint["params"], checkpoint["stats"])
+        check_finite(path, best["params"], best["stats"], "the best epoch's")
+        for moment in moments:
+            check_finite(path, moment, what="the optimiser's")
     except InputError as e:
         raise InputError(f"{e}{again}") from None
     return checkpoint
@@ -570,16 +760,32 @@ def save_result(folder, result, chance):
         earlier_scores = earlier["history"]["val_acc"] + earlier["history"]["train_acc"]
         if at_chance and max(earlier_scores, default=0.0) > chance + 0.01:
             return None, f"kept the weights in {path}: this run's score no better than chance", True
-    try:
-        save_weights(path, result)
+    written, error = save_or_spare(path, lambda p: save_weights(p, result))
+    if error is None:
         return path, f"weights saved to {path}", True
+    return written, (f"warning: could not write {path} ({error.strerror}); the weights are in "
+                     f"{written} (use --WEIGHTS={written})"), False
+
+
+def save_or_spare(path, save):
+    """Save a file with save(path) or, when that fails, in a new folder of the system's
+    temporary folder, so that what was computed is not lost.
+
+    save -- a function of a path that writes the file there (atomically),
+    raising OSError when it cannot. Returns (the path written, None), or
+    (the spare path, the OSError of the first try). An OSError on the
+    spare try too is raised.
+    """
+    try:
+        save(path)
+        return path, None
     except OSError as e:
         os.makedirs(tempfile.gettempdir(), exist_ok=True)
-        spare = os.path.join(tempfile.mkdtemp(prefix=f"{os.path.basename(folder)[:40]}-",
-                                              dir=tempfile.gettempdir()), "weights.pkl")
-        save_weights(spare, result)  # an OSError here too ends the run with one line
-        return spare, (f"warning: could not write {path} ({e.strerror}); the weights are in "
-                       f"{spare} (use --WEIGHTS={spare})"), False
+        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        spare = os.path.join(tempfile.mkdtemp(prefix=f"{folder[:40]}-",
+                                              dir=tempfile.gettempdir()), os.path.basename(path))
+        save(spare)
+        return spare, e
 
 
 # ----------------------------------------------------------------------------

@@ -134,3 +134,79 @@ def test_more_threads_than_cpus_are_capped_with_a_line(capsys):
     cpus = len(threads.cpus)
     assert threads.threads == cpus
     assert f"using {cpus} threads" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------
+# memory
+
+
+def traced_peak(c, n_train=1500, n_test=10_000):
+    """Bytes tracemalloc counts at the peak of main.train on random rows and the logits of a
+    test set, as a run does them (NumPy reports its arrays to tracemalloc)."""
+    import contextlib
+    import io
+    import tracemalloc
+
+    import numpy as np
+
+    import main
+    import utils
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (n_train, c["LAYERS"][0]), dtype=np.uint8)
+    y = np.arange(n_train) % 10
+    X_test = rng.integers(0, 256, (n_test, c["LAYERS"][0]), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = main.train(c, X, y, X[:500], y[:500], np.random.default_rng(1))
+            utils.predict_logits(result["params"], X_test, c["ACTIVATION"], stats=result["stats"])
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("changes", [
+    {"LAYERS": [784, 600, 600, 10]},  # the test set's logits are the peak
+    {"LAYERS": [784, 600, 600, 10], "OPTIMISER": "adam", "BATCH_SIZE": 1500,
+     "BATCH_NORM": True, "DROPOUT": 0.2},  # training is
+], ids=["evaluation", "training"])
+def test_the_memory_estimate_is_near_the_measured_peak(changes):
+    import main
+
+    c = dict(main.DEFAULTS, EPOCHS=1, THREADS=1, **changes)
+    estimate = machine.memory_needed(c) - machine.BASE_MEMORY
+    peak = traced_peak(c)
+    assert 0.8 * peak <= estimate <= 1.6 * peak, (estimate, peak)
+
+
+def test_a_network_too_big_for_the_memory_is_refused_in_one_line(monkeypatch):
+    import data
+    import main
+
+    huge = dict(main.DEFAULTS, LAYERS=[784, 100_000, 100_000, 10])
+    assert machine.memory_needed(huge) > 4 * 1e10 * 5  # 1e10 weights, 5 copies of 4 bytes
+    monkeypatch.setattr(machine, "available_memory", lambda: 24 * 10**9)
+    with pytest.raises(data.InputError) as info:
+        machine.check_memory([("", dict(main.DEFAULTS)), ("[784, 100000, 100000, 10]", huge)])
+    message = str(info.value)
+    assert message.startswith("COMPARE entry [784, 100000, 100000, 10]: LAYERS = ")
+    assert f"about {machine.size_text(machine.memory_needed(huge))}" in message
+    assert "24.0 GB is available" in message and "\n" not in message
+    machine.check_memory([("", dict(main.DEFAULTS))])  # the default network fits
+    monkeypatch.setattr(machine, "available_memory", lambda: None)
+    machine.check_memory([("", huge)])  # unknown: not refused
+
+
+def test_available_memory_falls_back_when_meminfo_is_unreadable(monkeypatch):
+    import builtins
+
+    real = builtins.open
+
+    def no_proc(path, *args, **kwargs):
+        if str(path) == "/proc/meminfo":
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    assert machine.available_memory() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

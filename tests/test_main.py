@@ -1151,3 +1151,138 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == "", err
+
+
+# ----------------------------------------------------------------------------
+# a folder without its settings, a full disk, weights of NaN, too little memory
+
+
+def test_a_run_of_other_settings_never_replaces_weights_whose_settings_json_is_gone(
+        tmp_path, monkeypatch):
+    tiny_project(tmp_path)
+    first = run_in_process(tmp_path, [*BASE_ARGS, "--NAME=mine"], monkeypatch)
+    assert first.returncode == 0, first
+    weights = tmp_path / "runs" / "mine" / "weights.pkl"
+    before = weights.read_bytes()
+    (tmp_path / "runs" / "mine" / "settings.json").unlink()
+    other = run_in_process(tmp_path, [*BASE_ARGS, "--NAME=mine", "--LAYERS=[4,5,10]"],
+                           monkeypatch)
+    assert_user_error(other, f"{os.path.join('runs', 'mine')}: holds a run with other settings",
+                      ["LAYERS [4, 3, 10] there, [4, 5, 10] here", "choose another NAME"])
+    assert weights.read_bytes() == before
+
+
+def test_a_run_whose_folder_is_deleted_while_it_trains_writes_what_it_lists(tmp_path,
+                                                                          monkeypatch):
+    import shutil
+
+    tiny_project(tmp_path)
+    real = utils.train_epoch  # main.py runs as a module of its own: patch what it calls
+
+    def deleted_meanwhile(*args, **kwargs):
+        shutil.rmtree(only_run(tmp_path / "runs"))  # as `rm -r` in another terminal
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(utils, "train_epoch", deleted_meanwhile)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 0, result
+    listed = [line.strip() for line in result.stdout.split("wrote:\n")[-1].splitlines()]
+    assert any(p.endswith("settings.json") for p in listed), listed
+    assert all(Path(p).is_file() for p in listed), listed
+    assert (only_run(tmp_path / "runs") / ".lock").exists()
+
+
+def test_a_full_disk_is_refused_before_loading_naming_the_space(tmp_path, monkeypatch):
+    import shutil
+
+    tiny_project(tmp_path)
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=0))
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert_user_error(result, "runs: its disk has 0 MB free", ["writes about", "RUNS_DIR"])
+    assert "loaded" not in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_disk_that_fills_while_writing_names_the_file(tmp_path, monkeypatch):
+    """ENOSPC from every write, the temporary folder's too: one line naming a file, exit 4."""
+    tiny_project(tmp_path)
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 4, result
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result
+    assert re.fullmatch(r"error: \S*runs/4-3-10,EPOCHS=1/settings\.json: could not be written "
+                        r"\(No space left on device\)\n", result.stderr), result.stderr
+
+
+def test_predictions_that_cannot_be_written_beside_the_weights_go_to_the_temporary_folder(
+        tmp_path, monkeypatch, weights, mnist):
+    """A weights file in a read-only folder (simulated: the tests may run as root)."""
+    import shutil
+    import tempfile
+
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    shutil.copy(weights, read_only / "w.pkl")
+    csv_path = head_lines(mnist["test-300"], tmp_path / "digits.csv", 12)
+    real = tempfile.mkstemp
+
+    def refused(*args, dir=None, **kwargs):
+        if dir and Path(dir) == read_only:
+            raise PermissionError(13, "Permission denied", str(read_only / ".tmp-x"))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", refused)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "spare"))
+    result = run_in_process(tmp_path, [f"--PREDICT={csv_path}", f"--WEIGHTS={read_only}/w.pkl"],
+                            monkeypatch)
+    assert result.returncode == 4, result
+    assert "Traceback" not in result.stderr and ".tmp-" not in result.stderr, result
+    (spare,) = (tmp_path / "spare").rglob("predictions-digits.csv")
+    assert len(spare.read_text().splitlines()) == 13
+    assert (f"warning: could not write {read_only}/predictions-digits.csv (Permission denied); "
+            f"the predictions are in {spare}") in result.stderr.splitlines(), result.stderr
+
+
+def test_weights_of_nan_are_refused_in_one_line(tmp_path, mnist):
+    layers = [784, 16, 10]
+    params = utils.init_params(layers, np.random.default_rng(5))
+    params[0][0][:] = np.nan
+    runs.save_weights(str(tmp_path / "nan.pkl"), {"layers": layers, "params": params,
+                                                  "config": {"ACTIVATION": "relu"}})
+    result = run_cli(tmp_path, f"--PREDICT={mnist['test-300']}", "--WEIGHTS=nan.pkl")
+    assert_user_error(result, "nan.pkl: its W of layer 1 holds NaN or infinite values")
+    assert not list(tmp_path.glob("predictions-*"))
+
+
+def test_a_network_too_big_for_the_memory_is_refused_before_loading(tmp_path, monkeypatch):
+    import machine
+
+    tiny_project(tmp_path)
+    monkeypatch.setattr(machine, "available_memory", lambda: 100 * 10**6)
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert_user_error(result, "LAYERS = [4, 3, 10] with BATCH_SIZE = 128 needs about ",
+                      ["of memory", "100 MB is available"])
+    assert "loaded" not in result.stdout and not (tmp_path / "runs").exists()
+
+
+def test_running_out_of_memory_is_one_line_exit_5_leaving_no_empty_folder(tmp_path,
+                                                                          monkeypatch):
+    tiny_project(tmp_path)
+
+    def too_big(*args, **kwargs):
+        return np.empty((10**6, 10**7))  # 80 TB: NumPy's own MemoryError, whatever the machine
+
+    monkeypatch.setattr(utils, "init_params", too_big)  # main.py calls it through utils
+    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert result.returncode == 5, result
+    assert re.fullmatch(r"error: out of memory \(Unable to allocate [^\n]*\); try fewer or "
+                        r"narrower LAYERS, or a smaller BATCH_SIZE\n", result.stderr), result
+    assert not [p for p in (tmp_path / "runs").glob("*") if p.is_dir()], "an empty run folder"
+    monkeypatch.undo()
+    again = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    assert again.returncode == 0 and "holds an earlier run" not in again.stdout, again

@@ -374,6 +374,8 @@ def test_a_folder_holding_other_settings_is_never_reused(tmp_path):
     folder, earlier = runs.run_folder(c, main.DEFAULTS)
     assert not earlier
     runs.start_folder(folder, c)
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, False)  # it saved nothing yet
+    runs.save_weights(os.path.join(folder, "weights.pkl"), weights_of_settings(c))
     assert runs.run_folder(c, main.DEFAULTS) == (folder, True)
     edited = dict(main.DEFAULTS, LEARNING_RATE=0.1)  # the user edited the constant
     c2 = dict(edited, RUNS_DIR=str(tmp_path))
@@ -549,3 +551,182 @@ def test_a_file_that_is_no_weights_file_is_named_in_one_line(tmp_path, content, 
     with pytest.raises(data.InputError) as info:
         runs.load_weights(str(path))
     assert said in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+# ----------------------------------------------------------------------------
+# a folder without its settings.json, a folder that saved nothing, one deleted meanwhile
+
+
+def weights_of_settings(c, seed=0):
+    """A weights dict with the layers and config of settings c, as main.run saves it."""
+    return {"layers": list(c["LAYERS"]), "config": dict(c),
+            "params": utils.init_params(c["LAYERS"], np.random.default_rng(seed))}
+
+
+def test_a_folder_whose_settings_json_is_gone_is_judged_by_its_weights(tmp_path):
+    """weights.pkl without settings.json: the settings inside the weights decide, so a run
+    of other settings never takes the folder (nor replaces its weights)."""
+    import main
+
+    mine = settings_with(RUNS_DIR=str(tmp_path), NAME="mine", LAYERS=[784, 64, 10], EPOCHS=3)
+    folder, _ = runs.run_folder(mine, main.DEFAULTS)
+    runs.save_weights(os.path.join(folder, "weights.pkl"), weights_of_settings(mine))
+    assert runs.run_folder(mine, main.DEFAULTS) == (folder, True)
+    other = dict(mine, LAYERS=[784, 16, 10], EPOCHS=1)
+    with pytest.raises(data.InputError, match=r"other settings \(EPOCHS 3 there, 1 here; LAYERS"):
+        runs.run_folder(other, main.DEFAULTS)
+    unnamed = dict(other, NAME="")  # an automatic name that happens to be taken
+    os.rename(folder, tmp_path / runs.run_name(unnamed, main.DEFAULTS))
+    folder2, earlier = runs.run_folder(unnamed, main.DEFAULTS)
+    assert "~" in os.path.basename(folder2) and not earlier
+
+
+@pytest.mark.parametrize("left", ["weights.pkl", "checkpoint.pkl"])
+def test_a_run_file_of_settings_that_cannot_be_told_makes_the_folder_anothers(tmp_path, left):
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path), NAME="mine")
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / left).write_bytes(b"\x80\x04garbled")
+    with pytest.raises(data.InputError) as info:
+        runs.run_folder(c, main.DEFAULTS)
+    assert "cannot be told" in str(info.value) and "choose another NAME" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_checkpoint_without_settings_json_tells_its_settings(tmp_path):
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path), NAME="mine")
+    folder = str(tmp_path / "mine")
+    runs.save_checkpoint(folder, {"settings": runs.recorded(c), "epoch": 1})
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, True)
+    with pytest.raises(data.InputError, match="other settings.*SEED"):
+        runs.run_folder(dict(c, SEED=1), main.DEFAULTS)
+
+
+def test_a_folder_that_saved_nothing_is_no_earlier_run_and_is_abandoned(tmp_path):
+    """A run that failed before its first epoch (out of memory, say) left settings.json and
+    .lock only: that is not 'an earlier run', and abandon removes the folder."""
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path))
+    folder, _ = runs.run_folder(c, main.DEFAULTS)
+    runs.start_folder(folder, c)
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, False)
+    runs.abandon(folder)
+    assert not os.path.exists(folder)
+    runs.start_folder(folder, c)  # the lock was given back: claimed again
+    runs.save_weights(os.path.join(folder, "weights.pkl"), weights_of_settings(c))
+    runs.abandon(folder)  # it holds weights: kept
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, True)
+
+
+def test_a_folder_deleted_while_training_gets_its_settings_and_lock_again(tmp_path):
+    import fcntl
+    import shutil
+
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path))
+    folder, _ = runs.run_folder(c, main.DEFAULTS)
+    runs.start_folder(folder, c)
+    shutil.rmtree(folder)
+    assert runs.finish_folder(folder, c) is None and not os.path.exists(folder)  # nothing saved
+    runs.save_weights(os.path.join(folder, "weights.pkl"), weights_of_settings(c))  # made again
+    path = runs.finish_folder(folder, c)
+    assert path == os.path.join(folder, "settings.json")
+    assert runs.read_settings(folder) == runs.recorded(c)
+    with open(os.path.join(folder, ".lock"), "a") as other, pytest.raises(OSError):
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by this process again
+
+
+# ----------------------------------------------------------------------------
+# a full disk, a read-only folder
+
+
+@pytest.mark.parametrize("where", ["write", "mkstemp", "replace"])
+def test_save_atomic_names_the_file_it_could_not_write(tmp_path, monkeypatch, where):
+    """The error names the destination, never the hidden .tmp- file nor nothing."""
+    path = str(tmp_path / "out.csv")
+
+    def write(f):
+        if where == "write":
+            raise OSError(28, "No space left on device")  # as a full disk's write: no name
+        f.write(b"x")
+
+    if where == "mkstemp":
+        def refused(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(tmp_path / ".tmp-abcout.csv"))
+        monkeypatch.setattr(tempfile, "mkstemp", refused)
+    if where == "replace":
+        def refused(src, dst):
+            raise OSError(30, "Read-only file system", src, dst)
+        monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(OSError) as info:
+        runs.save_atomic(path, write)
+    assert info.value.filename == path and info.value.filename2 is None
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_disk_without_room_for_the_weights_is_refused_before_loading(tmp_path, monkeypatch,
+                                                                     capsys):
+    import shutil
+
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path / "runs"), LAYERS=[784, 1000, 10])
+    kept, peak = runs.disk_needed(c)
+    assert kept >= 4 * utils.count_params(c["LAYERS"]) and peak > kept
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=0))
+    with pytest.raises(data.InputError) as info:
+        runs.check_space(c["RUNS_DIR"], [c])
+    message = str(info.value)
+    assert message.startswith(f"{c['RUNS_DIR']}: its disk has 0 MB free") and "RUNS_DIR" in message
+    assert f"about {runs.size_text(kept)}" in message
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=kept + 1))
+    runs.check_space(c["RUNS_DIR"], [c])  # the weights fit, the checkpoints may not: a warning
+    assert capsys.readouterr().out.startswith(f"warning: {c['RUNS_DIR']}: ")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=peak))
+    runs.check_space(c["RUNS_DIR"], [c])
+    assert capsys.readouterr().out == ""
+    assert runs.disk_needed(dict(c, EPOCHS=1))[1] == kept  # one epoch writes no checkpoint
+    assert main.DEFAULTS["EPOCHS"] > 1
+
+
+# ----------------------------------------------------------------------------
+# weights that are not numbers
+
+
+@pytest.mark.parametrize(("where", "said"), [("W", "W of layer 2"), ("b", "b of layer 1"),
+                                             ("stats", "running variance of layer 1")])
+def test_load_weights_refuses_nan_or_inf(tmp_path, where, said):
+    result = _bn_result() if where == "stats" else good_result()
+    if where == "W":
+        result["params"][1][0][0, 0] = np.nan
+    elif where == "b":
+        result["params"][0][1][2] = np.inf
+    else:
+        result["stats"][0][1][0] = np.nan
+    path = tmp_path / "w.pkl"
+    runs.save_weights(str(path), result)
+    with pytest.raises(data.InputError) as info:
+        runs.load_weights(str(path))
+    assert str(info.value).startswith(f"{path}: ") and said in str(info.value), str(info.value)
+    assert "NaN or infinite" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_load_checkpoint_refuses_nan(tmp_path):
+    layers = [4, 3, 10]
+    params = utils.init_params(layers, np.random.default_rng(0))
+    checkpoint = {"settings": {}, "epoch": 1, "params": params,
+                  "state": utils.init_state(params, "momentum"), "rng": {}, "history": {},
+                  "best": {"params": utils.copy_params(params)}, "seconds": 0.0}
+    runs.save_checkpoint(str(tmp_path), checkpoint)
+    assert runs.load_checkpoint(str(tmp_path / "checkpoint.pkl"), layers)["epoch"] == 1
+    checkpoint["best"]["params"][0][0][1, 1] = np.nan
+    runs.save_checkpoint(str(tmp_path), checkpoint)
+    with pytest.raises(data.InputError, match="the best epoch's W of layer 1 holds NaN"):
+        runs.load_checkpoint(str(tmp_path / "checkpoint.pkl"), layers)
