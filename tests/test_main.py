@@ -15,6 +15,7 @@ is shared by the tests that only read what it wrote.
 
 import contextlib
 import io
+import json
 import os
 import re
 import runpy
@@ -836,7 +837,8 @@ def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
 def test_predict_while_the_run_still_trains_says_so(tmp_path, digit_png):
     folder = tmp_path / "runs" / "784-256-128-64-10"
     folder.mkdir(parents=True)
-    (folder / "checkpoint.pkl").write_bytes(b"\x80\x04N.")
+    (folder / "checkpoint.pkl").write_bytes(b"\x80\x04N.")  # as a training run leaves it
+    (folder / "settings.json").write_text(json.dumps(runs.recorded(main.DEFAULTS)))
     result = run_cli(tmp_path, f"--PREDICT={digit_png}")
     assert_user_error(result, f"{Path('runs') / '784-256-128-64-10'}: the run of these settings "
                               "has no weights yet: it is still training")
