@@ -232,11 +232,14 @@ def test_every_picture_mode_gives_the_same_digit(tmp_path, digits, mode, suffix,
 
 
 def test_a_16_bit_picture_keeps_its_grey_levels(tmp_path):
-    """Pillow's own conversion of I;16 to L clips at 255: mid-grey ink would turn white."""
+    """Pillow's own conversion of I;16 to L clips at 255: mid-grey ink would turn white. The
+    levels are kept, stretched to the picture's own range (paper 1, darkest ink 0)."""
     grey = np.full((60, 50), 0.9)
     grey[10:50, 22:28] = 0.4  # a bar of mid-grey ink on light paper
+    grey[10:50, 30:34] = 0.65  # and a lighter one
     Image.fromarray(np.round(grey * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
-    np.testing.assert_allclose(digit.read_image(str(tmp_path / "deep.png")), grey, atol=1e-4)
+    np.testing.assert_allclose(digit.read_image(str(tmp_path / "deep.png")),
+                               (grey - 0.4) / 0.5, atol=1e-4)
 
 
 def canvas_rgba(row, rng, stroke=(255, 255, 255)):
