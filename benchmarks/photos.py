@@ -133,7 +133,7 @@ def write_picture(style, row, path_stem, rng, index=0):
 
 def predict_files(paths, saved):
     """Classify picture files exactly as --PREDICT does; return the predicted classes."""
-    X = np.stack([digit.prepare_digit(digit.read_image(p)) for p in paths])
+    X = np.stack([digit.prepare_digit(digit.read_image(p), path=p) for p in paths])
     activation = saved["config"].get("ACTIVATION", "relu")
     return utils.predict_logits(saved["params"], X, activation,
                                 stats=saved["stats"]).argmax(axis=1)

@@ -61,8 +61,8 @@ def main(argv=None):
     X, y = data.load_csv(args.csv, 9)
     X, y = X[:args.n], y[:args.n]
     rng = np.random.default_rng(args.seed)
-    lines = [f"{args.n} digits of {os.path.basename(args.csv)} per height on a "
-             f"{args.page[0]}x{args.page[1]} JPEG page, weights {args.weights}",
+    lines = [(f"{args.n} digits of {os.path.basename(args.csv)} per height on a "
+              f"{args.page[0]}x{args.page[1]} JPEG page, weights {args.weights}"),
              "| digit height (px) | right | wrong, with a warning | wrong, silently |",
              "| ---: | ---: | ---: | ---: |"]
     with tempfile.TemporaryDirectory() as scratch:
