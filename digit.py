@@ -82,7 +82,7 @@ def _grey_and_alpha(img):
             grey_img = grey_img.reduce(factor)
         grey = np.asarray(grey_img, dtype=np.float32) / 255
         if mode not in ("1", "L", "LAB"):  # colour: the grey levels may hide what it shows
-            rgb = img.convert("RGB")
+            rgb = img if mode == "RGB" else img.convert("RGB")  # (no copy of a big photo)
             rgb = rgb.reduce(factor) if factor > 1 else rgb
             grey = _most_contrast(grey, np.asarray(rgb, dtype=np.float32) / 255)
     if alpha is not None and float(alpha.max() - alpha.min()) <= ALPHA_RANGE:
@@ -569,11 +569,15 @@ def _find_digit(img, full, size, path, dark_ink):
     """Find the digit on img, then again on its real pixels: (ink, (h, w), dark_ink, left_out).
 
     img is the picture as searched, shrunk; size its (width, height) in the
-    picture's own pixels. When the shrinking lost detail, a region around
-    the digit three times its size is cut from the picture at full
-    resolution (read again from the file at path, or cut from the array
-    full) and the ink found again there, the polarity kept: a 45-pixel digit
-    in a 4000x3000 photo is otherwise read from an 11-pixel copy. Returns
+    picture's own pixels. When img was shrunk and the region around the
+    digit, three times its size, fits in MAX_SIDE at full resolution, the
+    region is cut from the picture at full resolution (read again from the
+    file at path, or cut from the array full) and the ink found again there,
+    the polarity kept: a 45-pixel digit in a 4000x3000 photo is otherwise
+    read from an 11-pixel copy. A digit too large for that (over about a
+    third of MAX_SIDE, 340 pixels) keeps over 30 pixels in img even in the
+    largest square picture Pillow opens (about 9,500 a side, shrunk 10
+    times): more than MNIST's 20-pixel box. Returns
     the digit's ink cropped to its strokes, float64; the strokes' height and
     width in the picture's own pixels; as find_ink for the rest.
     Raises ValueError when img is blank.
@@ -586,22 +590,21 @@ def _find_digit(img, full, size, path, dark_ink):
     region = (max(0, math.floor(left * sx - margin)), max(0, math.floor(top * sy - margin)),
               min(size[0], math.ceil((right + 1) * sx + margin)),
               min(size[1], math.ceil((bottom + 1) * sy + margin)))
-    factor = math.ceil(max(region[2] - region[0], region[3] - region[1]) / MAX_SIDE)
-    if factor >= min(sy, sx):  # the region at full size is shrunk as much: nothing to gain
+    if min(sy, sx) < 1.5 or max(region[2] - region[0], region[3] - region[1]) > MAX_SIDE:
+        # not shrunk, or the digit is over a third of MAX_SIDE: it kept its detail
         return digit, tuple(round(s) for s in strokes), dark_ink, left_out
     try:
         if path is not None:
             near = read_image(path, crop=region)
         else:
-            near = _shrunk(full[region[1]:region[3], region[0]:region[2]], factor)
+            near = full[region[1]:region[3], region[0]:region[2]]
         if near.ndim != img.ndim:  # the alpha no longer varies there: keep what was found
             raise ValueError("not the same kind of picture")
         ink, (top, bottom, left, right), _, _ = find_ink(near, dark_ink)
     except (ValueError, InputError):  # the shrunk copy's digit stands
         return digit, tuple(round(s) for s in strokes), dark_ink, left_out
-    return (ink[top:bottom + 1, left:right + 1], ((bottom - top + 1) * factor,
-                                                   (right - left + 1) * factor),
-            dark_ink, left_out)
+    return ink[top:bottom + 1, left:right + 1], (bottom - top + 1, right - left + 1), dark_ink, \
+        left_out
 
 
 def prepare_digit(img, side=28, box=20, report=None, path=None):
