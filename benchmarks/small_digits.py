@@ -14,7 +14,6 @@ the digits read right, and of the wrong ones those given with a warning on
 stderr and those given silently (a confident wrong answer, the worst case).
 """
 
-import argparse
 import os
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+import photos  # benchmarks/: the options it shares
 
 import data  # after the path is set
 import digit
@@ -47,11 +48,7 @@ def page_photo(row, height, page, rng):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", default=os.path.join(ROOT, "runs", "784-256-128-64-10",
-                                                          "weights.pkl"))
-    parser.add_argument("--csv", default=os.path.join(ROOT, "test.csv"))
-    parser.add_argument("--n", type=int, default=20, help="how many rows of the CSV per height")
+    parser = photos.arguments(__doc__.split("\n")[0], 20, "how many rows of the CSV per height")
     parser.add_argument("--heights", type=int, nargs="+", default=[30, 45, 60, 90, 150])
     parser.add_argument("--page", type=int, nargs=2, default=[4000, 3000], metavar=("W", "H"))
     parser.add_argument("--seed", type=int, default=0)

@@ -537,15 +537,6 @@ def test_a_part_of_a_picture_is_read_upright_at_full_size(tmp_path, orientation)
     np.testing.assert_allclose(part, upright[4:30, 9:40] / 255, atol=1e-6)
 
 
-def test_a_digit_too_small_in_the_picture_itself_is_said():
-    """A 7x6-pixel mark on a 3000x3000 page: measured in the page's own pixels, a smudge."""
-    page = np.full((3000, 3000), 0.9)
-    page[1500:1507, 1200:1206] = 0.1
-    said = []
-    digit.prepare_digit(page, report=said.append)
-    assert len(said) == 1 and "only 7x6 pixels" in said[0], said
-
-
 # ----------------------------------------------------------------------------
 # deep integers, and colours of one brightness
 
@@ -673,13 +664,16 @@ def test_a_damaged_picture_file_is_an_answer_or_one_line(tmp_path_factory, digit
         assert out.shape == (784,)
 
 
-def test_a_speck_too_small_to_be_a_digit_is_said():
-    """A 6x6-pixel mark on a page is blown up to a 20x20 smudge: the answer gets a warning."""
-    page = np.full((300, 300), 0.9)
-    page[148:154, 148:154] = 0.1
+@pytest.mark.parametrize(("side", "height", "width"), [(300, 6, 6), (3000, 7, 6)])
+def test_a_speck_too_small_to_be_a_digit_is_said(side, height, width):
+    """A 6x6-pixel mark on a page is blown up to a 20x20 smudge: the answer gets a warning.
+    On a 3000x3000 page (searched shrunk 3 times) the mark is measured in the page's own
+    pixels."""
+    page = np.full((side, side), 0.9)
+    page[side // 2:side // 2 + height, side // 3:side // 3 + width] = 0.1
     notes = []
     digit.prepare_digit(page, report=notes.append)
-    assert len(notes) == 1 and "only 6x6 pixels" in notes[0], notes
+    assert len(notes) == 1 and f"only {height}x{width} pixels" in notes[0], notes
 
 
 def test_a_thick_filled_shape_is_not_taken_for_a_digit():
