@@ -29,6 +29,10 @@ THICK = 0.40
 # A mark smaller than this many pixels each way in the picture is too small to
 # read a digit from: scaled up to 20x20, it is a smudge.
 SMALLEST = 10
+# Grey levels with less contrast than this share of the most contrasted colour
+# channel's hide a mark the colours show (red ink on green paper of the same
+# brightness): the channel is read instead.
+COLOUR_CONTRAST = 0.25
 
 
 # ----------------------------------------------------------------------------
@@ -41,20 +45,26 @@ def _grey_and_alpha(img):
     Every mode Pillow opens is handled: 1, L, P (with or without a
     transparent colour), RGB, RGBA, LA, PA, CMYK, YCbCr, HSV, LAB, and 16-
     and 32-bit grey (I;16, I, F), which Pillow's own conversion to L would
-    clip at 255. Pictures larger than MAX_SIDE are shrunk by averaging blocks.
+    clip at 255. 16- and 32-bit integers are stretched to their own range:
+    a camera's or scanner's 10 or 12 bits in a 16-bit file fill a sixteenth
+    or less of it. Colour is read as grey levels (ITU-R 601 luma), or as the
+    colour channel with the most contrast when the grey levels have little
+    (_most_contrast). Pictures larger than MAX_SIDE are shrunk by averaging
+    blocks.
     """
     mode = img.mode
     factor = math.ceil(max(img.size) / MAX_SIDE)
     alpha = None
-    if mode in ("I", "F") or mode.startswith("I;16"):
+    if mode == "F":  # floats hold whatever range was saved: the smallest of 1, 255, top that fits
         grey = np.asarray(img, dtype=np.float32)
         top = float(grey.max(initial=0))
-        if mode.startswith("I;16"):
-            full = 65535  # 16-bit grey
-        else:  # 32-bit integers or floats hold whatever range was saved: the smallest that fits
-            full = next(f for f in (1, 255, 65535, max(top, 1)) if top <= f and (
-                f > 1 or mode == "F"))
+        full = next(f for f in (1, 255, max(top, 1)) if top <= f)
         grey = _shrink(np.clip(grey / full, 0, 1), factor)
+    elif mode == "I" or mode.startswith("I;16"):  # integers: stretched to their own range
+        grey = np.asarray(img, dtype=np.float64 if mode == "I" else np.float32)
+        lo, hi = (float(grey.min()), float(grey.max())) if grey.size else (0.0, 0.0)
+        grey = _shrink((grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey), factor)
+        grey = grey.astype(np.float32)
     elif mode in ("La", "RGBa"):  # premultiplied alpha: the alpha alone
         a = np.asarray(img, dtype=np.float32) / 255
         grey, alpha = _shrink(a[..., :-1].mean(axis=2), factor), _shrink(a[..., -1], factor)
@@ -63,17 +73,44 @@ def _grey_and_alpha(img):
         if factor > 1:
             rgba = rgba.reduce(factor)
         a = np.asarray(rgba, dtype=np.float32) / 255
-        grey = a[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
+        grey = _most_contrast(a[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32),
+                              a[..., :3])  # ITU-R 601 luma
         alpha = a[..., 3]
     else:
         grey_img = img.getchannel(0) if mode == "LAB" else img.convert("L")
         if factor > 1:
             grey_img = grey_img.reduce(factor)
         grey = np.asarray(grey_img, dtype=np.float32) / 255
+        if mode not in ("1", "L", "LAB"):  # colour: the grey levels may hide what it shows
+            rgb = img if mode == "RGB" else img.convert("RGB")  # (no copy of a big photo)
+            rgb = rgb.reduce(factor) if factor > 1 else rgb
+            grey = _most_contrast(grey, np.asarray(rgb, dtype=np.float32) / 255)
     if alpha is not None and float(alpha.max() - alpha.min()) <= ALPHA_RANGE:
         grey = grey * alpha + (1 - alpha) if alpha.min() < 1 else grey  # on white, as viewers show it
         alpha = None
     return grey, alpha
+
+
+def _most_contrast(grey, rgb):
+    """The grey levels, or the colour channel with the most contrast when they have little.
+
+    Red ink on green paper of the same brightness has the paper's grey
+    level, yet the red channel shows it clearly (light on dark, which
+    find_ink takes either way round). Contrast is the range of a channel
+    once lightly blurred (3x3, so one odd pixel does not count); the
+    channel is used when the grey levels' is below COLOUR_CONTRAST of the
+    best channel's. grey: (h, w) floats 0..1; rgb: (h, w, 3) floats 0..1.
+    Returns (h, w), grey's dtype.
+    """
+    def spread(a):
+        smooth = _box_blur(a, 1)
+        return float(smooth.max() - smooth.min()) if smooth.size else 0.0
+
+    spreads = [spread(rgb[..., c]) for c in range(3)]
+    best = int(np.argmax(spreads))
+    if spread(grey) < COLOUR_CONTRAST * spreads[best]:
+        return rgb[..., best].astype(grey.dtype)
+    return grey
 
 
 def _shrink(a, factor):
@@ -84,22 +121,84 @@ def _shrink(a, factor):
     return a[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
-def read_image(path):
+def _turn(img):
+    """The Pillow transpose that shows img upright, as its EXIF orientation says, or None.
+
+    From the EXIF standard, as Pillow's ImageOps.exif_transpose reads it: 6
+    means a viewer turns the stored picture 90 degrees clockwise, 8
+    counter-clockwise, 3 by 180; 2 and 4 mirror it; 5 and 7 mirror it
+    across a diagonal. A broken EXIF block counts as no orientation.
+    """
+    from PIL import Image
+
+    T = Image.Transpose
+    try:
+        return {2: T.FLIP_LEFT_RIGHT, 3: T.ROTATE_180, 4: T.FLIP_TOP_BOTTOM, 5: T.TRANSPOSE,
+                6: T.ROTATE_270, 7: T.TRANSVERSE, 8: T.ROTATE_90}.get(
+                    img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 -- a broken EXIF block: the picture as stored
+        return None
+
+
+def _box_turned(box, turn, size):
+    """Where box (left, top, right, bottom) of a picture of size (w, h) lands once turned."""
+    from PIL import Image
+
+    T = Image.Transpose
+    (left, top, right, bottom), (w, h) = box, size
+    return {None: box, T.FLIP_LEFT_RIGHT: (w - right, top, w - left, bottom),
+            T.FLIP_TOP_BOTTOM: (left, h - bottom, right, h - top),
+            T.ROTATE_180: (w - right, h - bottom, w - left, h - top),
+            T.TRANSPOSE: (top, left, bottom, right),
+            T.ROTATE_90: (top, w - right, bottom, w - left),  # counter-clockwise
+            T.ROTATE_270: (h - bottom, left, h - top, right),  # clockwise
+            T.TRANSVERSE: (h - bottom, w - right, h - top, w - left)}[turn]
+
+
+def picture_size(path):
+    """The (width, height) of the picture in a file, upright, in its own pixels.
+
+    What a viewer shows: the width and height swapped when the EXIF
+    orientation turns it a quarter; not shrunk (read_image shrinks large
+    pictures to at most MAX_SIDE a side). Raises InputError (one line) for
+    a file Pillow cannot open.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            turn = _turn(img)
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise InputError(f"{path}: cannot be read as a picture ({type(e).__name__})") from None
+    T = Image.Transpose
+    return (h, w) if turn in (T.TRANSPOSE, T.TRANSVERSE, T.ROTATE_90, T.ROTATE_270) else (w, h)
+
+
+def read_image(path, crop=None):
     """Read a picture of one digit with Pillow, upright, as grey levels (and alpha).
 
     The picture is turned as its EXIF orientation says (phones store photos
     sideways and tag them; every viewer shows them upright), converted from
-    whatever mode it has to grey levels 0..1, and shrunk by averaging to at
-    most MAX_SIDE pixels a side. An alpha channel that varies by more than
-    ALPHA_RANGE (a drawing on a transparent canvas) is kept: it is the ink.
-    A still frame of an MPO (two-lens phone photos) is its first picture.
+    whatever mode it has to grey levels 0..1 (_grey_and_alpha), and shrunk
+    by averaging to at most MAX_SIDE pixels a side. An alpha channel that
+    varies by more than ALPHA_RANGE (a drawing on a transparent canvas) is
+    kept: it is the ink. A still frame of an MPO (two-lens phone photos) is
+    its first picture.
 
+    crop -- None for the whole picture (a big JPEG is then decoded at 1/2
+            to 1/8 of its size, which is quicker); or (left, top, right,
+            bottom), in pixels of the upright picture at full size
+            (picture_size), right and bottom excluded: only that part, at
+            full resolution (shrunk only if it is itself larger than
+            MAX_SIDE). The part is cut before it is turned or converted, so
+            only the part is ever held as floats.
     Returns float32: (h, w) grey levels, or (h, w, 2) grey levels and alpha.
     Raises InputError (one line) for a missing, unreadable, truncated or
     animated file, or one too large to be a picture of a digit (Pillow's
     decompression-bomb limit, about 89 million pixels).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
@@ -115,14 +214,18 @@ def read_image(path):
                 if frames > 1 and img.format != "MPO":
                     raise InputError(f"{path}: has {frames} frames (an animation?): save the "
                                      "one to classify as a PNG or JPEG")
-                if img.format in ("JPEG", "MPO"):  # decode a big photo at 1/2..1/8 size: quicker
+                if crop is None and img.format in ("JPEG", "MPO"):  # 1/2..1/8 size: quicker
                     img.draft(img.mode, (MAX_SIDE, MAX_SIDE))
                 img.load()
-                try:
-                    upright = ImageOps.exif_transpose(img)
-                except Exception:  # noqa: BLE001 -- a broken EXIF block: keep the picture as stored
-                    upright = img
-                grey, alpha = _grey_and_alpha(upright)
+                turn = _turn(img)
+                part = img
+                if crop is not None:
+                    T = Image.Transpose
+                    back = {T.ROTATE_90: T.ROTATE_270, T.ROTATE_270: T.ROTATE_90}.get(turn, turn)
+                    upright_size = img.size[::-1] if turn in (
+                        T.TRANSPOSE, T.TRANSVERSE, T.ROTATE_90, T.ROTATE_270) else img.size
+                    part = img.crop(_box_turned(tuple(crop), back, upright_size))
+                grey, alpha = _grey_and_alpha(part if turn is None else part.transpose(turn))
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -442,7 +545,69 @@ def _to_row(ink, side, box):
     return np.clip(np.round(canvas / canvas.max() * 255), 0, 255).astype(np.uint8).ravel()
 
 
-def prepare_digit(img, side=28, box=20, report=None):
+def _shrunk(img, factor):
+    """A picture (h, w) or (h, w, 2) shrunk by averaging factor x factor blocks."""
+    if img.ndim == 3:
+        return np.dstack([_shrink(img[..., c], factor) for c in range(img.shape[2])])
+    return _shrink(img, factor)
+
+
+def _as_picture(img):
+    """An array as prepare_digit takes it, as read_image gives pictures: floats 0..1, (h, w)
+    grey levels or (h, w, 2) grey levels and an alpha that varies."""
+    img = np.asarray(img)
+    img = img.astype(np.float64) / (255 if img.dtype.kind in "ui" or img.max() > 1 else 1)
+    if img.ndim == 3 and img.shape[2] >= 3:  # RGB or RGBA arrays: grey (and alpha)
+        grey = _most_contrast(img[..., :3] @ np.array([0.299, 0.587, 0.114]), img[..., :3])
+        img = np.dstack([grey, img[..., 3]]) if img.shape[2] == 4 else grey
+    if img.ndim == 3 and img.max(axis=(0, 1))[1] - img.min(axis=(0, 1))[1] <= ALPHA_RANGE:
+        img = img[..., 0] * img[..., 1] + (1 - img[..., 1])  # a flat alpha: on white
+    return img
+
+
+def _find_digit(img, full, size, path, dark_ink):
+    """Find the digit on img, then again on its real pixels: (ink, (h, w), dark_ink, left_out).
+
+    img is the picture as searched, shrunk; size its (width, height) in the
+    picture's own pixels. When img was shrunk and the region around the
+    digit, three times its size, fits in MAX_SIDE at full resolution, the
+    region is cut from the picture at full resolution (read again from the
+    file at path, or cut from the array full) and the ink found again there,
+    the polarity kept: a 45-pixel digit in a 4000x3000 photo is otherwise
+    read from an 11-pixel copy. A digit too large for that (over about a
+    third of MAX_SIDE, 340 pixels) keeps over 30 pixels in img even in the
+    largest square picture Pillow opens (about 9,500 a side, shrunk 10
+    times): more than MNIST's 20-pixel box. Returns
+    the digit's ink cropped to its strokes, float64; the strokes' height and
+    width in the picture's own pixels; as find_ink for the rest.
+    Raises ValueError when img is blank.
+    """
+    ink, (top, bottom, left, right), dark_ink, left_out = find_ink(img, dark_ink)
+    sy, sx = size[1] / img.shape[0], size[0] / img.shape[1]  # the picture's pixels per img's
+    digit = ink[top:bottom + 1, left:right + 1]
+    strokes = (bottom - top + 1) * sy, (right - left + 1) * sx
+    margin = max(strokes) + 2 * max(sy, sx)  # and the inaccuracy of the shrunk copy
+    region = (max(0, math.floor(left * sx - margin)), max(0, math.floor(top * sy - margin)),
+              min(size[0], math.ceil((right + 1) * sx + margin)),
+              min(size[1], math.ceil((bottom + 1) * sy + margin)))
+    if min(sy, sx) < 1.5 or max(region[2] - region[0], region[3] - region[1]) > MAX_SIDE:
+        # not shrunk, or the digit is over a third of MAX_SIDE: it kept its detail
+        return digit, tuple(round(s) for s in strokes), dark_ink, left_out
+    try:
+        if path is not None:
+            near = read_image(path, crop=region)
+        else:
+            near = full[region[1]:region[3], region[0]:region[2]]
+        if near.ndim != img.ndim:  # the alpha no longer varies there: keep what was found
+            raise ValueError("not the same kind of picture")
+        ink, (top, bottom, left, right), _, _ = find_ink(near, dark_ink)
+    except (ValueError, InputError):  # the shrunk copy's digit stands
+        return digit, tuple(round(s) for s in strokes), dark_ink, left_out
+    return ink[top:bottom + 1, left:right + 1], (bottom - top + 1, right - left + 1), dark_ink, \
+        left_out
+
+
+def prepare_digit(img, side=28, box=20, report=None, path=None):
     """Turn a picture of one digit into an MNIST-style row of side*side pixels.
 
     MNIST's digits are light on dark, scaled to fit a 20x20 box with their
@@ -454,39 +619,37 @@ def prepare_digit(img, side=28, box=20, report=None):
     the result looks like no MNIST digit (implausible) and taking the ink
     the other way round gives one that could be, that one is used: a picture
     cropped so tight that its ink is more than half of it.
+    A picture larger than MAX_SIDE is searched shrunk, then the digit is
+    prepared from the picture's full-resolution pixels around it
+    (_find_digit), so a small digit in a large photo keeps its strokes.
 
     img    -- a picture as read_image returns it, (h, w) or (h, w, 2), or an
               RGB(A) array (h, w, 3 or 4); floats in 0..1 or integers 0..255
     report -- called with one line when the result still looks like no
-              MNIST digit, or when other marks the size of a digit were left
-              out (the answer is given all the same)
+              MNIST digit, when the digit is under SMALLEST pixels in the
+              picture's own pixels, or when other marks the size of a
+              digit were left out (the answer is given all the same)
+    path   -- the file img was read from with read_image (None: img is the
+              whole picture): the digit's region is read from it again at
+              full resolution
     Returns a uint8 array of shape (side * side,).
-    Raises ValueError for a blank picture.
+    Raises ValueError for a blank picture; InputError when path cannot be
+    opened.
     """
-    img = np.asarray(img)
-    img = img.astype(np.float64) / (255 if img.dtype.kind in "ui" or img.max() > 1 else 1)
-    if img.ndim == 3 and img.shape[2] >= 3:  # RGB or RGBA arrays: grey (and alpha)
-        grey = img[..., :3] @ np.array([0.299, 0.587, 0.114])
-        img = np.dstack([grey, img[..., 3]]) if img.shape[2] == 4 else grey
-    if img.ndim == 3 and img.max(axis=(0, 1))[1] - img.min(axis=(0, 1))[1] <= ALPHA_RANGE:
-        img = img[..., 0] * img[..., 1] + (1 - img[..., 1])  # a flat alpha: on white
-    factor = math.ceil(max(img.shape[:2]) / MAX_SIDE)
-    if factor > 1:
-        img = np.dstack([_shrink(img[..., c], factor) for c in range(img.shape[2])]) \
-            if img.ndim == 3 else _shrink(img, factor)
-    ink, (top, bottom, left, right), dark_ink, left_out = find_ink(img)
-    x = _to_row(ink[top:bottom + 1, left:right + 1], side, box)
-    size = (bottom - top + 1) * factor, (right - left + 1) * factor  # in the picture's pixels
+    full = _as_picture(img)
+    whole = (full.shape[1], full.shape[0]) if path is None else picture_size(path)
+    img = _shrunk(full, math.ceil(max(full.shape[:2]) / MAX_SIDE))
+    ink, size, dark_ink, left_out = _find_digit(img, full, whole, path, None)
+    x = _to_row(ink, side, box)
     why = implausible(x, side)
     if why:
         try:
-            ink2, (top, bottom, left, right), _, left_out2 = find_ink(img, not dark_ink)
-            other = _to_row(ink2[top:bottom + 1, left:right + 1], side, box)
+            ink2, size2, _, left_out2 = _find_digit(img, full, whole, path, not dark_ink)
+            other = _to_row(ink2, side, box)
         except ValueError:
             other = None
         if other is not None and not implausible(other, side):
-            x, why, left_out = other, "", left_out2
-            size = (bottom - top + 1) * factor, (right - left + 1) * factor
+            x, why, left_out, size = other, "", left_out2, size2
     if max(size) < SMALLEST:  # says more than "a filled shape" of a smudge scaled up
         why = (f"the mark found is only {size[0]}x{size[1]} pixels, too small to read a digit "
                "from")

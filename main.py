@@ -489,7 +489,8 @@ def predict(c, argv=()):
         raise data.InputError(f"{weights}: takes {saved['layers'][0]} inputs, not a square image")
     doubts = []
     try:
-        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append)
+        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append,
+                                path=path)
     except ValueError as e:
         raise data.InputError(f"{path}: {e}") from None
     for doubt in doubts:
@@ -500,7 +501,8 @@ def predict(c, argv=()):
         print(f"  {k}: {P[k]:.1%}")
     stem = runs.prediction_name(folder, path, stem)
     picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
-                         image, x, P, f"{name}, weights {os.path.basename(weights)}")
+                         image, x, P, f"{name}, weights {os.path.basename(weights)}",
+                         size=digit.picture_size(path))
     if picture:
         print(f"what the network saw: {picture}")
     return 0

@@ -9,6 +9,7 @@ trainer starts without it. Each picture is written atomically.
 import math
 import os
 import textwrap
+import warnings
 
 import numpy as np
 
@@ -40,7 +41,9 @@ def draw(path, plot, *args, **kwargs):
     nothing else, and the rest of the run goes on.
     """
     try:
-        plot(*args, path=path, **kwargs)
+        with warnings.catch_warnings():  # a title naming a file in Chinese: the glyph is left
+            warnings.filterwarnings("ignore", r"Glyph .* missing from", UserWarning)  # blank
+            plot(*args, path=path, **kwargs)
         return path
     except Exception as e:  # noqa: BLE001 -- a picture is never worth the run's other outputs
         why = getattr(e, "strerror", None) or f"{type(e).__name__}: {e}"
@@ -199,7 +202,7 @@ def plot_compare(histories, path, title="", chance=0.1):
     _save_figure(fig, path)
 
 
-def plot_prediction(original, x, P, title, path):
+def plot_prediction(original, x, P, title, path, size=None):
     """Show what the network saw: the picture, the prepared input and the ten probabilities.
 
     original -- the picture as digit.read_image returns it: grey levels
@@ -207,6 +210,8 @@ def plot_prediction(original, x, P, title, path):
                 transparent picture is shown on a checkerboard
     x        -- the prepared input, uint8 (side * side,), light on dark
     P        -- the predicted probabilities, shape (k,)
+    size     -- the picture's (width, height) in its file (read_image
+                shrinks a large one), for the title; None: original's
     """
     plt = _pyplot()
     fig, (ax_pic, ax_in, ax_p) = plt.subplots(1, 3, figsize=(9.5, 3.2),
@@ -221,7 +226,8 @@ def plot_prediction(original, x, P, title, path):
     else:
         shown = original
     ax_pic.imshow(shown, cmap="gray", vmin=0, vmax=1)
-    ax_pic.set_title(f"the picture ({original.shape[1]}x{original.shape[0]})", fontsize=9)
+    w, h = size or (original.shape[1], original.shape[0])
+    ax_pic.set_title(f"the picture ({w}x{h})", fontsize=9)
     side = math.isqrt(len(x))
     ax_in.imshow(np.asarray(x).reshape(side, side), cmap="gray", vmin=0, vmax=255)
     ax_in.set_title(f"what the network saw ({side}x{side})", fontsize=9)

@@ -133,18 +133,24 @@ def write_picture(style, row, path_stem, rng, index=0):
 
 def predict_files(paths, saved):
     """Classify picture files exactly as --PREDICT does; return the predicted classes."""
-    X = np.stack([digit.prepare_digit(digit.read_image(p)) for p in paths])
+    X = np.stack([digit.prepare_digit(digit.read_image(p), path=p) for p in paths])
     activation = saved["config"].get("ACTIVATION", "relu")
     return utils.predict_logits(saved["params"], X, activation,
                                 stats=saved["stats"]).argmax(axis=1)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(description, n, n_help="how many rows of the CSV"):
+    """The parser of the options a benchmark of pictures shares: --weights, --csv, --n."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--weights", default=os.path.join(ROOT, "runs", "784-256-128-64-10",
                                                           "weights.pkl"))
     parser.add_argument("--csv", default=os.path.join(ROOT, "test.csv"))
-    parser.add_argument("--n", type=int, default=1000, help="how many rows of the CSV")
+    parser.add_argument("--n", type=int, default=n, help=n_help)
+    return parser
+
+
+def main(argv=None):
+    parser = arguments(__doc__.split("\n")[0], 1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", default="", help="write the pictures here and keep them")
     args = parser.parse_args(argv)

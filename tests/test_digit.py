@@ -232,11 +232,14 @@ def test_every_picture_mode_gives_the_same_digit(tmp_path, digits, mode, suffix,
 
 
 def test_a_16_bit_picture_keeps_its_grey_levels(tmp_path):
-    """Pillow's own conversion of I;16 to L clips at 255: mid-grey ink would turn white."""
+    """Pillow's own conversion of I;16 to L clips at 255: mid-grey ink would turn white. The
+    levels are kept, stretched to the picture's own range (paper 1, darkest ink 0)."""
     grey = np.full((60, 50), 0.9)
     grey[10:50, 22:28] = 0.4  # a bar of mid-grey ink on light paper
+    grey[10:50, 30:34] = 0.65  # and a lighter one
     Image.fromarray(np.round(grey * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
-    np.testing.assert_allclose(digit.read_image(str(tmp_path / "deep.png")), grey, atol=1e-4)
+    np.testing.assert_allclose(digit.read_image(str(tmp_path / "deep.png")),
+                               (grey - 0.4) / 0.5, atol=1e-4)
 
 
 def canvas_rgba(row, rng, stroke=(255, 255, 255)):
@@ -480,6 +483,114 @@ def test_a_huge_photo_is_shrunk_on_reading(tmp_path):
 
 
 # ----------------------------------------------------------------------------
+# a small digit in a large picture: read from its full-resolution pixels
+
+
+def small_digit_page(row, height, shape, rng):
+    """Dark ink on light paper: the digit `height` px tall (20/28 of its canvas) at a random
+    place on a page of `shape`, grey floats 0..1."""
+    return 0.92 - 0.78 * photos.place(photos.enlarge(row, round(height * 28 / 20)), shape, rng)
+
+
+def test_a_small_digit_in_a_large_array_is_read_at_full_size(digits):
+    """A 36-px digit on a 2400x1800 page is searched on a copy shrunk 3 times (12 px tall),
+    then prepared from the page's own pixels around it: it looks like its row, undoubted."""
+    X, _ = digits
+    said = []
+    for i, row in enumerate(X[:3]):
+        page = small_digit_page(row, 36, (1800, 2400), np.random.default_rng(20 + i))
+        assert likeness(digit.prepare_digit(page, report=said.append), row) > 0.85
+    assert said == []
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_small_digit_in_a_large_photo_is_read_from_the_file(tmp_path, digits, orientation):
+    """A 45-px digit in a 4000x3000 JPEG (decoded at 1/4 size on reading, where it is 11 px
+    tall): the region around it is read again from the file at full size, also when the
+    photo is stored sideways with its EXIF orientation."""
+    row = digits[0][1]
+    page = small_digit_page(row, 45, (3000, 4000), np.random.default_rng(24))
+    stored = np.ascontiguousarray(upright_and_stored(orientation, page))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = str(tmp_path / "page.jpg")
+    Image.fromarray(np.round(stored * 255).astype(np.uint8)).save(path, quality=90, exif=exif)
+    assert digit.picture_size(path) == (4000, 3000)
+    said = []
+    x = digit.prepare_digit(digit.read_image(path), report=said.append, path=path)
+    assert likeness(x, row) > 0.85
+    assert said == []
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_part_of_a_picture_is_read_upright_at_full_size(tmp_path, orientation):
+    """read_image(crop=) cuts the stored picture where the upright one's part lies, then turns
+    it: the same pixels as the whole picture read and cut."""
+    upright = np.random.default_rng(25).integers(0, 256, (50, 70)).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = str(tmp_path / "p.png")
+    Image.fromarray(np.ascontiguousarray(upright_and_stored(orientation, upright))).save(
+        path, exif=exif)
+    assert digit.picture_size(path) == (70, 50)
+    part = digit.read_image(path, crop=(9, 4, 40, 30))  # left, top, right, bottom
+    np.testing.assert_allclose(part, upright[4:30, 9:40] / 255, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------
+# deep integers, and colours of one brightness
+
+
+@pytest.mark.parametrize(("dtype", "suffix"), [(np.uint16, "png"), (np.uint16, "tif"),
+                                               (np.int32, "tif")])
+def test_10_bit_grey_in_a_deep_file_is_a_digit(tmp_path, digits, dtype, suffix):
+    """A scanner's or camera's 10 bits (0..1023) in a 16-bit PNG or TIFF, or a 32-bit TIFF,
+    fill a 64th of the range: stretched to their own range, the digit is read, not
+    refused as blank."""
+    row = digits[0][2]
+    grey = grey_digit(row, np.random.default_rng(26))
+    path = tmp_path / f"deep.{suffix}"
+    Image.fromarray(np.round(grey * 1023).astype(dtype)).save(path)
+    assert likeness(read_and_prepare(path), digit.prepare_digit(grey)) > 0.95
+
+
+def test_a_deep_picture_of_nothing_is_still_blank(tmp_path):
+    """A flat 16-bit picture is blank; 16-bit noise (sd 4 levels around 30000), stretched to
+    its range, is still noise: the noise check refuses it as blank."""
+    Image.fromarray(np.full((200, 240), 30000, dtype=np.uint16)).save(tmp_path / "flat.png")
+    with pytest.raises(ValueError, match="blank"):
+        read_and_prepare(tmp_path / "flat.png")
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        noise = np.round(30000 + rng.normal(0, 4, (200, 240))).astype(np.uint16)
+        Image.fromarray(noise).save(tmp_path / "noise.png")
+        with pytest.raises(ValueError, match="blank"):
+            read_and_prepare(tmp_path / "noise.png")
+
+
+def isoluminant(grey_ink, paper, ink):
+    """Ink (0..1 per pixel) of RGB colour `ink` on paper of RGB colour `paper`: uint8 RGB."""
+    paper, ink = np.array(paper, dtype=np.float64), np.array(ink, dtype=np.float64)
+    return np.round(paper + grey_ink[..., None] * (ink - paper)).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("paper", "ink"), [((40, 170, 40), (200, 88, 40)),  # red on green
+                                            ((200, 180, 30), (72, 202, 255))])  # blue on yellow
+def test_ink_of_the_papers_brightness_is_read_from_its_colour(tmp_path, digits, paper, ink):
+    """Red ink on green paper of the same grey level (ITU-R 601 luma, within 2.5 of 255): no
+    contrast in grey, plenty in red. The channel with the contrast is read, from a file
+    and from an array, never 'blank'."""
+    row = digits[0][3]
+    share = 1 - (grey_digit(row, np.random.default_rng(27)) - 0.14) / (0.92 - 0.14)
+    rgb = isoluminant(share, paper, ink)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    assert luma.max() - luma.min() < 2.5  # the grey levels show nothing
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    assert likeness(read_and_prepare(tmp_path / "colour.png"), row) > 0.85
+    assert likeness(digit.prepare_digit(rgb), row) > 0.85
+
+
+# ----------------------------------------------------------------------------
 # random pictures, and damaged picture files: an answer or one line, never a traceback
 
 
@@ -553,13 +664,16 @@ def test_a_damaged_picture_file_is_an_answer_or_one_line(tmp_path_factory, digit
         assert out.shape == (784,)
 
 
-def test_a_speck_too_small_to_be_a_digit_is_said():
-    """A 6x6-pixel mark on a page is blown up to a 20x20 smudge: the answer gets a warning."""
-    page = np.full((300, 300), 0.9)
-    page[148:154, 148:154] = 0.1
+@pytest.mark.parametrize(("side", "height", "width"), [(300, 6, 6), (3000, 7, 6)])
+def test_a_speck_too_small_to_be_a_digit_is_said(side, height, width):
+    """A 6x6-pixel mark on a page is blown up to a 20x20 smudge: the answer gets a warning.
+    On a 3000x3000 page (searched shrunk 3 times) the mark is measured in the page's own
+    pixels."""
+    page = np.full((side, side), 0.9)
+    page[side // 2:side // 2 + height, side // 3:side // 3 + width] = 0.1
     notes = []
     digit.prepare_digit(page, report=notes.append)
-    assert len(notes) == 1 and "only 6x6 pixels" in notes[0], notes
+    assert len(notes) == 1 and f"only {height}x{width} pixels" in notes[0], notes
 
 
 def test_a_thick_filled_shape_is_not_taken_for_a_digit():

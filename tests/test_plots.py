@@ -6,6 +6,8 @@ The pictures of a whole run (curves, confusion matrix, mistakes, comparison, ins
 checked to be small PNGs in test_main.py.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from helpers import assert_small_png
@@ -69,6 +71,35 @@ def test_plot_prediction_shows_picture_input_and_probabilities(tmp_path):
     assert_small_png(tmp_path / "alpha.png")
     # the two pictures differ: the picture is drawn, not a fixed frame
     assert (tmp_path / "grey.png").read_bytes() != (tmp_path / "alpha.png").read_bytes()
+
+
+def test_plot_prediction_titles_the_picture_with_its_own_size(tmp_path, monkeypatch):
+    """read_image shrinks a 4000x3000 photo to 1000x750: the title gives the file's size."""
+    figures = []
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path, dpi=110: figures.append(fig))
+    rng = np.random.default_rng(6)
+    x = rng.integers(0, 256, 784, dtype=np.uint8)
+    P = random_probabilities(1, 10, rng)[0]
+    shrunk = rng.random((750, 1000)).astype(np.float32)
+    plots.plot_prediction(shrunk, x, P, "a photo", str(tmp_path / "p.png"), size=(4000, 3000))
+    plots.plot_prediction(shrunk, x, P, "a photo", str(tmp_path / "q.png"))
+    assert figures[0].axes[0].get_title() == "the picture (4000x3000)"
+    assert figures[1].axes[0].get_title() == "the picture (1000x750)"
+
+
+def test_a_title_in_a_script_the_font_lacks_draws_without_a_warning(tmp_path):
+    """A picture named in Chinese: matplotlib's font has no glyph for it and warns on
+    stderr; draw leaves the glyph blank, quietly, and still writes the picture."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, 784, dtype=np.uint8)
+    P = random_probabilities(1, 10, rng)[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        drawn = plots.draw(str(tmp_path / "p.png"), plots.plot_prediction,
+                           rng.random((60, 60)), x, P, "my digit ü 七__7.png, weights w.pkl")
+    assert drawn == str(tmp_path / "p.png")
+    assert_small_png(tmp_path / "p.png")
+    assert [str(w.message) for w in caught] == []
 
 
 # ----------------------------------------------------------------------------
