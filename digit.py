@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from data import InputError
+from data import InputError, no_such_file
 
 MAX_SIDE = 1024  # larger pictures are shrunk (by averaging) to at most this many pixels a side
 ALPHA_RANGE = 0.2  # alpha varying by more than this is the ink (a transparent canvas)
@@ -201,7 +201,7 @@ def read_image(path, crop=None):
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
+        raise no_such_file(path)
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a picture")
     if os.path.getsize(path) == 0:

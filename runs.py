@@ -8,6 +8,7 @@ arrays and plain data only, so a file from someone else cannot run code;
 every run adds a row to runs/log.csv.
 """
 
+import atexit
 import csv
 import datetime
 import hashlib
@@ -217,6 +218,13 @@ def folder_settings(folder):
 
 
 _LOCKS = {}  # folder: the open lock file that marks it as in use by this process
+
+
+@atexit.register
+def _release_locks():
+    """Close the lock files as the process ends (the locks go with the process anyway)."""
+    for lock in _LOCKS.values():
+        lock.close()
 
 
 def start_folder(folder, c):

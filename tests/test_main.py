@@ -475,30 +475,31 @@ def test_unlabeled_test_file_writes_kaggle_predictions(mnist, tmp_path):
 
 
 def test_a_test_file_that_repeats_training_rows_or_differs_in_kind_is_warned_of(
-        mnist, tmp_path):
+        mnist, tmp_path, monkeypatch):
     """Testing on the training file measures memory; testing inverted digits on a network
     trained on MNIST's light-on-dark ones reads them poorly: both are said."""
     inverted = tmp_path / "inverted.csv"
     lines = mnist["test"].read_text(encoding="utf-8").splitlines()
     inverted.write_text("\n".join([lines[0]] + [",".join([row.split(",")[0]] + [
         str(255 - int(v)) for v in row.split(",")[1:]]) for row in lines[1:]]) + "\n")
-    same = run_cli(tmp_path, *data_args(mnist, tmp_path, "train", "train"),
-                   "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    def run(*args):
+        return run_in_process(tmp_path, ["--LAYERS=[784,16,10]", "--EPOCHS=1",
+                                         f"--RUNS_DIR={tmp_path / 'runs'}", *args], monkeypatch)
+
+    same = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist['train']}")
     assert same.returncode == 0, same.stderr
     assert (f"warning: {mnist['train']}: 1500 of its 1500 rows are also in {mnist['train']}: "
             "the test accuracy will measure memory") in same.stdout
-    odd = run_cli(tmp_path, f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={inverted}",
-                  f"--RUNS_DIR={tmp_path / 'runs'}", "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    odd = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={inverted}")
     assert odd.returncode == 0, odd.stderr
     assert f"warning: {inverted}: its background is light (median pixel 255)" in odd.stdout
     assert "also in" not in odd.stdout
-    both = run_cli(tmp_path, f"--TRAIN_CSV={inverted}", f"--TEST_CSV={inverted}",
-                   f"--RUNS_DIR={tmp_path / 'runs'}", "--LAYERS=[784,16,10]", "--EPOCHS=1")
+    both = run(f"--TRAIN_CSV={inverted}", f"--TEST_CSV={inverted}")
     assert both.returncode == 0, both.stderr
     assert f"warning: {inverted}: its background is light" in both.stdout
     assert "the network may not learn at all" in both.stdout
-    wide = run_cli(tmp_path, *data_args(mnist, tmp_path), "--LAYERS=[784,16,12]", "--EPOCHS=1",
-                   "--MAX_SHIFT=15")
+    wide = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist['test']}",
+               "--LAYERS=[784,16,12]", "--MAX_SHIFT=15")
     assert wide.returncode == 0, wide.stderr
     assert ("warning: LAYERS[-1] = 12, but the labels of " in wide.stdout
             and "go up to 9: 2 output(s) can never be the right answer" in wide.stdout)
