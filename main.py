@@ -94,7 +94,7 @@ activations.png and weights.png (inside the network), and while it trains
 checkpoint.pkl, which --RESUME continues. Every run adds a row to
 RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
 wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
-written where asked, 5 out of memory, 130 stopped by Ctrl-C."""
+written where asked, 5 out of memory, 130 stopped by Ctrl-C, 143 by SIGTERM."""
 
 
 def main(argv):

@@ -636,7 +636,9 @@ def resume_plan(folder, c, must=True):
     hint = ""
     if near:
         _, other, differ = min(near)
-        hint = (f"; the nearest run, {other}, differs in {'; '.join(differ)}"
+        hint = (f"; {other} holds a run of these same settings under another NAME"
+                if not differ else
+                f"; the nearest run, {other}, differs in {'; '.join(differ)}"
                 + (" (more EPOCHS stretch the schedule, so it is another run: start it "
                    "without --RESUME)" if any(d.startswith("EPOCHS ") for d in differ) else ""))
     raise InputError(f"{folder}: no checkpoint to resume for these settings{hint}")
