@@ -500,9 +500,10 @@ def predict(c, argv=()):
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
     stem = runs.prediction_name(folder, path, stem)
+    shown = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(weights))),
+                         os.path.basename(weights))  # the run's folder and the file
     picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
-                         image, x, P, f"{name}, weights {os.path.basename(weights)}",
-                         size=digit.picture_size(path))
+                         image, x, P, f"{name}, weights {shown}", size=digit.picture_size(path))
     if picture:
         print(f"what the network saw: {picture}")
     return 0

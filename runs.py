@@ -840,8 +840,16 @@ def log_row(name, c, defaults, result):
         "best_val_acc": "" if math.isnan(best_val) else f"{best_val:.4f}",
         "test_acc": "" if test is None else f"{test:.4f}",
         "train_seconds": f"{result['train_seconds']:.1f}",
-        "settings": " ".join([f"LAYERS={arch_name(c['LAYERS'])}", *differences(c, defaults)]),
+        "settings": " ".join([f"LAYERS={arch_name(c['LAYERS'])}", *differences(c, defaults),
+                              *threads_used(history)]),
     }
+
+
+def threads_used(history):
+    """['threads=2'], or ['threads=2,1'] when a run lowered them: the BLAS threads change
+    the last bits of the results, and THREADS is not part of a run's name."""
+    used = list(dict.fromkeys(t for t in history.get("threads", []) if t))
+    return [f"threads={','.join(map(str, used))}"] if used else []
 
 
 def read_log(runs_dir):
