@@ -19,6 +19,17 @@ import tokenize
 from data import InputError
 from utils import ACTIVATIONS, learning_rate
 
+# The kind of value each setting of main.py takes: its constants are checked
+# against these (an edit to EPOCHS = "5" is one line, not a traceback), and
+# overrides must have the same kind. An int is taken where a float is wanted.
+KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "VAL_FRACTION": float, "LAYERS": list,
+         "ACTIVATION": str, "INIT": str, "BATCH_NORM": bool, "EPOCHS": int, "BATCH_SIZE": int,
+         "LEARNING_RATE": float, "OPTIMISER": str, "MOMENTUM": float, "SCHEDULE": str,
+         "WARMUP_EPOCHS": float, "STEP_EPOCHS": int, "STEP_GAMMA": float,
+         "WEIGHT_DECAY": float, "DROPOUT": float, "MAX_NORM": float, "MAX_SHIFT": int,
+         "MAX_ROTATE": float, "MAX_SCALE": float, "PATIENCE": int, "SEED": int, "THREADS": int,
+         "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
+         "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool}
 ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
 # Settings that say what to do or where to write, not how to train: a run's
 # name and its recorded settings leave them out.
@@ -121,7 +132,7 @@ def configure(defaults, argv):
     name (with the nearest one suggested) or a value of the wrong type is an
     InputError. A value that the shell split at a space gets a hint to quote it.
     """
-    config = dict(defaults)
+    config = checked_constants(defaults)
     for i, arg in enumerate(argv):
         rest = []  # what follows up to the next --NAME: a value the shell split at spaces
         for following in argv[i + 1:]:
@@ -160,6 +171,21 @@ def configure(defaults, argv):
                 raise
             print(f"{'override' if source.startswith('--') else source}: {name} = {config[name]!r}")
     return config
+
+
+def checked_constants(defaults):
+    """main.py's constants, checked against KINDS: a copy, an int made a float where a
+    float is wanted. Raises InputError naming the constant that is missing, unknown (with
+    the nearest name) or of the wrong kind."""
+    for name in defaults:
+        if name not in KINDS:
+            raise unknown_name("main.py", name, KINDS)
+    missing = [name for name in KINDS if name not in defaults]
+    if missing:
+        raise InputError(f"main.py: the setting {missing[0]} is missing from the block of "
+                         "settings (renamed or deleted?)")
+    return {name: coerce(name, value, KINDS[name](), f"main.py: {name} = {value!r}")
+            for name, value in defaults.items()}
 
 
 def described(source):

@@ -190,3 +190,28 @@ def test_a_bad_compare_entry_is_one_input_error(entry, message):
     c = dict(main.DEFAULTS, COMPARE=[entry])
     with pytest.raises(data.InputError, match=message):
         settings.check(c)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"EPOCHS": "5"}, "main.py: EPOCHS = '5': expected int, got str"),
+    ({"EPOCHS": 2.5}, "main.py: EPOCHS = 2.5: expected int, got float"),
+    ({"SEED": None}, "main.py: SEED = None: expected int, got NoneType"),
+    ({"MAX_SHIFT": 1.5}, "main.py: MAX_SHIFT = 1.5: expected int, got float"),
+    ({"LAYERS": (784, 16, 10)}, "main.py: LAYERS = (784, 16, 10): expected list, got tuple"),
+    ({"OPTIMISER": None, "OPTIMIZER": "adam"},
+     "main.py: OPTIMIZER is not a setting; did you mean OPTIMISER?"),
+    ({"OPTIMISER": None}, "main.py: the setting OPTIMISER is missing from the block of settings"),
+])
+def test_a_constant_edited_in_main_py_is_checked_like_an_override(edit, message):
+    """The README invites editing main.py's constants: a wrong edit is one line, never a
+    traceback later (None in `edit` deletes the constant, as a rename would)."""
+    defaults = {k: v for k, v in {**main.DEFAULTS, **edit}.items()
+                if not (v is None and k in edit and k != "SEED")}
+    with pytest.raises(data.InputError) as info:
+        settings.configure(defaults, [])
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_an_int_edited_into_a_float_constant_is_taken():
+    c = settings.configure(dict(main.DEFAULTS, LEARNING_RATE=1), [])
+    assert c["LEARNING_RATE"] == 1.0 and isinstance(c["LEARNING_RATE"], float)
