@@ -119,9 +119,11 @@ def run_folder(c, defaults):
     first epoch, holds nothing to replace). Raises InputError.
     """
     name = run_name(c, defaults)
-    if c["NAME"] and (name in (".", "..") or safe_name(name) != name):
-        raise InputError(f"NAME = {c['NAME']!r}: a run's name may hold only letters, digits "
-                         "and . _ = + , - (it names a folder)")
+    if c["NAME"] and (name.startswith((".", "-")) or name == "log.csv"
+                      or safe_name(name) != name):
+        raise InputError(f"NAME = {c['NAME']!r}: a run's name may hold only ASCII letters, "
+                         "digits and . _ = + , -, may not start with . or -, and may not be "
+                         "log.csv (it names a folder beside the run log)")
     mine = recorded(c)
     folder = os.path.join(c["RUNS_DIR"], name)
     theirs = folder_settings(folder)

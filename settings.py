@@ -35,6 +35,9 @@ ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
 # name and its recorded settings leave them out.
 NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RESUME", "THREADS",
                "GRADCHECK"}
+# What decides the rows a run trains, validates and tests on: loaded once for all of
+# COMPARE's entries, so no entry may change them.
+SAME_ROWS = ("TRAIN_CSV", "TEST_CSV", "VAL_FRACTION", "SEED")
 PATHS = {"TRAIN_CSV", "TEST_CSV", "RUNS_DIR", "PREDICT", "WEIGHTS"}  # files and folders: ~ expanded
 OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
@@ -265,6 +268,10 @@ def compare_entries(c):
                 raise unknown_name(where, str(name), c)
             if name in NOT_RESULTS:
                 raise InputError(f"{where}: {name} cannot change within a comparison")
+            if name in SAME_ROWS:
+                raise InputError(f"{where}: {name} cannot change within a comparison: its "
+                                 "entries share the rows they train, validate and test on "
+                                 "(run the two settings as separate runs)")
             config[name] = coerce(name, value, c[name], f"{where}: {name} = {value!r}")
         for j, other in enumerate(configs):
             if other == config:  # entries cannot change what is not a result
@@ -330,6 +337,8 @@ def check(c):
     need(c["RUNS_DIR"].strip() != "", "RUNS_DIR = '': must name a folder, e.g. \"runs\"")
     for name in ("TRAIN_CSV", "TEST_CSV"):
         need(c[name].strip() != "", f"{name} = '': must name a CSV file")
+    need(not (c["NAME"] and c["COMPARE"]), f"NAME = {c['NAME']!r}: names one run, and the "
+         "entries of COMPARE are runs of their own, named after their settings: drop NAME")
     need(len(c["NAME"]) <= 100, f"NAME = {c['NAME'][:20]!r}...: at most 100 characters "
                                  "(it names the run's folder)")
     need(0 <= c["WARMUP_EPOCHS"] <= c["EPOCHS"],

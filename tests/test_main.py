@@ -318,6 +318,12 @@ BAD_INPUTS = [
      ["whole image (2 pixels)"], []),
     ("compare-one-flat-list", {}, ["--COMPARE=[4,3,10]"], "COMPARE[0] = 4: ",
      ["for one network write COMPARE = [[4, 3, 10]]"], []),
+    ("compare-entry-changes-the-rows", {}, ["--COMPARE=[{'VAL_FRACTION':0.5},{}]"],
+     "COMPARE[0]: VAL_FRACTION cannot change within a comparison", ["separate runs"], []),
+    ("compare-with-a-name", {}, ["--NAME=x", "--COMPARE=[[4,3,10],[4,5,10]]"], "NAME = 'x': ",
+     ["drop NAME"], []),
+    ("name-of-the-run-log", {}, ["--NAME=log.csv"], "NAME = 'log.csv': ", ["ASCII"], []),
+    ("name-hidden", {}, ["--NAME=.x"], "NAME = '.x': ", ["may not start with ."], []),
     ("compare-the-same-network-twice", {}, ["--COMPARE=[[4,3,10],{'LAYERS':[4,3,10]}]"],
      "COMPARE[1] trains the same network as COMPARE[0]", [], []),
     # too few rows for the validation split
