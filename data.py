@@ -68,8 +68,12 @@ def no_such_file(path, kind="file"):
     """The InputError for a path that does not exist, with a hint when its name
     starts or ends with a space (a quoted path with a stray space)."""
     stray = path != path.strip() and os.path.exists(path.strip())
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+    elsewhere = not os.path.isabs(path) and os.path.exists(here)  # run from another folder
     return InputError(f"{path}: no such {kind}"
-                      + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else ""))
+                      + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else "")
+                      + (f" in the current folder, {os.getcwd()}; the project's copy is {here}"
+                         if elsewhere else ""))
 
 
 def packing(path):
@@ -243,6 +247,9 @@ def _first_lines(path):
         raise no_such_file(path)
     if os.path.isdir(path):
         raise InputError(f"{path}: is a folder, not a CSV file")
+    if not os.path.isfile(path):  # it is read twice: a pipe would hang or come empty
+        raise InputError(f"{path}: is not a regular file (a pipe or a device): save it to "
+                         "a file first")
     if path.lower().endswith(SPREADSHEETS):
         raise InputError(f"{path}: is a spreadsheet, not a CSV: save it as 'CSV UTF-8' "
                          "(File > Save As)")
@@ -849,7 +856,8 @@ def load_data(c, entries, rng):
     side = math.isqrt(X.shape[1])
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
-                         f"not {X.shape[1]} pixels")
+                         f"not {X.shape[1]} pixels: set MAX_SHIFT=0 (and MAX_ROTATE=0, "
+                         "MAX_SCALE=0)")
     for name, config in entries:
         where = "" if name == "LAYERS" else f"{name}: "
         shift = config["MAX_SHIFT"]

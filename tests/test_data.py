@@ -627,3 +627,18 @@ def test_ctrl_c_swallowed_by_pandas_reader_is_still_an_interrupt(tmp_path, rows3
     monkeypatch.setattr(data, "_parse", like_pandas)
     with pytest.raises(KeyboardInterrupt):
         data.load_csv(str(tmp_path / "a.csv"))
+
+
+def test_a_pipe_is_refused_not_waited_on(tmp_path):
+    """A FIFO would be opened twice (the layout, then the rows) and hang: refused at once."""
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(data.InputError, match="is not a regular file \\(a pipe or a device\\)"):
+        data.load_csv(str(tmp_path / "pipe.csv"))
+
+
+def test_a_relative_path_from_another_folder_names_the_projects_copy(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.InputError) as info:
+        data.load_csv("train.csv")
+    assert str(info.value) == (f"train.csv: no such file in the current folder, {tmp_path}; "
+                               f"the project's copy is {os.path.join(os.path.dirname(data.__file__), 'train.csv')}")
