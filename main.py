@@ -123,6 +123,8 @@ def main(argv):
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
     plans = [runs.resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
              for (_, config), (folder, _) in zip(entries, folders)]
+    if not any(a.startswith("--RESUME") for a in argv):  # neither asked to resume nor not to
+        runs.refuse_to_replace_checkpoints([folder for folder, _ in folders])
     if plans[0] and plans == [("finished", plans[0][1])]:
         print(f"{folders[0][0]}: this run finished (test accuracy "
               f"{plans[0][1]['test_accuracy'] or 0:.2%}); nothing to resume")
@@ -196,7 +198,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
         print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
     elif earlier:
         print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
-              "finishes" + (" (--RESUME would have continued its checkpoint)"
+              "finishes" + (" (its checkpoint is replaced as this run goes: --RESUME=False)"
                             if os.path.exists(os.path.join(folder, "checkpoint.pkl")) else ""))
     runs.start_folder(folder, c)
     if c["BATCH_SIZE"] > len(X_train):

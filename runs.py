@@ -646,6 +646,20 @@ def resume_plan(folder, c, must=True):
     raise InputError(f"{folder}: no checkpoint to resume for these settings{hint}")
 
 
+def refuse_to_replace_checkpoints(folders):
+    """Raise InputError if a folder holds the checkpoint of an unfinished run.
+
+    Running the command of a stopped run again without --RESUME would start
+    it over and replace its checkpoint at the end of the first epoch,
+    losing every epoch the stopped run had trained: the user says which.
+    """
+    for folder in folders:
+        if os.path.exists(os.path.join(folder, "checkpoint.pkl")):
+            raise InputError(f"{folder}: holds the checkpoint of an unfinished run of these "
+                             "settings (stopped, or training now): continue it with --RESUME, "
+                             "or start it over with --RESUME=False")
+
+
 def remove(path):
     """Delete a file if it is there; a file that cannot be deleted is left."""
     try:

@@ -203,7 +203,23 @@ def test_a_broken_checkpoint_is_one_line_and_says_how_to_start_over(small, tmp_p
     result = run_cli(tmp_path, *args_for(small, tmp_path, "--RESUME"))
     assert_user_error(result, str(path), ["--RESUME=False"])
     status, out = run_main(args_for(small, tmp_path, "--RESUME=False"))
-    assert status == 0 and "--RESUME would have continued" in out
+    assert status == 0 and "its checkpoint is replaced as this run goes" in out
+
+
+def test_the_command_of_a_stopped_run_again_never_replaces_its_checkpoint(small, tmp_path,
+                                                                          monkeypatch):
+    """Forgetting --RESUME once must not lose the stopped run's epochs: it is refused,
+    and the checkpoint is left as it was."""
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 3)
+        with pytest.raises(Crash):
+            run_main(args_for(small, tmp_path))
+    path = only_run(tmp_path) / "checkpoint.pkl"
+    before = path.read_bytes()
+    result = run_cli(tmp_path, *args_for(small, tmp_path))
+    assert_user_error(result, str(path.parent), ["holds the checkpoint of an unfinished run",
+                                                 "--RESUME", "--RESUME=False"])
+    assert path.read_bytes() == before
 
 
 def test_compare_resumes_keeping_finished_entries(small, tmp_path, monkeypatch):
