@@ -290,6 +290,11 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
          "epoch": 0, "history": {"layers": [], **{k: [] for k in HISTORY}}, "seconds": 0.0,
          "best": {"params": utils.copy_params(params), "stats": utils.copy_params(stats),
                   "epoch": 0, "key": None, "steps": 0}}
+    rows = data.fingerprint(X_train, y_train, X_val, y_val)  # which rows it trains on
+    if resume and resume.get("rows", rows) != rows:
+        raise data.InputError(f"{c['TRAIN_CSV']}: its rows are not those the checkpoint was "
+                              "trained on (the file changed since, or another file has its "
+                              "name): start over with --RESUME=False")
     if resume:
         t.update({k: resume[k] for k in t})
         rng.bit_generator.state = resume["rng"]
@@ -349,7 +354,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
             t["epoch"] = epoch
             if folder and epoch % every == 0 and epoch < c["EPOCHS"]:
                 every = runs.checkpoint(folder, {**t, "rng": rng.bit_generator.state,
-                                                 "settings": runs.recorded(c),
+                                                 "settings": runs.recorded(c), "rows": rows,
                                                  "threads": threads.threads},
                                         time.perf_counter() - started, every, history["seconds"][-1])
             print_epoch(c, tag, history, len(X_val))

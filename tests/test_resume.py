@@ -249,3 +249,23 @@ def test_checkpoint_loading_checks_shapes(small, tmp_path, monkeypatch):
     with pytest.raises(data.InputError, match="do not match"):
         runs.load_checkpoint(path, [784, 17, 10])
     assert Path(path).stat().st_size > 0
+
+
+def test_resuming_on_rows_other_than_the_checkpoints_is_refused(small, tmp_path, monkeypatch):
+    """The checkpoint records which rows it trained on; a training file edited (or
+    replaced by another of the same name) since is refused, not trained on silently."""
+    train = tmp_path / "train.csv"
+    train.write_bytes(small[0].read_bytes())
+    args = [f"--TRAIN_CSV={train}", *args_for(small, tmp_path)[1:]]
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, 3)
+        with pytest.raises(Crash):
+            run_main(args)
+    lines = train.read_text(encoding="utf-8").splitlines()
+    train.write_text("\n".join(lines[:-50]) + "\n", encoding="utf-8")  # 50 rows fewer
+    with pytest.raises(data.InputError, match="its rows are not those the checkpoint was "
+                                              "trained on .*--RESUME=False"):
+        run_main([*args, "--RESUME"])
+    train.write_bytes(small[0].read_bytes())  # the same rows again: it resumes
+    status, out = run_main([*args, "--RESUME"])
+    assert status == 0 and "resuming" in out
