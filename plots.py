@@ -113,10 +113,11 @@ def plot_confusion(C, title, path):
     per_class = np.diag(C) / np.maximum(C.sum(axis=1), 1)
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
-    ax.set_yticklabels([f"{i} ({a:.1%})" for i, a in enumerate(per_class)])
+    ax.set_yticklabels([f"{i} ({a:.1%})" if C[i].sum() else f"{i} (no rows)"
+                        for i, a in enumerate(per_class)])
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label (accuracy of the class)")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)
     fig.tight_layout()
     _save_figure(fig, path)
 
@@ -146,7 +147,10 @@ def plot_mistakes(X, y, P, title, path, count=24):
                 f"said {pred[i]} ({P[i, pred[i]]:.2f})", ha="center", va="bottom", fontsize=7)
     ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     ax.axis("off")
-    fig.suptitle(title, fontsize=9)
+    if not len(shown):
+        ax.text(cols * cell_w / 2, cell_h / 2, "no mistakes: every row was read right",
+                ha="center", va="center", fontsize=10)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=9)
     fig.tight_layout()
     _save_figure(fig, path)
     return shown

@@ -136,7 +136,8 @@ def run_folder(c, defaults):
         digest = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:8]
         other = folder
         folder = os.path.join(c["RUNS_DIR"], f"{name[:MAX_NAME - 9]}~{digest}")
-        print(f"{other} holds a run of {what} ({why}{guess}); this run goes to {folder}")
+        print(f"{other} holds a run of {what} ({why}{guess}); the run of these settings "
+              f"is {folder}")
         theirs = folder_settings(folder)
     return folder, theirs == mine and holds_run(folder)
 
