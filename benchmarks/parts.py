@@ -23,9 +23,10 @@ the alternative written below, on the default network of main.py
   4. reading the CSV: data.load_csv (uint8, chunks of 10,000 rows, every
      cell checked) against one pd.read_csv of the file, as uint8 and with
      pandas' default int64; each in a child process of its own, whose peak
-     resident memory is getrusage's ru_maxrss (the C parser's buffers are
-     malloc'd, which tracemalloc would not see), with the rise over its peak
-     before reading, and its seconds;
+     resident memory is Linux's VmHWM (/proc/self/status; getrusage's
+     ru_maxrss where there is none, which on Linux starts from the parent's
+     size at the fork; tracemalloc would miss the C parser's malloc'd
+     buffers), with the rise over its peak before reading, and its seconds;
   5. one default training step, part by part: the batch's fetch, shift and
      scaling, the 4 forward and 7 backward matrix products, bias + ReLU,
      the loss, the backward's masks and sums, the update; each timed alone
@@ -47,6 +48,8 @@ medians is reported, with the range of the per-round ratios. With
 """
 
 import argparse
+import contextlib
+import io
 import math
 import os
 import statistics
@@ -61,7 +64,7 @@ import runner
 from bench import ROOT, data, machine, main, settings, utils
 
 QUICK = {"rows": 2000, "rounds": 2, "steps": 3, "reps": 20, "loads": 1}
-FULL = {"rows": None, "rounds": 15, "steps": 100, "reps": 3000, "loads": 3}
+FULL = {"rows": None, "rounds": 30, "steps": 100, "reps": 5000, "loads": 3}
 BN_MOMENTA = (0.9, 0.99)
 READS = {"data.load_csv": "uint8 in chunks of 10,000 rows, every cell checked",
          "pd.read_csv, uint8": "one read of the whole file",
@@ -71,15 +74,23 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[3])
 import numpy as np, pandas as pd
 import data
+
+def peak_kb():  # this process's own peak: ru_maxrss would carry the parent's size over the fork
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
 path, how = sys.argv[1], sys.argv[2]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 start = time.perf_counter()
 if how == "data.load_csv":
     X, y = data.load_csv(path, 9, report=lambda line: None)
 else:
     X = pd.read_csv(path, dtype=np.uint8 if how.endswith("uint8") else None).to_numpy()
 seconds = time.perf_counter() - start
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, seconds)
+print(before, peak_kb(), seconds)
 """
 
 
@@ -501,17 +512,16 @@ def run(argv):
     """Measure everything asked for and print the tables; returns the exit code."""
     args = parse_args(argv)
     c = bench.default_config()
-    X, y = data.load_csv(args.csv, c["LAYERS"][-1] - 1, report=lambda line: None)
-    if y is None:
-        raise data.InputError(f"{args.csv}: needs a 'label' column to train on")
-    X, y = X[:args.rows], y[:args.rows]
+    with contextlib.redirect_stdout(io.StringIO()):  # the CSV's layout, if not the standard one
+        X, y, *_ = bench.load_training_rows(args.csv, c, args.rows)  # as main.train gets them
     threads = machine.BlasThreads(c["THREADS"])
     threads.begin()
     args.threads = threads.threads
     command = " ".join(["python benchmarks/parts.py", *argv])
     print(f"command       {command}")
     print("\n".join(bench.machine_lines()))
-    print(f"              {threads.describe()}; {len(X)} rows of {args.csv}\n", flush=True)
+    print(f"              {threads.describe()}; {len(X)} training rows of {args.csv} "
+          f"(VAL_FRACTION held out)\n", flush=True)
     started = time.perf_counter()
     try:
         dtypes = compare_dtypes(c, X, y, args)

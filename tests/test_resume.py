@@ -176,8 +176,8 @@ def test_resume_without_a_checkpoint_names_the_nearest_run(small, tmp_path):
     result = run_cli(tmp_path, *args_for(small, tmp_path, "--EPOCHS=5", "--RESUME"))
     assert_user_error(result, None, ["no checkpoint", "EPOCHS 4 there, 5 here", "schedule"])
     named = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--RESUME"))
-    assert_user_error(named, None, ["no checkpoint", "holds a run of these same settings under "
-                                    "another NAME"])
+    assert_user_error(named, None, ["no checkpoint", ("holds a run of these same settings under "
+                                    "another NAME")])
 
 
 def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
