@@ -65,6 +65,11 @@ from bench import ROOT, data, machine, main, settings, utils
 
 QUICK = {"rows": 2000, "rounds": 2, "steps": 3, "reps": 20, "loads": 1}
 FULL = {"rows": None, "rounds": 30, "steps": 100, "reps": 5000, "loads": 3}
+SIZES = {"rows": "use only the first N rows of the CSV for the timings",
+         "rounds": "interleaved rounds of each comparison",
+         "steps": "training steps (or shifts, or updates) per side and round",
+         "reps": "timed calls of each part of the step",
+         "loads": "child processes reading the CSV, per way"}
 BN_MOMENTA = (0.9, 0.99)
 READS = {"data.load_csv": "uint8 in chunks of 10,000 rows, every cell checked",
          "pd.read_csv, uint8": "one read of the whole file",
@@ -97,21 +102,16 @@ print(before, peak_kb(), seconds)
 def parse_args(argv):
     """The command-line options, with --quick's sizes filled in where not given."""
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    p.add_argument("--csv", default=str(ROOT / "train.csv"),
-                   help="the training CSV (default: train.csv in the project root)")
-    p.add_argument("--test-csv", default=str(ROOT / "test.csv"),
-                   help="the test CSV of the --training runs (default: test.csv)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny sizes: " + ", ".join(f"{k} {v}" for k, v in QUICK.items()))
-    p.add_argument("--rows", type=int, help="use only the first N rows for the timings")
-    p.add_argument("--rounds", type=int,
-                   help=f"interleaved rounds of the comparisons (default {FULL['rounds']})")
-    p.add_argument("--steps", type=int,
-                   help=f"training steps (or shifts) per side and round ({FULL['steps']})")
-    p.add_argument("--reps", type=int,
-                   help=f"timed calls of each part of the step ({FULL['reps']})")
-    p.add_argument("--loads", type=int,
-                   help=f"child processes reading the CSV per way ({FULL['loads']})")
+    for name, file, what in (("csv", "train.csv", "the training CSV"),
+                             ("test-csv", "test.csv", "the test CSV of the --training runs")):
+        p.add_argument(f"--{name}", default=str(ROOT / file),
+                       help=f"{what} (default: {file} in the project root)")
+    p.add_argument("--quick", action="store_true", help="the tiny sizes below")
+    for name, text in SIZES.items():
+        p.add_argument(f"--{name}", type=int,
+                       help=f"{text} (default {FULL[name] or 'all'}, --quick {QUICK[name]})")
+    p.add_argument("--threads", type=int,
+                   help="BLAS threads (default: main.py's THREADS, 0: chosen from the load)")
     p.add_argument("--training", action="store_true",
                    help="also train: the default network's weight norms, and batch "
                         "normalisation's momentum 0.9 against 0.99")
@@ -122,7 +122,7 @@ def parse_args(argv):
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    for name in ("rows", "rounds", "steps", "reps", "loads", "epochs"):
+    for name in ("rows", "rounds", "steps", "reps", "loads", "epochs", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name} must be at least 1")
@@ -512,9 +512,13 @@ def run(argv):
     """Measure everything asked for and print the tables; returns the exit code."""
     args = parse_args(argv)
     c = bench.default_config()
-    with contextlib.redirect_stdout(io.StringIO()):  # the CSV's layout, if not the standard one
-        X, y, *_ = bench.load_training_rows(args.csv, c, args.rows)  # as main.train gets them
-    threads = machine.BlasThreads(c["THREADS"])
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the CSV's layout, if not standard
+            X, y, *_ = bench.load_training_rows(args.csv, c, args.rows)  # as main.train has them
+    except data.InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    threads = machine.BlasThreads(c["THREADS"] if args.threads is None else args.threads)
     threads.begin()
     args.threads = threads.threads
     command = " ".join(["python benchmarks/parts.py", *argv])
@@ -569,8 +573,4 @@ def run(argv):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(run(sys.argv[1:]))
-    except data.InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run(sys.argv[1:]))
