@@ -549,7 +549,7 @@ def run(argv):
     print(row("date", time.strftime("%Y-%m-%d %H:%M %Z")))
     print()
     print(f"Compared in one run, interleaved over {args.rounds} rounds of {args.steps} calls "
-          f"(the CSV: {args.loads} child per way and round); medians, and in brackets the "
+          f"(the CSV: {args.loads} rounds of one child per way); medians, and in brackets the "
           "range of the per-round ratios.\n")
     print(row("figure", "ours", "measured", "alternative", "measured", "alternative / ours"))
     print(row("---", "---", "---:", "---", "---:", "---:"))
