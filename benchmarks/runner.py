@@ -18,16 +18,21 @@ sys.path.insert(0, ROOT)
 import runs  # after the path is set
 
 
-def run_main(args, runs_dir, quiet=True):
+def run_main(args, runs_dir, quiet=True, patch=None):
     """Run main.py with args into runs_dir; return (its run's folder, saved result, wall s).
 
-    With COMPARE, the folder is the comparison's and the result None. Raises
+    With COMPARE, the folder is the comparison's and the result None. patch,
+    Python statements run in the child before main.py (say, to change a
+    constant of utils for a study), or None. Raises
     subprocess.CalledProcessError if the run does not exit 0.
     """
+    main_py = os.path.join(ROOT, "main.py")
+    program = [main_py] if patch is None else [
+        "-c", (f"{patch}\nimport runpy, sys\nsys.argv[0] = {main_py!r}\n"
+               f"runpy.run_path({main_py!r}, run_name='__main__')")]
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args,
-                    f"--RUNS_DIR={runs_dir}"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL if quiet else None)
+    subprocess.run([sys.executable, *program, *args, f"--RUNS_DIR={runs_dir}"], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL if quiet else None)
     wall = time.perf_counter() - start
     folders = sorted(os.path.join(runs_dir, name) for name in os.listdir(runs_dir)
                      if os.path.isdir(os.path.join(runs_dir, name)))

@@ -1,0 +1,576 @@
+"""What each speed and memory choice of the trainer buys, against the alternative, in one run.
+
+    python benchmarks/parts.py                 # every speed and memory figure, train.csv (~2 min)
+    python benchmarks/parts.py --training      # and the trained networks' figures (~2 min more)
+    python benchmarks/parts.py --quick         # tiny sizes, for the smoke test (seconds)
+    python benchmarks/parts.py --quick --training --csv small.csv --seeds 0 --epochs 1
+    python benchmarks/parts.py --rounds 30 --reps 5000   # more repetitions, steadier medians
+
+Run from the project root. The README's *Performance* section quotes these
+figures. Each compares the project's own function (utils.py, data.py) with
+the alternative written below, on the default network of main.py
+([784, 256, 128, 64, 10], batch 128, momentum, float32) and rows of the CSV:
+
+  1. float32 against float64: utils.train_step on a batch already scaled,
+     the same functions on weights and batches of each dtype;
+  2. the momentum step: utils.train_step with utils.update (four in-place
+     passes) against the same step with textbook_update (v = mu v + g;
+     p -= lr v, new arrays), swapped in for utils.update; and the two
+     updates alone;
+  3. the 1-pixel shifts: data.random_shift (one flat gather) against
+     shift_by_indexing (fancy indexing of the padded batch), on a batch of
+     uint8 rows (both give the same images from the same generator: checked);
+  4. reading the CSV: data.load_csv (uint8, chunks of 10,000 rows, every
+     cell checked) against one pd.read_csv of the file, as uint8 and with
+     pandas' default int64; each in a child process of its own, whose peak
+     resident memory is Linux's VmHWM (/proc/self/status; getrusage's
+     ru_maxrss where there is none, which on Linux starts from the parent's
+     size at the fork; tracemalloc would miss the C parser's malloc'd
+     buffers), with the rise over its peak before reading, and its seconds;
+  5. one default training step, part by part: the batch's fetch, shift and
+     scaling, the 4 forward and 7 backward matrix products, bias + ReLU,
+     the loss, the backward's masks and sums, the update; each timed alone
+     with time.perf_counter on the operands of a real step (fresh copies
+     made untimed before each call), thousands of times, medians; beside
+     utils.train_step and one batch of utils.train_epoch, timed whole.
+
+Speed figures interleave the sides compared round by round (bench.py's
+time_interleaved, or one call of each part per round), so a burst of load
+from elsewhere on this shared machine falls on all alike; the ratio of
+medians is reported, with the range of the per-round ratios. With
+--training (benchmarks/runner.py's run_main, each a child `python main.py`):
+
+  6. the largest incoming-weight norm (a column of W) of any unit of each
+     layer of the default network, as saved (the kept epoch's weights);
+  7. BATCH_NORM = True with the running averages' momentum at 0.9
+     (utils.BN_MOMENTUM) and at 0.99 (Keras' default, patched into the
+     child only), per seed: the best validation accuracy of each.
+"""
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import bench  # beside this file: the machine's description, the interleaved timing
+import numpy as np
+import runner
+from bench import ROOT, data, machine, main, settings, utils
+
+QUICK = {"rows": 2000, "rounds": 2, "steps": 3, "reps": 20, "loads": 1}
+FULL = {"rows": None, "rounds": 30, "steps": 100, "reps": 5000, "loads": 3}
+SIZES = {"rows": "use only the first N rows of the CSV for the timings",
+         "rounds": "interleaved rounds of each comparison",
+         "steps": "training steps (or shifts, or updates) per side and round",
+         "reps": "timed calls of each part of the step",
+         "loads": "child processes reading the CSV, per way"}
+BN_MOMENTA = (0.9, 0.99)
+READS = {"data.load_csv": "uint8 in chunks of 10,000 rows, every cell checked",
+         "pd.read_csv, uint8": "one read of the whole file",
+         "pd.read_csv, int64": "one read, pandas' default dtype"}
+READ_CHILD = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[3])
+import numpy as np, pandas as pd
+import data
+
+def peak_kb():  # this process's own peak: ru_maxrss would carry the parent's size over the fork
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+path, how = sys.argv[1], sys.argv[2]
+before = peak_kb()
+start = time.perf_counter()
+if how == "data.load_csv":
+    X, y = data.load_csv(path, 9, report=lambda line: None)
+else:
+    X = pd.read_csv(path, dtype=np.uint8 if how.endswith("uint8") else None).to_numpy()
+seconds = time.perf_counter() - start
+print(before, peak_kb(), seconds)
+"""
+
+
+def parse_args(argv):
+    """The command-line options, with --quick's sizes filled in where not given."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    for name, file, what in (("csv", "train.csv", "the training CSV"),
+                             ("test-csv", "test.csv", "the test CSV of the --training runs")):
+        p.add_argument(f"--{name}", default=str(ROOT / file),
+                       help=f"{what} (default: {file} in the project root)")
+    p.add_argument("--quick", action="store_true", help="the tiny sizes below")
+    for name, text in SIZES.items():
+        p.add_argument(f"--{name}", type=int,
+                       help=f"{text} (default {FULL[name] or 'all'}, --quick {QUICK[name]})")
+    p.add_argument("--threads", type=int,
+                   help="BLAS threads (default: main.py's THREADS, 0: chosen from the load)")
+    p.add_argument("--training", action="store_true",
+                   help="also train: the default network's weight norms, and batch "
+                        "normalisation's momentum 0.9 against 0.99")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
+                   help="SEEDs of the batch normalisation runs (default: 0 1)")
+    p.add_argument("--epochs", type=int, help="EPOCHS of the --training runs (default main.py's)")
+    args = p.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    for name in ("rows", "rounds", "steps", "reps", "loads", "epochs", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f"--{name} must be at least 1")
+    return args
+
+
+# ----------------------------------------------------------------------------
+# the alternatives
+
+
+def textbook_update(params, grads, state, lr, optimiser="momentum", momentum=0.9, **_):
+    """The momentum step as textbooks write it: v = mu v + g; p -= lr v.
+
+    Each product makes a new array (mu v, then + g, then lr v), and the new
+    velocity replaces the old in state. For a constant lr it moves p as
+    utils.update does (whose velocity holds -lr v). Momentum only.
+    """
+    if optimiser != "momentum":
+        raise ValueError("textbook_update is the momentum step only")
+    state["step"] += 1
+    velocity = state["velocity"]
+    for l, (layer, layer_grads) in enumerate(zip(params, grads)):
+        new = []
+        for p, g, v in zip(layer, layer_grads, velocity[l]):
+            v = momentum * v + g
+            p -= lr * v
+            new.append(v)
+        velocity[l] = tuple(new)
+
+
+def shift_by_indexing(X, max_shift, rng):
+    """data.random_shift's shifts, taken by fancy indexing of the padded batch.
+
+    Draws the shifts as data.random_shift does, so the same generator state
+    gives the same images; the window of each image is picked by indexing
+    the (n, side + 2k, side + 2k) frame with three broadcast index arrays.
+    """
+    n, n_pixels = X.shape
+    side, k = math.isqrt(n_pixels), max_shift
+    padded = np.pad(X.reshape(n, side, side), ((0, 0), (k, k), (k, k)))
+    dy, dx = rng.integers(0, 2 * k + 1, size=(2, n))
+    grid = np.arange(side)
+    rows = dy[:, None, None] + grid[None, :, None]
+    cols = dx[:, None, None] + grid[None, None, :]
+    return padded[np.arange(n)[:, None, None], rows, cols].reshape(n, n_pixels)
+
+
+# ----------------------------------------------------------------------------
+# timing
+
+
+def interleaved(sides, args):
+    """Median seconds per call of each side, interleaved round by round.
+
+    sides -- a dict of name: function doing args.steps calls of that side.
+    Returns (medians, per-round ratios of each side to the first).
+    """
+    runs = {name: (lambda f=f: f() or "ok") for name, f in sides.items()}  # bench's statuses
+    timed = bench.time_interleaved(runs, args.rounds, 1, settle=0.0)
+    per_call = {name: [s / args.steps for s in seconds] for name, (seconds, _) in timed.items()}
+    first = next(iter(per_call))
+    ratios = {name: [a / b for a, b in zip(s, per_call[first])] for name, s in per_call.items()}
+    return {name: statistics.median(s) for name, s in per_call.items()}, ratios
+
+
+def stepper(c, X, y, args, dtype=np.float32, most=200):
+    """A function running args.steps steps of utils.train_step, as main.py's defaults would.
+
+    The weights are main.setup's, cast to dtype; the batches are the full
+    batches of a shuffled order of X's rows (the first `most` of them),
+    scaled to dtype beforehand and taken in turn, call after call; the
+    learning rate is LEARNING_RATE, constant. Returns (run, params, state).
+    """
+    rng = np.random.default_rng(c["SEED"])
+    params, _ = main.setup(c, len(X), rng)
+    params = [tuple(p.astype(dtype) for p in layer) for layer in params]
+    state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
+    full = [idx for idx in utils.batches(len(X), c["BATCH_SIZE"], rng)
+            if len(idx) == c["BATCH_SIZE"]][:most]
+    batches = [(utils.normalise(X[idx], dtype), y[idx]) for idx in full]
+    turn = [0]
+
+    def run():
+        for _ in range(args.steps):
+            Xb, yb = batches[turn[0] % len(batches)]
+            turn[0] += 1
+            utils.train_step(params, state, Xb, yb, c["LEARNING_RATE"], rng, **options)
+
+    return run, params, state
+
+
+def repeat(function, n, *arguments):
+    """A function calling function(*arguments) n times."""
+    def run():
+        for _ in range(n):
+            function(*arguments)
+    return run
+
+
+def with_update(run, update):
+    """run(), with utils.update replaced by update for its duration."""
+    def swapped():
+        original, utils.update = utils.update, update
+        try:
+            run()
+        finally:
+            utils.update = original
+    return swapped
+
+
+def compare_dtypes(c, X, y, args):
+    """Section 1: a train_step in float32 against one in float64."""
+    f32, _, _ = stepper(c, X, y, args, np.float32)
+    f64, _, _ = stepper(c, X, y, args, np.float64)
+    return interleaved({"float32": f32, "float64": f64}, args)
+
+
+def compare_momentum(c, X, y, args):
+    """Section 2: train_step with utils.update and with textbook_update; the updates alone."""
+    ours, params, state = stepper(c, X, y, args)
+    textbook, *_ = stepper(c, X, y, args)
+    steps = interleaved({"utils.update": ours, "textbook": with_update(textbook, textbook_update)},
+                        args)
+    grads = [tuple(np.full_like(p, 1e-3) for p in layer) for layer in params]
+    other = {**state, "velocity": [tuple(v.copy() for v in layer) for layer in state["velocity"]]}
+    # lr 1: utils.update scales the gradients in place, and they must not shrink call after call
+    alone = interleaved({
+        "utils.update": repeat(utils.update, args.steps, params, grads, state, 1.0, "momentum",
+                               c["MOMENTUM"]),
+        "textbook": repeat(textbook_update, args.steps, params, grads, other, 1.0, "momentum",
+                           c["MOMENTUM"])}, args)
+    return steps, alone
+
+
+def compare_shifts(c, X, args):
+    """Section 3: data.random_shift against shift_by_indexing, on one batch."""
+    batch, k = X[:c["BATCH_SIZE"]], max(1, c["MAX_SHIFT"])
+    same = np.array_equal(data.random_shift(batch, k, np.random.default_rng(1)),
+                          shift_by_indexing(batch, k, np.random.default_rng(1)))
+    if not same:
+        raise AssertionError("shift_by_indexing does not give data.random_shift's images")
+    rng = np.random.default_rng(2)
+    return interleaved({"data.random_shift": repeat(data.random_shift, args.steps, batch, k, rng),
+                        "indexing": repeat(shift_by_indexing, args.steps, batch, k, rng)}, args)
+
+
+def compare_reads(args):
+    """Section 4: each way of READS in child processes, interleaved; medians per way.
+
+    Returns {way: (peak MB, rise MB, seconds)}.
+    """
+    found = {way: [] for way in READS}
+    for _ in range(args.loads):
+        for way in READS:
+            done = subprocess.run([sys.executable, "-c", READ_CHILD, args.csv, way, str(ROOT)],
+                                  capture_output=True, text=True, check=True, timeout=600)
+            before, peak, seconds = done.stdout.split()
+            found[way].append((int(peak) / 1024, (int(peak) - int(before)) / 1024,
+                               float(seconds)))
+    return {way: tuple(statistics.median(x) for x in zip(*rows)) for way, rows in found.items()}
+
+
+# ----------------------------------------------------------------------------
+# the step, part by part
+
+
+def step_parts(c, X, y):
+    """The parts of one default training step: name: (prepare, run), in the step's order.
+
+    Each run does one part on the operands of a real step (forward and
+    backward of main.setup's network on a shuffled batch); prepare, untimed,
+    gives it fresh inputs where the part overwrites them.
+    """
+    rng = np.random.default_rng(c["SEED"])
+    params, _ = main.setup(c, len(X), rng)
+    state = utils.init_state(params, c["OPTIMISER"])
+    idx = rng.permutation(len(X))[:c["BATCH_SIZE"]]
+    fetched = X[idx]
+    shifted = data.augmentation(c)(fetched, rng) if data.augmentation(c) else fetched
+    scaled, labels = utils.normalise(shifted), y[idx]
+    weights = [layer[0] for layer in params]
+    Z, cache = utils.forward(params, scaled)
+    inputs, acts = cache[0], cache[1]
+    products = [A @ W for A, W in zip(inputs, weights)]  # before the bias: Z's first form
+    logits = Z.copy()
+    _, dZ_out = utils.softmax_cross_entropy(Z.copy(), labels)
+    grads = utils.backward(params, cache, dZ_out.copy())
+    deltas = [dZ_out @ weights[-1].T]  # dA of each hidden layer, from the top, before its mask
+    dZs = [dZ_out]
+    for l in range(len(params) - 1, 0, -1):
+        dZ = deltas[-1] * utils.relu_grad(acts[l - 1])
+        dZs.insert(0, dZ)
+        if l > 1:
+            deltas.append(dZ @ weights[l - 1].T)
+    deltas.reverse()  # deltas[l] belongs to hidden layer l, as acts[l]
+    work = {}
+
+    def fresh(sources):
+        return lambda: work.update(buffers=[s.copy() for s in sources])
+
+    def bias_relu():
+        for l, (Z, layer) in enumerate(zip(work["buffers"], params)):
+            Z += layer[1]
+            if l < len(params) - 1:
+                utils.relu(Z)
+
+    def loss():
+        Z = work["buffers"][0]
+        int(np.count_nonzero(Z.argmax(axis=1) == labels))
+        utils.softmax_cross_entropy(Z, labels)
+
+    def masks_sums():
+        for dZ in dZs:
+            dZ.sum(axis=0)
+        for dA, A in zip(work["buffers"], acts):
+            dA *= utils.relu_grad(A)
+
+    def forward_products():
+        for A, W in zip(inputs, weights):
+            A @ W
+
+    def backward_products():
+        for l in range(len(params) - 1, -1, -1):
+            inputs[l].T @ dZs[l]
+            if l:
+                dZs[l] @ weights[l].T
+
+    def update():
+        utils.update(params, work["buffers"], state, c["LEARNING_RATE"], c["OPTIMISER"],
+                     c["MOMENTUM"])
+
+    def nothing():
+        return None
+
+    grad_copies = [tuple(g.copy() for g in layer) for layer in grads]
+    augment = data.augmentation(c)
+    shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment(fetched, rng))}
+    return {
+        "fetch the batch (X[idx], uint8)": (nothing, lambda: X[idx]),
+        **(shift if augment else {}),
+        "scale it (utils.normalise)": (nothing, lambda: utils.normalise(shifted)),
+        "forward matrix products (4)": (nothing, forward_products),
+        "bias + ReLU": (fresh(products), bias_relu),
+        "loss, its gradient and the correct count": (fresh([logits]), loss),
+        "backward matrix products (7)": (nothing, backward_products),
+        "backward masks and sums": (fresh(deltas), masks_sums),
+        "update (utils.update, momentum)": (
+            lambda: work.update(buffers=[tuple(g.copy() for g in layer)
+                                         for layer in grad_copies]), update),
+    }
+
+
+def time_parts(c, X, y, args):
+    """Section 5: median microseconds of each part, of train_step and of a train_epoch batch."""
+    parts = step_parts(c, X, y)
+    run, _, _ = stepper(c, X, y, argparse.Namespace(steps=1))  # one step a call, batch by batch
+    parts["utils.train_step, whole (a scaled batch)"] = (lambda: None, run)
+    seconds = {name: [] for name in parts}
+    for _ in range(args.reps):
+        for name, (prepare, part) in parts.items():
+            prepare()
+            start = time.perf_counter()
+            part()
+            seconds[name].append(time.perf_counter() - start)
+    us = {name: 1e6 * statistics.median(s) for name, s in seconds.items()}
+    rng = np.random.default_rng(c["SEED"])
+    params, lr_at = main.setup(c, len(X), rng)
+    state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
+    n_batches = min(20, len(X) // c["BATCH_SIZE"])
+    rows = n_batches * c["BATCH_SIZE"]
+    epoch = []
+    for _ in range(max(args.rounds, 3)):
+        start = time.perf_counter()
+        utils.train_epoch(params, state, X[:rows], y[:rows], c["BATCH_SIZE"], rng, lr_at,
+                          data.augmentation(c), **options)
+        epoch.append((time.perf_counter() - start) / n_batches)
+    us[f"one batch of utils.train_epoch (of {n_batches}), whole"] = 1e6 * statistics.median(epoch)
+    return us
+
+
+# ----------------------------------------------------------------------------
+# training runs
+
+
+def norms_of_default(args):
+    """Section 6: the default network's largest column norm of W, layer by layer."""
+    with tempfile.TemporaryDirectory(prefix="parts-") as folder:
+        _, result, _ = runner.run_main(training_args(args), folder)
+    return [float(np.sqrt((layer[0] * layer[0]).sum(axis=0)).max()) for layer in result["params"]]
+
+
+def training_args(args, *more):
+    """main.py's command-line arguments of a --training run."""
+    extra = [f"--EPOCHS={args.epochs}"] if args.epochs else []
+    return [f"--TRAIN_CSV={args.csv}", f"--TEST_CSV={args.test_csv}",
+            f"--THREADS={args.threads}", *extra, *more]
+
+
+def bn_momenta(args):
+    """Section 7: {(seed, momentum): (best validation accuracy, test accuracy)} with BATCH_NORM.
+
+    Momentum 0.9 is utils.BN_MOMENTUM as it is; another value is set in the
+    child only, as update_stats' default (which train_step uses).
+    """
+    found = {}
+    for seed in args.seeds:
+        for momentum in BN_MOMENTA:
+            patch = ("import utils\n"
+                     "assert utils.update_stats.__defaults__ == (utils.BN_MOMENTUM,)\n"
+                     f"utils.BN_MOMENTUM = {momentum!r}\n"
+                     f"utils.update_stats.__defaults__ = ({momentum!r},)\n")
+            with tempfile.TemporaryDirectory(prefix="parts-") as folder:
+                _, result, _ = runner.run_main(
+                    training_args(args, "--BATCH_NORM", f"--SEED={seed}"), folder,
+                    patch=None if momentum == utils.BN_MOMENTUM else patch)
+            found[seed, momentum] = (max(result["history"]["val_acc"]), result["test_accuracy"])
+    return found
+
+
+# ----------------------------------------------------------------------------
+# the report
+
+
+def row(*cells):
+    """One Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def ratio_cell(medians, ratios, ours, other):
+    """other / ours as 'N.NNx', with the range of the per-round ratios (ours timed first)."""
+    per_round = ratios[other]
+    return (f"**{medians[other] / medians[ours]:.2f}x** "
+            f"({min(per_round):.2f}-{max(per_round):.2f})")
+
+
+def comparison_rows(dtypes, momentum, shifts, reads):
+    """The rows of the comparisons' table."""
+    m, r = dtypes
+    yield row("training step (`utils.train_step`, batch 128, scaled)", "float32",
+              f"{1e6 * m['float32']:.0f} us", "float64", f"{1e6 * m['float64']:.0f} us",
+              ratio_cell(m, r, "float32", "float64"))
+    for what, (m, r) in zip(("training step, momentum", "the update alone, momentum"), momentum):
+        yield row(what, "`utils.update` (4 in-place passes)", f"{1e6 * m['utils.update']:.0f} us",
+                  "textbook `v = mu v + g; p -= lr v`", f"{1e6 * m['textbook']:.0f} us",
+                  ratio_cell(m, r, "utils.update", "textbook"))
+    m, r = shifts
+    yield row("shifts of up to 1 pixel, 128 uint8 rows", "`data.random_shift` (flat gather)",
+              f"{1e6 * m['data.random_shift']:.0f} us", "fancy indexing of the padded batch",
+              f"{1e6 * m['indexing']:.0f} us", ratio_cell(m, r, "data.random_shift", "indexing"))
+    ours = reads["data.load_csv"]
+    for way in list(READS)[1:]:
+        other = reads[way]
+        yield row("reading the CSV: peak RSS of a child (rise over its start)", "`data.load_csv`",
+                  f"{ours[0]:.0f} MB (+{ours[1]:.0f} MB)", f"`{way}` ({READS[way]})",
+                  f"{other[0]:.0f} MB (+{other[1]:.0f} MB)",
+                  f"{other[1] / ours[1]:.2f}x the rise" if ours[1] > 0 else "-")
+        yield row("reading the CSV: seconds", "`data.load_csv`", f"{ours[2]:.2f} s",
+                  f"`{way}`", f"{other[2]:.2f} s", f"{other[2] / ours[2]:.2f}x")
+
+
+def part_rows(us):
+    """The rows of the step's table: each part's microseconds and share of the whole step."""
+    whole = next(v for k, v in us.items() if k.startswith("one batch of utils.train_epoch"))
+    summed = 0.0
+    for name, value in us.items():
+        part = "whole" not in name
+        summed += value if part else 0.0
+        yield row(name, f"{value:.0f}", f"{value / whole:.0%}")
+    products = sum(v for k, v in us.items() if "matrix products" in k)
+    yield row("sum of the parts above", f"{summed:.0f}", f"{summed / whole:.0%}")
+    yield row("of which the 11 matrix products", f"{products:.0f}", f"{products / whole:.0%}")
+
+
+def training_rows(norms, bn):
+    """The rows of the --training table."""
+    yield row("largest incoming-weight norm of a unit, default network, per layer",
+              ", ".join(f"{n:.2f}" for n in norms), f"largest {max(norms):.2f}")
+    for seed in sorted({s for s, _ in bn}):
+        cells = [f"{bn[seed, m][0]:.2%} (test {bn[seed, m][1]:.2%})" for m in BN_MOMENTA]
+        gap = 100 * (bn[seed, BN_MOMENTA[1]][0] - bn[seed, BN_MOMENTA[0]][0])
+        yield row(f"BATCH_NORM, best validation accuracy, SEED={seed}: momentum "
+                  f"{BN_MOMENTA[0]} / {BN_MOMENTA[1]}", " / ".join(cells),
+                  f"{gap:+.2f} points")
+
+
+def run(argv):
+    """Measure everything asked for and print the tables; returns the exit code."""
+    args = parse_args(argv)
+    c = bench.default_config()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the CSV's layout, if not standard
+            X, y, *_ = bench.load_training_rows(args.csv, c, args.rows)  # as main.train has them
+    except data.InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    threads = machine.BlasThreads(c["THREADS"] if args.threads is None else args.threads)
+    threads.begin()
+    args.threads = threads.threads
+    command = " ".join(["python benchmarks/parts.py", *argv])
+    print(f"command       {command}")
+    print("\n".join(bench.machine_lines()))
+    print(f"              {threads.describe()}; {len(X)} training rows of {args.csv} "
+          f"(VAL_FRACTION held out)\n", flush=True)
+    started = time.perf_counter()
+    try:
+        dtypes = compare_dtypes(c, X, y, args)
+        momentum = compare_momentum(c, X, y, args)
+        shifts = compare_shifts(c, X, args)
+        us = time_parts(c, X, y, args)
+    finally:
+        threads.end()
+    reads = compare_reads(args)
+    pin = os.environ.get("OPENBLAS_CORETYPE") or "not set"
+    blas = bench.blas_pools()
+    print(row("run", "value"))
+    print(row("---", "---"))
+    print(row("command", f"`{command}`"))
+    print(row("machine", f"{bench.cpu_model()}, {bench.usable_cpus()} cores"))
+    print(row("NumPy, BLAS", f"NumPy {np.__version__}, "
+              + (f"{blas[0]['internal_api']} {blas[0]['version']} kernel "
+                 f"{blas[0].get('architecture')}" if blas else "no BLAS found")
+              + f", {args.threads} threads"))
+    print(row("OPENBLAS_CORETYPE", pin))
+    print(row("date", time.strftime("%Y-%m-%d %H:%M %Z")))
+    print()
+    print(f"Compared in one run, interleaved over {args.rounds} rounds of {args.steps} calls "
+          f"(the CSV: {args.loads} rounds of one child per way); medians, and in brackets the "
+          "range of the per-round ratios.\n")
+    print(row("figure", "ours", "measured", "alternative", "measured", "alternative / ours"))
+    print(row("---", "---", "---:", "---", "---:", "---:"))
+    print("\n".join(comparison_rows(dtypes, momentum, shifts, reads)))
+    print(f"\nOne default training step, each part timed alone {args.reps} times "
+          "(time.perf_counter, medians):\n")
+    print(row("part", "us", "share of a train_epoch batch"))
+    print(row("---", "---:", "---:"))
+    print("\n".join(part_rows(us)))
+    print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+    if args.training:
+        started = time.perf_counter()
+        norms, bn = norms_of_default(args), bn_momenta(args)
+        print(f"\nTrained networks (`python main.py`, on {args.threads} BLAS threads"
+              + (f", EPOCHS={args.epochs}" if args.epochs else "") + "):\n")
+        print(row("figure", "measured", "summary"))
+        print(row("---", "---:", "---:"))
+        print("\n".join(training_rows(norms, bn)))
+        print(f"\n(trained in {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

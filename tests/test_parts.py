@@ -1,0 +1,108 @@
+"""Smoke test of benchmarks/parts.py: a tiny run prints every row of its tables; its
+alternatives do the same work as the project's functions they are timed against.
+
+No test asserts a timing: only that each figure is there, as a number.
+"""
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import data
+import utils
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN_CSV = ROOT / "train.csv"
+PARTS = ROOT / "benchmarks" / "parts.py"
+
+
+def load_parts():
+    """benchmarks/parts.py as a module (it imports bench and runner from beside it)."""
+    if str(PARTS.parent) not in sys.path:
+        sys.path.insert(0, str(PARTS.parent))
+    spec = importlib.util.spec_from_file_location("parts", PARTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+parts = load_parts()
+NUMBER = r"[0-9][0-9.,]*"
+
+
+def test_textbook_update_moves_the_weights_as_utils_update_does():
+    """At a constant learning rate the two momentum steps give the same weights, step by step."""
+    rng = np.random.default_rng(0)
+    params = utils.init_params([6, 5, 3], rng, dtype=np.float64)
+    other = utils.copy_params(params)
+    state, other_state = utils.init_state(params), utils.init_state(other)
+    for _ in range(4):
+        grads = [tuple(rng.standard_normal(p.shape) for p in layer) for layer in params]
+        utils.update(params, utils.copy_params(grads), state, 0.1, "momentum", 0.9)
+        parts.textbook_update(other, grads, other_state, 0.1, "momentum", 0.9)
+        for layer, twin in zip(params, other):
+            for p, q in zip(layer, twin):
+                np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
+    assert state["step"] == other_state["step"] == 4
+    with pytest.raises(ValueError):
+        parts.textbook_update(other, grads, other_state, 0.1, "adam")
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_shift_by_indexing_gives_random_shifts_images(k):
+    """The same generator state gives the same shifted images both ways, uint8 and float."""
+    X = np.random.default_rng(k).integers(0, 256, size=(50, 784), dtype=np.uint8)
+    for batch in (X, X.astype(np.float32)):
+        ours = data.random_shift(batch, k, np.random.default_rng(7))
+        theirs = parts.shift_by_indexing(batch, k, np.random.default_rng(7))
+        assert theirs.dtype == ours.dtype and theirs.shape == ours.shape
+        np.testing.assert_array_equal(theirs, ours)
+    assert not np.array_equal(ours, X)  # some image did move
+
+
+@pytest.mark.skipif(not TRAIN_CSV.exists(), reason="needs train.csv in the project root")
+def test_quick_run_prints_every_row(tmp_path):
+    """--quick --training on 1000 rows exits 0 and prints each table with every row filled in."""
+    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:1501]
+    small, small_test = tmp_path / "small.csv", tmp_path / "small_test.csv"
+    small.write_text("".join(lines[:1001]), encoding="utf-8")
+    small_test.write_text(lines[0] + "".join(lines[1001:]), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(PARTS), "--quick", "--training", "--csv", str(small),
+         "--test-csv", str(small_test), "--seeds", "0", "--epochs", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for name in ("command", "machine", "NumPy, BLAS", "OPENBLAS_CORETYPE", "date"):
+        assert re.search(rf"^\| {re.escape(name)} \| .+ \|$", out, re.MULTILINE), (name, out)
+    us, x = rf"{NUMBER} us", rf"\*\*{NUMBER}x\*\* \({NUMBER}-{NUMBER}\)"
+    expected = [
+        rf"training step .* \| float32 \| {us} \| float64 \| {us} \| {x}",
+        rf"training step, momentum \| .* \| {us} \| textbook .* \| {us} \| {x}",
+        rf"the update alone, momentum \| .* \| {us} \| textbook .* \| {us} \| {x}",
+        rf"shifts of up to 1 pixel.* \| {us} \| fancy indexing .* \| {us} \| {x}",
+    ]
+    for way in ("uint8", "int64"):
+        expected += [
+            (rf"reading the CSV: peak RSS .* \| {NUMBER} MB \(\+{NUMBER} MB\) \| `pd.read_csv, {way}` .* \| "
+            rf"{NUMBER} MB \(\+{NUMBER} MB\) \| ({NUMBER}x the rise|-)"),
+            (rf"reading the CSV: seconds \| `data.load_csv` \| {NUMBER} s \| "
+            rf"`pd.read_csv, {way}` \| {NUMBER} s \| {NUMBER}x")]
+    for name in ("fetch the batch", "shift it", "scale it", "forward matrix products (4)",
+                 "bias + ReLU", "loss, its gradient", "backward matrix products (7)",
+                 "backward masks and sums", "update (utils.update", "utils.train_step, whole",
+                 "one batch of utils.train_epoch", "sum of the parts above",
+                 "of which the 11 matrix products"):
+        expected.append(rf"{re.escape(name)}.* \| {NUMBER} \| {NUMBER}%")
+    expected += [(rf"largest incoming-weight norm .* \| ({NUMBER}, ){{3}}{NUMBER} \| largest "
+                 rf"{NUMBER}"),
+                 (rf"BATCH_NORM, best validation accuracy, SEED=0: momentum 0.9 / 0.99 \| "
+                 rf"{NUMBER}% \(test {NUMBER}%\) / {NUMBER}% \(test {NUMBER}%\) \| "
+                 rf"[+-]{NUMBER} points")]
+    for pattern in expected:
+        assert re.search(rf"^\| {pattern} \|$", out, re.MULTILINE), (pattern, out)
