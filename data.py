@@ -858,12 +858,13 @@ def load_data(c, entries, rng):
                                                          (c["TEST_CSV"], X_test))}
     unlike = len({kind for kind, _ in looks.values()}) > 1  # the files are unlike each other
     for path, (kind, phrase) in looks.items():
-        if kind and unlike:
-            print(f"warning: {path}: {phrase}; the other file's are not: a network "
-                  "trained on one reads the other poorly")
-        elif kind == "light" and path == c["TRAIN_CSV"]:  # measured: 11.7% (10,000 rows, 5 epochs)
-            print(f"warning: {path}: {phrase}; on pixels that are mostly 1 after scaling, "
-                  "the first steps kill most ReLU units and the network may not learn at all")
+        if kind == "light" and path == c["TRAIN_CSV"]:  # measured: 11.7% (10,000 rows, 5 epochs)
+            phrase += ("; on pixels that are mostly 1 after scaling, the first steps kill most "
+                       "ReLU units and the network may not learn at all")
+        if kind:
+            print(f"warning: {path}: {phrase}" + ("; the other file's are not: a network "
+                                                  "trained on one reads the other poorly"
+                                                  if unlike else ""))
     side = math.isqrt(X.shape[1])
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "

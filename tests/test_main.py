@@ -492,24 +492,21 @@ def test_a_test_file_that_repeats_training_rows_or_differs_in_kind_is_warned_of(
         return run_in_process(tmp_path, ["--LAYERS=[784,16,10]", "--EPOCHS=1",
                                          f"--RUNS_DIR={tmp_path / 'runs'}", *args], monkeypatch)
 
-    same = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist['train']}")
+    same = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist['train']}",
+               "--LAYERS=[784,16,12]", "--MAX_SHIFT=15")
     assert same.returncode == 0, same.stderr
     assert (f"warning: {mnist['train']}: 1500 of its 1500 rows are also in {mnist['train']}: "
             "the test accuracy will measure memory") in same.stdout
-    odd = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={inverted}")
+    assert ("warning: LAYERS[-1] = 12, but the labels of " in same.stdout
+            and "go up to 9: 2 output(s) can never be the right answer" in same.stdout)
+    assert "warning: MAX_SHIFT = 15: a shift of half the image (14 pixels)" in same.stdout
+    odd = run(f"--TRAIN_CSV={inverted}", f"--TEST_CSV={mnist['test']}")
     assert odd.returncode == 0, odd.stderr
-    assert f"warning: {inverted}: its background is light (median pixel 255)" in odd.stdout
-    assert "also in" not in odd.stdout
-    both = run(f"--TRAIN_CSV={inverted}", f"--TEST_CSV={inverted}")
-    assert both.returncode == 0, both.stderr
-    assert f"warning: {inverted}: its background is light" in both.stdout
-    assert "the network may not learn at all" in both.stdout
-    wide = run(f"--TRAIN_CSV={mnist['train']}", f"--TEST_CSV={mnist['test']}",
-               "--LAYERS=[784,16,12]", "--MAX_SHIFT=15")
-    assert wide.returncode == 0, wide.stderr
-    assert ("warning: LAYERS[-1] = 12, but the labels of " in wide.stdout
-            and "go up to 9: 2 output(s) can never be the right answer" in wide.stdout)
-    assert "warning: MAX_SHIFT = 15: a shift of half the image (14 pixels)" in wide.stdout
+    warning = [line for line in odd.stdout.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and warning[0].startswith(
+        f"warning: {inverted}: its background is light (median pixel 255)"), odd.stdout
+    assert "the network may not learn at all" in warning[0]
+    assert "the other file's are not" in warning[0] and "also in" not in odd.stdout
 
 
 @pytest.mark.parametrize("overrides", [
@@ -752,16 +749,17 @@ def test_predict_a_png_prints_the_three_likeliest_digits(tmp_path, weights, digi
     assert_small_png(picture)
 
 
-def test_predict_says_the_weights_file_defines_the_network(tmp_path, weights, digit_png):
-    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
-                     "--LAYERS=[784,64,10]", "--ACTIVATION=tanh")
+def test_predict_says_the_weights_file_defines_the_network(tmp_path, weights, digit_png,
+                                                           monkeypatch):
+    result = run_in_process(tmp_path, [f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
+                                       "--LAYERS=[784,64,10]", "--ACTIVATION=tanh"], monkeypatch)
     assert result.returncode == 0, result.stderr
     notes = result.stderr.splitlines()
     assert f"note: LAYERS=[784, 64, 10] ignored: {weights} holds a network with " \
            "LAYERS=[784, 16, 10]" in notes, result.stderr
     assert any(n.startswith("note: ACTIVATION='tanh' ignored") for n in notes), result.stderr
-    same = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
-                   "--LAYERS=[784,16,10]")
+    same = run_in_process(tmp_path, [f"--PREDICT={digit_png}", f"--WEIGHTS={weights}",
+                                     "--LAYERS=[784,16,10]"], monkeypatch)
     assert same.returncode == 0 and "note:" not in same.stderr, same.stderr
 
 
@@ -781,14 +779,14 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     assert "accuracy on" in result.stdout  # the CSV has labels
 
 
-def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist):
+def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist, monkeypatch):
     """A second part of a Kaggle test file numbers its images from 28001 in an ImageId
     column: the predictions carry those ids, not 1, 2, 3."""
     lines = mnist["unlabeled"].read_text(encoding="utf-8").splitlines()[:26]
     part = tmp_path / "part2.csv"
     part.write_text("\n".join([f"ImageId,{lines[0]}"] + [
         f"{28001 + i},{row}" for i, row in enumerate(lines[1:])]) + "\n", encoding="utf-8")
-    result = run_cli(tmp_path, f"--PREDICT={part}", f"--WEIGHTS={weights}")
+    result = run_in_process(tmp_path, [f"--PREDICT={part}", f"--WEIGHTS={weights}"], monkeypatch)
     assert result.returncode == 0, result.stderr
     written = (weights.parent / "predictions-part2.csv").read_text().splitlines()
     assert written[0] == "ImageId,Label"
@@ -796,11 +794,12 @@ def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist):
 
 
 def test_predictions_of_two_inputs_of_one_name_never_replace_each_other(tmp_path, weights,
-                                                                         mnist):
+                                                                         mnist, monkeypatch):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         head_lines(mnist["test"], tmp_path / folder / "test.csv", 10 + (folder == "b"))
-        result = run_cli(tmp_path, f"--PREDICT={folder}/test.csv", f"--WEIGHTS={weights}")
+        result = run_in_process(tmp_path, [f"--PREDICT={folder}/test.csv",
+                                           f"--WEIGHTS={weights}"], monkeypatch)
         assert result.returncode == 0, result.stderr
     outputs = sorted(weights.parent.glob("predictions-test*.csv"))
     assert [len(p.read_text().splitlines()) for p in outputs] in ([11, 12], [12, 11])
