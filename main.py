@@ -123,7 +123,7 @@ def main(argv):
     folders = [runs.run_folder(config, DEFAULTS) for _, config in entries]
     plans = [runs.resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
              for (_, config), (folder, _) in zip(entries, folders)]
-    if not any(a.startswith("--RESUME") for a in argv):  # neither asked to resume nor not to
+    if not c["RESUME"] and not any(a.startswith("--RESUME") for a in argv):  # nor said not to
         runs.refuse_to_replace_checkpoints([folder for folder, _ in folders])
     if plans[0] and plans == [("finished", plans[0][1])]:
         print(f"{folders[0][0]}: this run finished (test accuracy "
