@@ -265,8 +265,10 @@ def setup(c, n_train, rng):
     """A run's starting weights, with BATCH_NORM (W, gamma, beta) for each hidden layer, and
     its learning rate per step, lr_at(step), from the settings."""
     init = c["INIT"] or utils.default_init(c["ACTIVATION"])
+    smallest = 2 if c["BATCH_NORM"] else 1  # train_epoch skips a last batch of one BN row
+    steps = n_train // c["BATCH_SIZE"] + (n_train % c["BATCH_SIZE"] >= smallest)
     return (utils.init_params(c["LAYERS"], rng, init, batch_norm=c["BATCH_NORM"]),
-            settings.schedule(c, math.ceil(n_train / c["BATCH_SIZE"])))
+            settings.schedule(c, steps))
 
 
 def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=None,

@@ -215,3 +215,15 @@ def test_a_constant_edited_in_main_py_is_checked_like_an_override(edit, message)
 def test_an_int_edited_into_a_float_constant_is_taken():
     c = settings.configure(dict(main.DEFAULTS, LEARNING_RATE=1), [])
     assert c["LEARNING_RATE"] == 1.0 and isinstance(c["LEARNING_RATE"], float)
+
+
+def test_the_schedule_counts_the_steps_batch_normalisation_takes():
+    """257 rows in batches of 128: the last batch of one row is skipped with batch
+    normalisation, so an epoch is 2 steps, and the cosine ends near 0 at step 7 of 8."""
+    import numpy as np
+
+    c = dict(main.DEFAULTS, LAYERS=[4, 3, 2], BATCH_NORM=True, EPOCHS=4)
+    _, lr_at = main.setup(c, 257, np.random.default_rng(0))
+    assert lr_at(7) < 0.05 * c["LEARNING_RATE"]
+    _, lr_at = main.setup(dict(c, BATCH_NORM=False), 257, np.random.default_rng(0))
+    assert lr_at(11) < 0.05 * c["LEARNING_RATE"] < lr_at(7)  # 3 steps an epoch without

@@ -721,3 +721,31 @@ def test_confusion_matrix_sums_to_rows_and_its_trace_is_the_accuracy(n, k, seed)
     assert np.trace(C) / n == pytest.approx(utils.accuracy(Z, y), abs=1e-12)
     np.testing.assert_array_equal(C.sum(axis=1), np.bincount(y, minlength=k))
     np.testing.assert_array_equal(C.sum(axis=0), np.bincount(pred, minlength=k))
+
+
+def test_batch_norm_in_evaluation_is_the_formula_worked_by_hand():
+    """Evaluation: (Z - running mean) / sqrt(running var + eps) * gamma + beta, eps included
+    (a unit whose running variance is 0 stays finite)."""
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((5, 3))
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    mean, var = rng.standard_normal(3), np.array([0.5, 2.0, 0.0])
+    expected = (Z - mean) / np.sqrt(var + utils.BN_EPS) * gamma + beta
+    Y, norm = utils.batch_norm(Z.copy(), gamma, beta, running=(mean, var))
+    assert norm is None and np.isfinite(Y).all()
+    np.testing.assert_allclose(Y, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("init", "variance"), [("he", lambda n_in, n_out: 2 / n_in),
+                                                ("glorot", lambda n_in, n_out: 2 / (n_in + n_out))])
+def test_initial_weights_have_the_variance_of_their_method(init, variance):
+    """He et al. 2015: 2 / inputs; Glorot and Bengio 2010: 2 / (inputs + outputs); biases 0."""
+    (W, b), = utils.init_params([1000, 400], np.random.default_rng(1), init, dtype=np.float64)
+    assert W.var() == pytest.approx(variance(1000, 400), rel=0.02)  # 400,000 draws: ~0.2%
+    assert abs(W.mean()) < 1e-3 and not b.any()
+
+
+def test_normalise_maps_0_to_255_onto_0_to_1():
+    X = np.array([[0, 51, 255]], dtype=np.uint8)
+    np.testing.assert_allclose(utils.normalise(X), [[0.0, 0.2, 1.0]], rtol=1e-7)
+    assert utils.normalise(X).dtype == np.float32
