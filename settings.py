@@ -341,8 +341,13 @@ def check(c):
          "entries of COMPARE are runs of their own, named after their settings: drop NAME")
     need(len(c["NAME"]) <= 100, f"NAME = {c['NAME'][:20]!r}...: at most 100 characters "
                                  "(it names the run's folder)")
-    need(0 <= c["WARMUP_EPOCHS"] <= c["EPOCHS"],
-         f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: must be in [0, EPOCHS]")
+    need(0 <= c["WARMUP_EPOCHS"] < c["EPOCHS"] or c["WARMUP_EPOCHS"] == 0,
+         f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: must be in [0, EPOCHS) (a warm-up as long "
+         "as the run leaves the schedule no step)")
+    need(c["SCHEDULE"] != "step" or c["WARMUP_EPOCHS"] <= c["STEP_EPOCHS"],
+         f"WARMUP_EPOCHS = {c['WARMUP_EPOCHS']}: with SCHEDULE=\"step\" at most STEP_EPOCHS "
+         f"({c['STEP_EPOCHS']}): the warm-up ramps to the peak rate, so it must end before "
+         "the first drop")
     need(c["STEP_EPOCHS"] >= 1, f"STEP_EPOCHS = {c['STEP_EPOCHS']}: must be at least 1")
     need(0 < c["STEP_GAMMA"] <= 1, f"STEP_GAMMA = {c['STEP_GAMMA']}: must be in (0, 1]")
     need(c["ACTIVATION"] in ACTIVATIONS,
