@@ -285,8 +285,10 @@ def diagnose(records, activation="relu", batch_norm=False):
         leaky = "" if activation == "leaky_relu" else 'ACTIVATION="leaky_relu"'
         shares = _and(f"{share:.0%}" for _, share in dead)
         lines.append(f"{_layers(l for l, _ in dead)}: {shares} of the units are dead (never "
-                     f"active on the {last['rows']} probe rows), and a dead unit no longer "
-                     "learns; see layers.png and activations.png; "
+                     f"active on the {last['rows']} probe rows), and "
+                     + ("such a unit learns at the leak's 1% of the rate only"
+                        if activation == "leaky_relu" else "a dead unit no longer learns")
+                     + "; see layers.png and activations.png; "
                      + _try("a lower LEARNING_RATE", leaky, bn))
     saturated = [(l + 1, share) for l, share in enumerate(last["saturated"] or [])
                  if share > MOSTLY]
