@@ -1299,3 +1299,22 @@ def test_running_out_of_memory_is_one_line_exit_5_leaving_no_empty_folder(tmp_pa
     monkeypatch.undo()
     again = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
     assert again.returncode == 0 and "holds an earlier run" not in again.stdout, again
+
+
+@pytest.mark.parametrize(("scores", "kept"), [
+    ([(0.5, 0.90), (0.5, 0.90), (0.5, 0.90)], 1),  # a tie keeps the earlier epoch
+    ([(0.6, 0.90), (0.4, 0.90), (0.5, 0.90)], 2),  # equal accuracy: the lower loss wins
+    ([(0.3, 0.80), (0.9, 0.95), (0.2, 0.90)], 2),  # the higher accuracy wins over any loss
+])
+def test_the_kept_epoch_is_the_best_validation_accuracy_then_loss(mnist_small, monkeypatch,
+                                                                  scores, kept):
+    """The kept weights are those of the best validation accuracy, ties broken by the lower
+    validation loss, exact ties by the earlier epoch (validation figures faked here)."""
+    X, y = mnist_small
+    given = iter(scores)
+    monkeypatch.setattr(utils, "evaluate", lambda *args, **kwargs: next(given))
+    c = dict(main.DEFAULTS, LAYERS=[784, 8, 10], EPOCHS=3, THREADS=1)
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = main.train(c, X[:300], y[:300], X[300:400], y[300:400],
+                            np.random.default_rng(0))
+    assert result["best_epoch"] == kept
