@@ -78,6 +78,14 @@ class Crash(BaseException):
     """Stands for the process dying (kill -9, a power cut) in the middle of training."""
 
 
+def crashed_at_epoch(monkeypatch, n, args):
+    """Run main.main(args) in this process, dying at the n-th epoch as a killed process would."""
+    with monkeypatch.context() as patch:
+        crash_at_epoch(patch, n)
+        with pytest.raises(Crash):
+            run_main(args)
+
+
 def crash_at_epoch(monkeypatch, n):
     """Make the n-th call of utils.train_epoch die, as the process would."""
     real, calls = utils.train_epoch, []
@@ -131,10 +139,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(small, tmp_path):
 def test_resume_carries_every_state(small, tmp_path, monkeypatch, extra):
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"
     assert run_main(args_for(small, straight, *extra))[0] == 0
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 3)
-        with pytest.raises(Crash):
-            run_main(args_for(small, crashed, *extra))
+    crashed_at_epoch(monkeypatch, 3, args_for(small, crashed, *extra))
     status, out = run_main(args_for(small, crashed, *extra, "--RESUME"))
     assert status == 0 and re.search(r"^resuming .* at epoch [23] of 4$", out, re.MULTILINE), out
     assert_same_run(saved(straight), saved(crashed))
@@ -181,10 +186,7 @@ def test_resume_without_a_checkpoint_names_the_nearest_run(small, tmp_path):
 
 
 def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 2)
-        with pytest.raises(Crash):
-            run_main(args_for(small, tmp_path, "--NAME=mine"))
+    crashed_at_epoch(monkeypatch, 2, args_for(small, tmp_path, "--NAME=mine"))
     result = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--SEED=3", "--RESUME"))
     assert_user_error(result, None, ["other settings", "SEED 0 there, 3 here"])
 
@@ -192,10 +194,7 @@ def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, 
 @pytest.mark.parametrize("content", ["truncated", "foreign"])
 def test_a_broken_checkpoint_is_one_line_and_says_how_to_start_over(small, tmp_path,
                                                                     monkeypatch, content):
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 3)
-        with pytest.raises(Crash):
-            run_main(args_for(small, tmp_path))
+    crashed_at_epoch(monkeypatch, 3, args_for(small, tmp_path))
     path = only_run(tmp_path) / "checkpoint.pkl"
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2] if content == "truncated"
@@ -210,10 +209,7 @@ def test_the_command_of_a_stopped_run_again_never_replaces_its_checkpoint(small,
                                                                           monkeypatch):
     """Forgetting --RESUME once must not lose the stopped run's epochs: it is refused,
     and the checkpoint is left as it was."""
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 3)
-        with pytest.raises(Crash):
-            run_main(args_for(small, tmp_path))
+    crashed_at_epoch(monkeypatch, 3, args_for(small, tmp_path))
     path = only_run(tmp_path) / "checkpoint.pkl"
     before = path.read_bytes()
     result = run_cli(tmp_path, *args_for(small, tmp_path))
@@ -226,10 +222,8 @@ def test_compare_resumes_keeping_finished_entries(small, tmp_path, monkeypatch):
     compare = '--COMPARE=[[784,16,10],[784,8,10],[784,12,10]]'
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"
     assert run_main([*args_for(small, straight), compare])[0] == 0
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 4 + 3)  # the second entry's third epoch
-        with pytest.raises(Crash):
-            run_main([*args_for(small, crashed), compare])
+    # the second entry's third epoch
+    crashed_at_epoch(monkeypatch, 4 + 3, [*args_for(small, crashed), compare])
     status, out = run_main([*args_for(small, crashed), compare, "--RESUME"])
     assert status == 0, out
     assert "finished earlier; kept" in out and re.search(r"resuming .* at epoch [23] of 4", out)
@@ -240,10 +234,7 @@ def test_compare_resumes_keeping_finished_entries(small, tmp_path, monkeypatch):
 
 
 def test_checkpoint_loading_checks_shapes(small, tmp_path, monkeypatch):
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 2)
-        with pytest.raises(Crash):
-            run_main(args_for(small, tmp_path))
+    crashed_at_epoch(monkeypatch, 2, args_for(small, tmp_path))
     path = str(only_run(tmp_path) / "checkpoint.pkl")
     assert runs.load_checkpoint(path, [784, 16, 10])["epoch"] == 1
     with pytest.raises(data.InputError, match="do not match"):
@@ -257,10 +248,7 @@ def test_resuming_on_rows_other_than_the_checkpoints_is_refused(small, tmp_path,
     train = tmp_path / "train.csv"
     train.write_bytes(small[0].read_bytes())
     args = [f"--TRAIN_CSV={train}", *args_for(small, tmp_path)[1:]]
-    with monkeypatch.context() as patch:
-        crash_at_epoch(patch, 3)
-        with pytest.raises(Crash):
-            run_main(args)
+    crashed_at_epoch(monkeypatch, 3, args)
     lines = train.read_text(encoding="utf-8").splitlines()
     train.write_text("\n".join(lines[:-50]) + "\n", encoding="utf-8")  # 50 rows fewer
     with pytest.raises(data.InputError, match="its rows are not those the checkpoint was "
