@@ -146,7 +146,7 @@ def main(argv):
             if results[-1]["status"] != "finished":
                 break
     except KeyboardInterrupt:  # a second Ctrl-C, or one while a run was writing its results
-        if any(os.path.exists(os.path.join(f, "checkpoint.pkl")) for f, _ in folders):
+        if any(runs.has_checkpoint(f) for f, _ in folders):
             print(f"\ninterrupted; to continue: {resume_command(argv)}", file=sys.stderr)
             return 130
         raise
@@ -164,7 +164,7 @@ def resume_command(argv):
 def ending(results, argv):
     """The exit status of the run(s), with a last word on a run that did not finish."""
     last = results[-1]
-    resumable = os.path.exists(os.path.join(last["folder"], "checkpoint.pkl"))
+    resumable = runs.has_checkpoint(last["folder"])
     if last["status"] == "diverged":
         print(f"error: {last['folder']}: training diverged; start again with a lower "
               f"LEARNING_RATE than {last['config']['LEARNING_RATE']}", file=sys.stderr)
@@ -199,7 +199,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     elif earlier:
         print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
               "finishes" + (" (its checkpoint is replaced as this run goes: --RESUME=False)"
-                            if os.path.exists(os.path.join(folder, "checkpoint.pkl")) else ""))
+                            if runs.has_checkpoint(folder) else ""))
     runs.start_folder(folder, c)
     if c["BATCH_SIZE"] > len(X_train):
         print(f"warning: BATCH_SIZE = {c['BATCH_SIZE']} is more than the {len(X_train)} training "
@@ -212,8 +212,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     except BaseException:
         runs.abandon(folder)  # a run that saved nothing leaves no empty folder behind
         raise
-    stop = StopFlag("writing this run's weights, pictures and log first")
-    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = StopFlag("writing this run's weights, pictures and log first").catch()
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")
     print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
@@ -249,8 +248,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None):
     runs.append_log(c["RUNS_DIR"], runs.log_row(name, c, DEFAULTS, result))
     written.append(os.path.join(c["RUNS_DIR"], "log.csv"))
     print(f"{tag}wrote:\n" + "\n".join(f"  {p}" for p in written if p))
-    for sig, handler in handlers.items():
-        signal.signal(sig, handler)
+    stop.release()
     if stop.set:  # the results are whole; now stop as asked
         raise KeyboardInterrupt
     return result
@@ -305,8 +303,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     threads = threads or machine.BlasThreads(c["THREADS"])
     labels = y_val if len(y_val) else y_train
     chance = np.bincount(labels).max() / len(labels)  # always answering the commonest class
-    augment, stop, status, every = data.augmentation(c), StopFlag(), "finished", 1
-    handlers = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    augment, stop, status, every = data.augmentation(c), StopFlag().catch(), "finished", 1
     started = time.perf_counter()
     threads.begin()
     print(f"{tag}{threads.describe()}")
@@ -376,8 +373,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                 break
     finally:
         threads.end()
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+        stop.release()
     if history["layers"] and history["layers"][-1]["epoch"] > 1:
         print_diagnosis(c, tag, history)
     return {"layers": list(layers), "params": best["params"], "stats": best["stats"],
@@ -412,7 +408,17 @@ class StopFlag:
     current batch while training, after its results are written once trained."""
 
     def __init__(self, then="stopping after this batch"):
-        self.set, self.then, self.signum = False, then, None
+        self.set, self.then, self.signum, self.handlers = False, then, None, {}
+
+    def catch(self):
+        """Make Ctrl-C and SIGTERM set this flag (until release); returns self."""
+        self.handlers = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def release(self):
+        """Give Ctrl-C and SIGTERM back the handlers they had before catch."""
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
 
     def __call__(self, signum, frame):
         what = (f"Ctrl-C: {self.then} (press Ctrl-C again to abort at once)"
@@ -441,7 +447,7 @@ def predict(c, argv=()):
     weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, DEFAULTS)[0], "weights.pkl")
     if not os.path.exists(weights) and c["WEIGHTS"]:
         raise data.no_such_file(weights, "weights file")
-    if os.path.exists(os.path.join(os.path.dirname(weights), "checkpoint.pkl")) and not \
+    if runs.has_checkpoint(os.path.dirname(weights)) and not \
             os.path.exists(weights):
         raise data.InputError(f"{os.path.dirname(weights)}: the run of these settings has no "
                               "weights yet: it is still training, or was stopped before its "

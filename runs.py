@@ -647,6 +647,11 @@ def resume_plan(folder, c, must=True):
     raise InputError(f"{folder}: no checkpoint to resume for these settings{hint}")
 
 
+def has_checkpoint(folder):
+    """Whether folder holds the checkpoint of an unfinished run."""
+    return os.path.exists(os.path.join(folder, "checkpoint.pkl"))
+
+
 def refuse_to_replace_checkpoints(folders):
     """Raise InputError if a folder holds the checkpoint of an unfinished run.
 
@@ -655,7 +660,7 @@ def refuse_to_replace_checkpoints(folders):
     losing every epoch the stopped run had trained: the user says which.
     """
     for folder in folders:
-        if os.path.exists(os.path.join(folder, "checkpoint.pkl")):
+        if has_checkpoint(folder):
             raise InputError(f"{folder}: holds the checkpoint of an unfinished run of these "
                              "settings (stopped, or training now): continue it with --RESUME, "
                              "or start it over with --RESUME=False")
