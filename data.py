@@ -121,6 +121,12 @@ def _open(path):
         yield f
 
 
+def _source(path):
+    """What pandas reads a file from: its path for a plain file (pandas opens it
+    itself, its fastest way), else the decompressed stream of _open."""
+    return _open(path) if packing(path) else contextlib.nullcontext(path)
+
+
 READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 
 
@@ -555,9 +561,8 @@ def _parse(path, layout, dtype):
         # than skipping it; a row wider than the header is then a ParserWarning.
         where = ({"header": 0} if layout.skip == 1 and layout.header_line
                  else {"header": None, "skiprows": layout.skip})
-        source = _open(path) if packing(path) else contextlib.nullcontext(path)
         chunks = []
-        with source as f, pd.read_csv(f, sep=layout.sep, decimal=layout.decimal, **where,
+        with _source(path) as f, pd.read_csv(f, sep=layout.sep, decimal=layout.decimal, **where,
                                       dtype=types if ignored else dtype, compression=None,
                                       index_col=False, encoding="utf-8-sig",
                                       chunksize=10_000) as reader:
@@ -765,7 +770,7 @@ def row_ids(path):
     if not (layout.index and layout.names and re.fullmatch(r"(image_?)?id", layout.names[0],
                                                            re.IGNORECASE)):
         return None
-    with _open(path) if packing(path) else contextlib.nullcontext(path) as f:
+    with _source(path) as f:
         ids = pd.read_csv(f, sep=layout.sep, header=None, skiprows=layout.skip, usecols=[0],
                           dtype=str, compression=None, encoding="utf-8-sig").iloc[:, 0]
     ids = [text.strip() for text in ids.tolist()]
