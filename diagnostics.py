@@ -160,9 +160,10 @@ def layer_stats(params, X, y, activation="relu", stats=None, before=None, lr=0.0
     """
     hidden = len(params) - 1
     Z, cache = utils.forward(params, X, activation)
-    acts = cache[1]
     if stats is not None:  # evaluation's activations; training's cache stays for backward
-        acts = utils.forward(params, X, activation, stats=stats)[1][1]
+        acts = [step["A"] for step in utils.forward(params, X, activation, stats=stats)[1]]
+    else:
+        acts = [step["A"] for step in cache]
     _, dZ = utils.softmax_cross_entropy(Z, y)
     grads = utils.backward(params, cache, dZ, activation)
     limit = SATURATION.get(activation)
@@ -178,13 +179,13 @@ def layer_stats(params, X, y, activation="relu", stats=None, before=None, lr=0.0
         record["saturated"] = [float(np.mean((A < low + limit) | (A > high - limit)))
                                for A in acts[:hidden]]
     for layer, layer_grads in zip(params, grads):
-        W, dW = layer[0], layer_grads[0]
+        W, dW = layer["W"], layer_grads["W"]
         record["dW_rms"].append(_rms(dW))
-        record["db_norm"].append(_norm(layer_grads[-1]))
+        record["db_norm"].append(_norm(layer_grads["beta" if "beta" in layer_grads else "b"]))
         record["W_norm"].append(_norm(W))
         record["step"].append(_ratio(steady_step(dW, lr, optimiser, momentum), _rms(W)))
     if before is not None:
-        record["update"] = [_ratio(_norm(layer[0] - W0), _norm(W0))
+        record["update"] = [_ratio(_norm(layer["W"] - W0), _norm(W0))
                             for layer, W0 in zip(params, before)]
     return record
 
@@ -192,7 +193,7 @@ def layer_stats(params, X, y, activation="relu", stats=None, before=None, lr=0.0
 def weights_of(params):
     """A copy of each layer's W, to measure later how far an epoch moved them (cheap:
     the weights only, not the biases or the optimiser's state)."""
-    return [layer[0].copy() for layer in params]
+    return [layer["W"].copy() for layer in params]
 
 
 # ----------------------------------------------------------------------------
@@ -341,7 +342,7 @@ def gradient_errors(params, X, y, activation="relu", masks=None, weight_decay=0.
     where the loss is smooth). params are float64 and left as they were.
     Returns one tuple per layer, holding one (relative error, norm of
     backward's gradient, norm of the finite differences) triple per parameter
-    of the layer: (W, b) or (W, gamma, beta). The norms show a check of an
+    of the layer, in its order: W, b or W, gamma, beta. The norms show a check of an
     all-zero gradient, which would prove nothing, and one too small for
     float64 to resolve (see gradient_check).
     """
@@ -355,7 +356,8 @@ def gradient_errors(params, X, y, activation="relu", masks=None, weight_decay=0.
     out = []
     for layer, layer_grads in zip(params, analytic):
         row = []
-        for p, g in zip(layer, layer_grads):
+        for name, p in layer.items():
+            g = layer_grads[name]
             numeric = np.zeros_like(p)
             for idx in np.ndindex(p.shape):
                 old = p[idx]
@@ -383,9 +385,10 @@ def check_problem(layers, activation="relu", seed=0, n=12, batch_norm=False, ini
     rng = np.random.default_rng(seed)
     params = utils.init_params(layers, rng, init or utils.default_init(activation),
                                dtype=np.float64, batch_norm=batch_norm)
-    params = [(W, rng.normal(0, 0.1, rest[0].shape)) if len(rest) == 1 else
-              (W, rng.normal(1, 0.3, rest[0].shape), rng.normal(0, 0.3, rest[1].shape))
-              for W, *rest in params]
+    params = [{"W": layer["W"], "gamma": rng.normal(1, 0.3, layer["gamma"].shape),
+               "beta": rng.normal(0, 0.3, layer["beta"].shape)} if utils.is_normalised(layer)
+              else {"W": layer["W"], "b": rng.normal(0, 0.1, layer["b"].shape)}
+              for layer in params]
     X = rng.standard_normal((n, layers[0]))
     y = rng.permutation(np.arange(n) % layers[-1])
     return params, X, y
@@ -437,7 +440,7 @@ def gradient_check(layers, activation="relu", batch_norm=False, init="", dropout
     for l, (layer, row) in enumerate(zip(params, errors)):
         names = ("dW", "db") if len(row) == 2 else ("dW", "dgamma", "dbeta")
         cells, bad = [], []
-        for name, p, (err, norm, numeric) in zip(names, layer, row):
+        for name, p, (err, norm, numeric) in zip(names, layer.values(), row):
             floor = rounding * math.sqrt(p.size) / max(norm + numeric, 1e-300)
             if floor > CHECK_TOLERANCE / 4:  # a right backward could not pass: say so
                 cells.append(f"{name} {err:.1e} (too small to check: {max(norm, numeric):.0e})")
@@ -446,7 +449,7 @@ def gradient_check(layers, activation="relu", batch_norm=False, init="", dropout
                 cells.append(f"{name} {err:.1e}")
                 if not err < CHECK_TOLERANCE:
                     bad.append(name)
-        shape = "x".join(str(n) for n in layer[0].shape)
+        shape = "x".join(str(n) for n in layer["W"].shape)
         lines.append(f"  {l + 1:<8}{shape:<10}{'  '.join(cells)}{'  WRONG' if bad else ''}")
         if bad:
             wrong.append((l, bad))
@@ -507,10 +510,84 @@ def diverged(result, params, history, n_classes):
     loss, untrained = result["loss"], math.log(n_classes)
     if result["status"] == "diverged" or not math.isfinite(loss):
         return f"the loss became {loss}"
-    if not all(np.isfinite(p).all() for layer in params for p in layer):
+    if not all(np.isfinite(p).all() for layer in params for p in layer.values()):
         return "the weights became non-finite"
     if loss > 10 * untrained:
         return f"the loss {loss:.3g} is far above an untrained network's {untrained:.2f}"
     if history.get("train_loss") and loss > 100 * min(history["train_loss"]) > 0:
         return f"the loss grew from {min(history['train_loss']):.3g} to {loss:.3g}"
     return ""
+
+
+# ----------------------------------------------------------------------------
+# what a run says as it goes: its summary, each epoch's line, the diagnosis
+
+
+def run_summary(c, name, n_train, n_val):
+    """The lines a run starts with: its rows, its network (model_summary), its optimisation,
+    and a warning for settings that will not act as a user expects on these rows."""
+    init = c["INIT"] or utils.default_init(c["ACTIVATION"])
+    lines = [f"run {name}: {n_train} train rows, {n_val} validation rows",
+             model_summary(c["LAYERS"], c["ACTIVATION"], init, c["BATCH_NORM"]),
+             (f"  {c['OPTIMISER']} optimiser, learning rate {c['LEARNING_RATE']} "
+              f"({c['SCHEDULE']}), {c['EPOCHS']} epoch{'s' * (c['EPOCHS'] != 1)} of batches "
+              f"of {c['BATCH_SIZE']}")]
+    if c["BATCH_SIZE"] > n_train:
+        lines.append(f"warning: BATCH_SIZE = {c['BATCH_SIZE']} is more than the {n_train} "
+                     "training rows: each epoch is a single step over all of them")
+    if c["PATIENCE"] and not n_val:
+        lines.append("warning: PATIENCE needs validation rows to watch; with none it never "
+                     "stops a run")
+    return "\n".join(lines)
+
+
+def chance(labels):
+    """The accuracy of always answering the commonest class of these labels (int, (n,))."""
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def print_diagnosis(tag, history, last=False):
+    """Print what the layers' statistics say is wrong (history["diagnosis"]), if anything:
+    after the first epoch, and with last=True at the end of a run of more than one epoch."""
+    epoch = history["layers"][-1]["epoch"] if history["layers"] else 0
+    if epoch and (epoch == 1) != last:
+        for line in history.get("diagnosis") or []:
+            print(f"{tag}after epoch {epoch}: {line}")
+
+
+class Report:
+    """A watcher of the training loop (main.notify) that prints each epoch's line.
+
+    A full line (train and validation loss and accuracy, learning rate,
+    seconds), or a compact one in COMPARE (tag set); the diagnosis after the
+    first epoch; a note when the BLAS threads change; after three epochs, a
+    word if the network is still at chance.
+    """
+
+    def __init__(self, c, tag, n_val):
+        self.c, self.tag, self.n_val, self.threads, self.chance = c, tag, n_val, None, 0.0
+
+    def begin(self, run):
+        self.threads, self.chance = run.get("threads"), run.get("chance", 0.0)
+
+    def epoch(self, history):
+        h, tag = {k: history[k][-1] for k in ("epoch", "train_loss", "train_acc", "val_loss",
+                                              "val_acc", "lr", "seconds")}, self.tag
+        val = (f"val loss {h['val_loss']:.4f} acc {h['val_acc']:7.2%}" if self.n_val
+               else "no validation rows")
+        if tag:
+            print(f"{tag}epoch {h['epoch']}/{self.c['EPOCHS']}  {val}  {h['seconds']:.1f}s",
+                  flush=True)
+        else:
+            print(f"epoch {h['epoch']:3d}/{self.c['EPOCHS']}  train loss {h['train_loss']:.4f} "
+                  f"acc {h['train_acc']:7.2%}  {val}  lr {h['lr']:<9.4g} {h['seconds']:5.1f}s",
+                  flush=True)
+        print_diagnosis(tag, history)
+        if self.threads and self.threads.note:  # machine.BlasThreads lowered the threads
+            print(f"{tag}{self.threads.note}")
+        score = h["val_acc"] if self.n_val else h["train_acc"]
+        if h["epoch"] == 3 and score <= self.chance + 0.01:
+            print(f"{tag}after 3 epochs the network is still at chance ({score:.2%}, the "
+                  f"commonest class is {self.chance:.2%}): the learning rate may be far too "
+                  "high or too low, a deep sigmoid or tanh network may have vanishing "
+                  "gradients (try ACTIVATION=\"relu\"), or the labels may not match the pixels")

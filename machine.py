@@ -93,6 +93,7 @@ class BlasThreads:
         self.fastest = {}  # threads: the fastest epoch's seconds on that many
         self.since = self.look()
         self.limiter = None  # what begin() changed, for end() to restore
+        self.note = ""  # what the last epoch_done said, for the epoch's report to print
 
     def look(self):
         """(wall clock, busy seconds of our CPUs, our CPU seconds), or None if unreadable."""
@@ -134,6 +135,7 @@ class BlasThreads:
         Returns a line saying so, or "".
         """
         others = self.others() if not self.setting else None
+        self.note = ""
         fastest = self.fastest.setdefault(self.threads, seconds)
         self.fastest[self.threads] = min(fastest, seconds)
         if others is None or self.threads == 1 or seconds <= SLOWER * fastest:
@@ -141,7 +143,7 @@ class BlasThreads:
         threads = threads_for_load(others, len(self.cpus))
         if threads >= self.threads:
             return ""
-        line = (f"that epoch took {seconds / fastest:.1f}x the fastest: other work keeps "
+        self.note = line = (f"that epoch took {seconds / fastest:.1f}x the fastest: other work keeps "
                 f"{others:.1f} CPUs busy, so the BLAS threads go from {self.threads} to {threads}")
         self.threads = threads
         self.controller.limit(limits=threads)

@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 
+import runs
 from runs import save_atomic
 from utils import accuracy, confusion_matrix, softmax
 
@@ -453,3 +454,41 @@ def inside_pictures(folder, name, records, W, activation, subtitle="", kept_epoc
                         f"{name}: first layer's incoming weights ({min(64, W.shape[1])} of "
                         f"{W.shape[1]} units{kept}), each as a {side}x{side} image"))
     return written
+
+
+def run_pictures(folder, c, result, details, X_test, y_test, Z):
+    """Every picture of a trained run, in its folder; return their paths (None where one failed).
+
+    curves.png (learning curves) and the pictures of inside the network
+    (inside_pictures) when an epoch finished; confusion.png and mistakes.png
+    (test_pictures) when the test rows have labels. details -- the settings
+    that differ from the defaults, for subtitles; Z -- the test rows' logits.
+    """
+    written = []
+    name = c["NAME"] or runs.arch_name(c["LAYERS"])
+    if result["history"]["epoch"]:
+        written.append(draw(os.path.join(folder, "curves.png"), plot_history, result["history"],
+                            f"{name}: learning curves", subtitle=details,
+                            kept_epoch=result["best_epoch"]))
+        written += inside_pictures(folder, name, result["history"]["layers"],
+                                   result["params"][0]["W"], c["ACTIVATION"], details,
+                                   result["best_epoch"])
+    if y_test is not None:
+        written += test_pictures(folder, "", f"{os.path.basename(folder)}: test", X_test, y_test,
+                                 Z)
+    return written
+
+
+def write_comparison(c, labels, results, defaults):
+    """Draw and tabulate the networks of COMPARE together, in a folder of the comparison
+    (runs.compare_folder): compare.md, the table printed too, and compare.png."""
+    folder = runs.compare_folder(c, labels, defaults)
+    table = runs.compare_table(labels, results)
+    print(table, end="")
+    path = os.path.join(folder, "compare.md")
+    runs.save_atomic(path, lambda f: f.write(table.encode()))
+    details = runs.details(dict(c, COMPARE=[]), defaults)
+    picture = draw(os.path.join(folder, "compare.png"), plot_compare,
+                   {label: r["history"] for label, r in zip(labels, results)},
+                   title=f"compared with {details}", chance=results[0]["chance"])
+    print("wrote:\n" + "\n".join(f"  {p}" for p in (path, picture) if p))

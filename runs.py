@@ -20,6 +20,7 @@ import os
 import pickle
 import re
 import shutil
+import sys
 import tempfile
 import time
 
@@ -30,7 +31,10 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
+import data
+import machine
 import settings
+import utils
 from data import InputError
 from machine import MOMENTS, size_text
 from utils import count_params
@@ -489,46 +493,66 @@ def _float_array(a, shape):
     return isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.shape == shape
 
 
+NAMES = {2: ("W", "b"), 3: ("W", "gamma", "beta")}  # a layer's arrays, as tuples held them
+
+
+def named(params):
+    """params (or an optimiser's velocities or moments) as lists of dicts, as utils has them.
+
+    Files written before the layers had names hold a tuple per layer, (W, b)
+    or (W, gamma, beta); they are turned into {"W", "b"} or {"W", "gamma",
+    "beta"}. Anything else is returned as it is, for params_match to judge.
+    """
+    if not isinstance(params, list):
+        return params
+    return [dict(zip(NAMES[len(layer)], layer))
+            if isinstance(layer, (tuple, list)) and len(layer) in NAMES else layer
+            for layer in params]
+
+
 def params_match(layers, params):
-    """Whether params has the float arrays these layer widths give: (W, b) per layer, or
-    (W, gamma, beta) for a hidden layer with batch normalisation."""
+    """Whether params has the float arrays these layer widths give: {"W", "b"} per layer,
+    or {"W", "gamma", "beta"} for a hidden layer with batch normalisation."""
     ok = (isinstance(layers, list) and len(layers) >= 2
           and all(isinstance(n, int) and n >= 1 for n in layers)
           and isinstance(params, list) and len(params) == len(layers) - 1)
     if ok:
         for l, ((n_in, n_out), layer) in enumerate(zip(itertools.pairwise(layers), params)):
-            sizes = (2, 3) if l < len(params) - 1 else (2,)  # the output layer has a bias
-            ok = (ok and isinstance(layer, (tuple, list)) and len(layer) in sizes
-                  and _float_array(layer[0], (n_in, n_out))
-                  and all(_float_array(a, (n_out,)) for a in layer[1:]))
+            kinds = NAMES.values() if l < len(params) - 1 else [NAMES[2]]  # output: a bias
+            ok = (ok and isinstance(layer, dict) and tuple(layer) in kinds
+                  and _float_array(layer["W"], (n_in, n_out))
+                  and all(_float_array(a, (n_out,)) for k, a in layer.items() if k != "W"))
     return ok
 
 
 def checked_stats(path, stats, params):
     """The running statistics of a weights file or checkpoint, checked against its params.
 
-    None, or one (mean, variance) per layer with batch normalisation, each of
-    the layer's width with no variance below 0, and None for every other
-    layer. Raises InputError.
+    None, or one {"mean", "var"} per layer with batch normalisation (a file
+    written before the names holds a (mean, variance) pair, read as such),
+    each of the layer's width with no variance below 0, and None for every
+    other layer. Raises InputError.
     """
-    normalised = [len(layer) == 3 for layer in params]
+    normalised = ["gamma" in layer for layer in params]
     if stats is None:
         if any(normalised):
             raise InputError(f"{path}: has batch normalisation but no running statistics")
         return None
     ok = isinstance(stats, list) and len(stats) == len(params)
     if ok:
+        stats = [dict(zip(("mean", "var"), running)) if isinstance(running, (tuple, list))
+                 else running for running in stats]
         for norm, layer, running in zip(normalised, params, stats):
             if not norm:
                 ok = ok and running is None
                 continue
-            width = (len(layer[1]),)
-            ok = (ok and isinstance(running, (tuple, list)) and len(running) == 2
-                  and all(_float_array(a, width) for a in running)
-                  and not np.any(running[1] < 0))
+            width = layer["gamma"].shape
+            ok = (ok and isinstance(running, dict) and tuple(running) == ("mean", "var")
+                  and all(_float_array(a, width) for a in running.values())
+                  and not np.any(running["var"] < 0))
     if not ok:
         raise InputError(f"{path}: its running statistics do not match its params")
-    return [None if running is None else tuple(running) for running in stats]
+    return stats
 
 
 def check_finite(path, params, stats=None, what=""):
@@ -539,14 +563,13 @@ def check_finite(path, params, stats=None, what=""):
     refused, naming the first layer (from 1, input side first) and array.
     what -- words naming the params in the message, e.g. "the best epoch's".
     """
-    names = {2: ("W", "b"), 3: ("W", "gamma", "beta")}
     for l, layer in enumerate(params):
-        for name, a in zip(names[len(layer)], layer):
+        for name, a in layer.items():
             if not np.isfinite(a).all():
                 raise InputError(f"{path}: {what or 'its'} {name} of layer {l + 1} holds NaN or "
                                  "infinite values (a run that diverged?): unusable weights")
     for l, running in enumerate(stats or []):
-        for name, a in zip(("mean", "variance"), running or ()):
+        for name, a in (running or {}).items():
             if not np.isfinite(a).all():
                 raise InputError(f"{path}: {what or 'its'} running {name} of layer {l + 1} "
                                  "holds NaN or infinite values: unusable weights")
@@ -556,9 +579,9 @@ def load_weights(path):
     """Load a weights file written by save_weights, safely, and check its shapes.
 
     Returns the result dict; its params are checked to be float arrays whose
-    shapes match its layers: (W, b) per layer, or (W, gamma, beta) for a
+    shapes match its layers: {"W", "b"} per layer, or {"W", "gamma", "beta"} for a
     hidden layer with batch normalisation. Its "stats" (the running
-    statistics) are checked to hold a (mean, variance) pair of the layer's
+    statistics) are checked to hold a {"mean", "var"} of the layer's
     width for each such layer and None for the others; a file without
     "stats" (written before batch normalisation existed) loads with stats
     None. Every array must be finite (check_finite). Raises InputError on
@@ -570,10 +593,10 @@ def load_weights(path):
                          "--RESUME, or use the weights.pkl its run saves")
     if not isinstance(result, dict) or "layers" not in result or "params" not in result:
         raise InputError(f"{path}: not a weights file of this project (no layers/params)")
-    layers, params = result["layers"], result["params"]
+    layers, params = result["layers"], named(result["params"])
     if not params_match(layers, params):
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
-    result["params"] = [tuple(layer) for layer in params]
+    result["params"] = params
     result["stats"] = checked_stats(path, result.get("stats"), result["params"])
     check_finite(path, result["params"], result["stats"])
     return result
@@ -700,6 +723,11 @@ def load_checkpoint(path, layers):
     if not isinstance(checkpoint, dict) or not keys <= set(checkpoint):
         raise InputError(f"{path}: not a checkpoint of this project{again}")
     state, best = checkpoint["state"], checkpoint["best"]
+    checkpoint["params"] = named(checkpoint["params"])
+    if isinstance(best, dict):
+        best["params"] = named(best.get("params"))
+    if isinstance(state, dict):
+        state.update({k: named(state[k]) for k in ("velocity", "m", "v") if k in state})
     moments = [state[k] for k in ("velocity", "m", "v") if k in state]
     ok = (params_match(layers, checkpoint["params"]) and isinstance(best, dict)
           and params_match(layers, best.get("params")) and isinstance(state.get("step"), int)
@@ -901,3 +929,136 @@ def read_log(runs_dir):
     width = max(map(len, log["name"]), default=4)
     return f"{len(log)} run{'s' * (len(log) != 1)} in {path}, best test accuracy first:\n" + log[shown].to_string(
         index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"})
+
+
+# ----------------------------------------------------------------------------
+# a run's course, as main.py tells it: plan, start, train (state and checkpoints), save, finish
+
+
+def plan(c, entries, defaults, argv):
+    """Before any data is read: check that every run can be written, and find its folder.
+
+    entries -- (label, settings) of each network to train (one, or COMPARE's).
+    Checks the folder is writable, the memory and the disk space suffice,
+    and, without --RESUME, that no folder holds an unfinished run's
+    checkpoint (run again without --RESUME it would replace it; --RESUME=False
+    said so explicitly). Returns (folders, plans): (folder, earlier) per
+    entry from run_folder, and per entry None or, with --RESUME, what
+    resume_plan found. Raises InputError (or MemoryError's kin from
+    machine.check_memory) with one line.
+    """
+    check_writable(c["RUNS_DIR"])
+    machine.check_memory(entries)
+    check_space(c["RUNS_DIR"], [config for _, config in entries])
+    folders = [run_folder(config, defaults) for _, config in entries]
+    plans = [resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
+             for (_, config), (folder, _) in zip(entries, folders)]
+    if not c["RESUME"] and not any(a.startswith("--RESUME") for a in argv):  # nor said not to
+        refuse_to_replace_checkpoints([folder for folder, _ in folders])
+    return folders, plans
+
+
+def start_run(folder, c, earlier, resume, tag=""):
+    """Claim a run's folder and record its settings (start_folder), saying what it continues
+    or replaces: resume is the checkpoint continued, or None; earlier, whether the folder
+    holds an earlier run of these settings."""
+    name = os.path.basename(folder)
+    if resume:
+        print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
+    elif earlier:
+        print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
+              "finishes" + (" (its checkpoint is replaced as this run goes: --RESUME=False)"
+                            if has_checkpoint(folder) else ""))
+    start_folder(folder, c)
+
+
+def training_state(c, params, history, resume, rng, rows):
+    """What a run's training carries from epoch to epoch, and its checkpoint holds.
+
+    A dict: params, stats (batch normalisation's running statistics, or
+    None), state (the optimiser's), epoch (the last finished), history,
+    seconds (of training in earlier sessions), best (the kept epoch's params,
+    stats, epoch, key, steps). Without resume they start afresh from params;
+    with resume (a checkpoint from load_checkpoint) they are the
+    checkpoint's, and rng is put back in the state it had. rows is the data's
+    fingerprint (data.fingerprint): a checkpoint of other rows is refused
+    with InputError.
+    """
+    stats = utils.init_stats(params)
+    t = {"params": params, "stats": stats, "state": utils.init_state(params, c["OPTIMISER"]),
+         "epoch": 0, "history": history, "seconds": 0.0,
+         "best": {"params": utils.copy_params(params), "stats": utils.copy_params(stats),
+                  "epoch": 0, "key": None, "steps": 0}}
+    if resume and resume.get("rows", rows) != rows:
+        raise InputError(f"{c['TRAIN_CSV']}: its rows are not those the checkpoint was "
+                         "trained on (the file changed since, or another file has its "
+                         "name): start over with --RESUME=False")
+    if resume:
+        t.update({k: resume[k] for k in t})
+        rng.bit_generator.state = resume["rng"]
+        for key, empty in history.items():  # a checkpoint written before a record existed
+            t["history"].setdefault(key, empty)
+    return t
+
+
+class Checkpoints:
+    """A watcher of the training loop (main.notify) that writes the run's checkpoint.
+
+    After every epoch but the last (which the weights file keeps), it writes
+    everything needed to continue: training_state's dict t, the generator's
+    state, the settings, the data's fingerprint and the BLAS threads; see
+    checkpoint for how often when writing is slow. Without a folder it
+    writes nothing.
+    """
+
+    def __init__(self, folder, c, t, rng, threads, rows):
+        self.folder, self.c, self.t, self.rng, self.threads, self.rows = (
+            folder, c, t, rng, threads, rows)
+        self.every, self.started = 1, time.perf_counter()
+
+    def begin(self, run):
+        self.started = time.perf_counter()
+
+    def epoch(self, history):
+        epoch = self.t["epoch"]
+        if self.folder and epoch % self.every == 0 and epoch < self.c["EPOCHS"]:
+            self.every = checkpoint(self.folder, {
+                **self.t, "rng": self.rng.bit_generator.state, "settings": recorded(self.c),
+                "rows": self.rows, "threads": self.threads.threads},
+                time.perf_counter() - self.started, self.every, history["seconds"][-1])
+
+
+def details(c, defaults):
+    """The settings of a run that differ from the defaults, in words for a picture's subtitle."""
+    return ", ".join(differences(c, defaults)) or "the default settings"
+
+
+def save_run(folder, c, result, defaults):
+    """Save a trained run's weights (save_result) and settings.json; return the paths written.
+
+    Sets result's "saved" (the weights' path, or None), "written" (False when
+    they could not go where they belong) and "folder", and prints what
+    save_result says when it did not simply save.
+    """
+    path, note, result["written"] = save_result(folder, result, result["chance"])
+    result.update(folder=folder, saved=path)
+    if not path or not result["written"]:
+        print(note, file=sys.stderr if not result["written"] else sys.stdout)
+    return [path, finish_folder(folder, c)]  # settings.json, again if deleted meanwhile
+
+
+def finish_run(folder, c, result, Z, y_test, written, defaults, tag=""):
+    """A run's last writes: predictions for a test file without labels, the checkpoint's
+    removal once a finished run is saved, and the log row; then the list of what was written.
+
+    Z -- the test rows' logits, (n, k); y_test -- their labels, or None.
+    """
+    if result["saved"] and y_test is None:
+        written.append(os.path.join(folder, "predictions.csv"))
+        write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(c["TEST_CSV"]))
+        print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
+    if result["status"] == "finished" and result["written"]:
+        remove(os.path.join(folder, "checkpoint.pkl"))  # nothing left to resume
+    append_log(c["RUNS_DIR"], log_row(os.path.basename(folder), c, defaults, result))
+    written.append(os.path.join(c["RUNS_DIR"], "log.csv"))
+    print(f"{tag}wrote:\n" + "\n".join(f"  {p}" for p in written if p))

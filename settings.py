@@ -217,7 +217,19 @@ def described(source):
     return rows
 
 
-def help_text(doc, source, defaults, outputs):
+OUTPUTS = """Outputs: each run writes into RUNS_DIR/<name>/, where <name> is NAME or the
+architecture and every setting that differs from the defaults above (e.g.
+runs/784-256-128-64-10,OPTIMISER=adam/): settings.json, weights.pkl (the kept
+epoch's weights, settings and history), curves.png, confusion.png and
+mistakes.png (or predictions.csv for a test file without labels), layers.png,
+activations.png and weights.png (inside the network), and while it trains
+checkpoint.pkl, which --RESUME continues. Every run adds a row to
+RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
+wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
+written where asked, 5 out of memory, 130 stopped by Ctrl-C, 143 by SIGTERM."""
+
+
+def help_text(doc, source, defaults, outputs=OUTPUTS):
     """The text of --help: the usage docstring, every setting by group, the outputs.
 
     doc -- main.py's docstring; source -- main.py's text; defaults -- its

@@ -347,7 +347,7 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, prob
     augment_with = augmentation(c, augment)
     threads, used, describe = thread_policy(c["THREADS"])
 
-    def between_batches():
+    def between_batches(done, total, loss):
         return False
 
     def epoch():
@@ -367,7 +367,7 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, prob
         finally:
             used[threads.threads] += 1
             threads.end()
-        if not all(np.isfinite(p).all() for layer in params for p in layer):
+        if not all(np.isfinite(p).all() for layer in params for p in layer.values()):
             return "diverged"
         return result["status"]
 
@@ -462,7 +462,8 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
     act = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "tanh": nn.Tanh,
            "sigmoid": nn.Sigmoid}[c["ACTIVATION"]]
     modules = []
-    for W, b in params:
+    for layer in params:
+        W, b = layer["W"], layer["b"]
         linear = nn.Linear(*W.shape)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W.T.copy()))

@@ -13,10 +13,12 @@ the alternative written below, on the default network of main.py
 
   1. float32 against float64: utils.train_step on a batch already scaled,
      the same functions on weights and batches of each dtype;
-  2. the momentum step: utils.train_step with utils.update (four in-place
-     passes) against the same step with textbook_update (v = mu v + g;
-     p -= lr v, new arrays), swapped in for utils.update; and the two
-     updates alone;
+  2. the momentum step: utils.train_step with utils.update (lr g into a
+     new array, then three in-place passes; the gradients left as they were)
+     against the same step with in_place_update (lr g in g's own memory, as
+     utils.update did before it left the gradients alone) and with
+     textbook_update (v = mu v + g; p -= lr v, new arrays), each swapped in
+     for utils.update; and the three updates alone;
   3. the 1-pixel shifts: data.random_shift (one flat gather) against
      shift_by_indexing (fancy indexing of the padded batch), on a batch of
      uint8 rows (both give the same images from the same generator: checked);
@@ -145,12 +147,26 @@ def textbook_update(params, grads, state, lr, optimiser="momentum", momentum=0.9
     state["step"] += 1
     velocity = state["velocity"]
     for l, (layer, layer_grads) in enumerate(zip(params, grads)):
-        new = []
-        for p, g, v in zip(layer, layer_grads, velocity[l]):
-            v = momentum * v + g
+        for name, p in layer.items():
+            v = momentum * velocity[l][name] + layer_grads[name]
             p -= lr * v
-            new.append(v)
-        velocity[l] = tuple(new)
+            velocity[l][name] = v
+
+
+def in_place_update(params, grads, state, lr, optimiser="momentum", momentum=0.9, **_):
+    """utils.update's momentum step as it was before it left grads alone: g *= lr in g's own
+    memory, then v *= mu; v -= g; p += v, four in-place passes with no temporary array.
+    Momentum only; it moves p and v exactly as utils.update does."""
+    if optimiser != "momentum":
+        raise ValueError("in_place_update is the momentum step only")
+    state["step"] += 1
+    for l, (layer, layer_grads) in enumerate(zip(params, grads)):
+        for name, p in layer.items():
+            g, v, dt = layer_grads[name], state["velocity"][l][name], p.dtype.type
+            g *= dt(lr)
+            v *= dt(momentum)
+            v -= g
+            p += v
 
 
 def shift_by_indexing(X, max_shift, rng):
@@ -198,7 +214,7 @@ def stepper(c, X, y, args, dtype=np.float32, most=200):
     """
     rng = np.random.default_rng(c["SEED"])
     params, _ = main.setup(c, len(X), rng)
-    params = [tuple(p.astype(dtype) for p in layer) for layer in params]
+    params = [{name: p.astype(dtype) for name, p in layer.items()} for layer in params]
     state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
     full = [idx for idx in utils.batches(len(X), c["BATCH_SIZE"], rng)
             if len(idx) == c["BATCH_SIZE"]][:most]
@@ -241,19 +257,28 @@ def compare_dtypes(c, X, y, args):
 
 
 def compare_momentum(c, X, y, args):
-    """Section 2: train_step with utils.update and with textbook_update; the updates alone."""
+    """Section 2: train_step with utils.update, with in_place_update (which overwrites the
+    gradients) and with textbook_update; the updates alone."""
     ours, params, state = stepper(c, X, y, args)
+    in_place, *_ = stepper(c, X, y, args)
     textbook, *_ = stepper(c, X, y, args)
-    steps = interleaved({"utils.update": ours, "textbook": with_update(textbook, textbook_update)},
-                        args)
-    grads = [tuple(np.full_like(p, 1e-3) for p in layer) for layer in params]
-    other = {**state, "velocity": [tuple(v.copy() for v in layer) for layer in state["velocity"]]}
-    # lr 1: utils.update scales the gradients in place, and they must not shrink call after call
+    steps = interleaved({"utils.update": ours,
+                         "in place": with_update(in_place, in_place_update),
+                         "textbook": with_update(textbook, textbook_update)}, args)
+    grads = [{name: np.full_like(p, 1e-3) for name, p in layer.items()} for layer in params]
+
+    def velocities():
+        return {**state, "velocity": utils.copy_params(state["velocity"])}
+
+    # lr 1: in_place_update scales the gradients in place, and they must not shrink call after
+    # call (1.0 * g is g to the bit)
     alone = interleaved({
         "utils.update": repeat(utils.update, args.steps, params, grads, state, 1.0, "momentum",
                                c["MOMENTUM"]),
-        "textbook": repeat(textbook_update, args.steps, params, grads, other, 1.0, "momentum",
-                           c["MOMENTUM"])}, args)
+        "in place": repeat(in_place_update, args.steps, params, grads, velocities(), 1.0,
+                           "momentum", c["MOMENTUM"]),
+        "textbook": repeat(textbook_update, args.steps, params, grads, velocities(), 1.0,
+                           "momentum", c["MOMENTUM"])}, args)
     return steps, alone
 
 
@@ -303,9 +328,9 @@ def step_parts(c, X, y):
     fetched = X[idx]
     shifted = data.augmentation(c)(fetched, rng) if data.augmentation(c) else fetched
     scaled, labels = utils.normalise(shifted), y[idx]
-    weights = [layer[0] for layer in params]
+    weights = [layer["W"] for layer in params]
     Z, cache = utils.forward(params, scaled)
-    inputs, acts = cache[0], cache[1]
+    inputs, acts = [step["A_prev"] for step in cache], [step["A"] for step in cache]
     products = [A @ W for A, W in zip(inputs, weights)]  # before the bias: Z's first form
     logits = Z.copy()
     _, dZ_out = utils.softmax_cross_entropy(Z.copy(), labels)
@@ -325,7 +350,7 @@ def step_parts(c, X, y):
 
     def bias_relu():
         for l, (Z, layer) in enumerate(zip(work["buffers"], params)):
-            Z += layer[1]
+            Z += layer["b"]
             if l < len(params) - 1:
                 utils.relu(Z)
 
@@ -350,14 +375,12 @@ def step_parts(c, X, y):
             if l:
                 dZs[l] @ weights[l].T
 
-    def update():
-        utils.update(params, work["buffers"], state, c["LEARNING_RATE"], c["OPTIMISER"],
-                     c["MOMENTUM"])
+    def update():  # the gradients stay as they were: no fresh copy needed
+        utils.update(params, grads, state, c["LEARNING_RATE"], c["OPTIMISER"], c["MOMENTUM"])
 
     def nothing():
         return None
 
-    grad_copies = [tuple(g.copy() for g in layer) for layer in grads]
     augment = data.augmentation(c)
     shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment(fetched, rng))}
     return {
@@ -369,9 +392,7 @@ def step_parts(c, X, y):
         "loss, its gradient and the correct count": (fresh([logits]), loss),
         "backward matrix products (7)": (nothing, backward_products),
         "backward masks and sums": (fresh(deltas), masks_sums),
-        "update (utils.update, momentum)": (
-            lambda: work.update(buffers=[tuple(g.copy() for g in layer)
-                                         for layer in grad_copies]), update),
+        "update (utils.update, momentum)": (nothing, update),
     }
 
 
@@ -411,7 +432,8 @@ def norms_of_default(args):
     """Section 6: the default network's largest column norm of W, layer by layer."""
     with tempfile.TemporaryDirectory(prefix="parts-") as folder:
         _, result, _ = runner.run_main(training_args(args), folder)
-    return [float(np.sqrt((layer[0] * layer[0]).sum(axis=0)).max()) for layer in result["params"]]
+    return [float(np.sqrt((layer["W"] * layer["W"]).sum(axis=0)).max())
+            for layer in result["params"]]
 
 
 def training_args(args, *more):
@@ -465,9 +487,11 @@ def comparison_rows(dtypes, momentum, shifts, reads):
               f"{1e6 * m['float32']:.0f} us", "float64", f"{1e6 * m['float64']:.0f} us",
               ratio_cell(m, r, "float32", "float64"))
     for what, (m, r) in zip(("training step, momentum", "the update alone, momentum"), momentum):
-        yield row(what, "`utils.update` (4 in-place passes)", f"{1e6 * m['utils.update']:.0f} us",
-                  "textbook `v = mu v + g; p -= lr v`", f"{1e6 * m['textbook']:.0f} us",
-                  ratio_cell(m, r, "utils.update", "textbook"))
+        for other, words in (("in place", "`g *= lr` in the gradients' memory"),
+                             ("textbook", "textbook `v = mu v + g; p -= lr v`")):
+            yield row(what, "`utils.update` (grads left as they were)",
+                      f"{1e6 * m['utils.update']:.0f} us", words, f"{1e6 * m[other]:.0f} us",
+                      ratio_cell(m, r, "utils.update", other))
     m, r = shifts
     yield row("shifts of up to 1 pixel, 128 uint8 rows", "`data.random_shift` (flat gather)",
               f"{1e6 * m['data.random_shift']:.0f} us", "fancy indexing of the padded batch",

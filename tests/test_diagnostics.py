@@ -27,7 +27,7 @@ def relu_net():
     W1 = np.array([[1.0, -1.0, 0.0], [1.0, -1.0, 2.0]])
     b1 = np.array([0.0, -0.5, -1.0])
     W2 = np.array([[1.0, -1.0], [0.5, 0.5], [-1.0, 1.0]])
-    return [(W1, b1), (W2, np.zeros(2))]
+    return [{"W": W1, "b": b1}, {"W": W2, "b": np.zeros(2)}]
 
 
 def test_relu_activations_and_a_dead_unit_by_hand():
@@ -51,8 +51,8 @@ def test_relu_activations_and_a_dead_unit_by_hand():
 def test_a_saturated_unit_by_hand(activation, scale):
     """Unit 1 gets scale * x0: sigmoid(10) = 0.99995 and tanh(5) = 0.9999 are saturated,
     sigmoid(0) = 0.5 and tanh(0) = 0 are not; unit 2 gets 0 always: never saturated."""
-    params = [(np.array([[scale, 0.0], [0.0, 0.0]]), np.zeros(2)),
-              (np.ones((2, 2)), np.zeros(2))]
+    params = [{"W": np.array([[scale, 0.0], [0.0, 0.0]]), "b": np.zeros(2)},
+              {"W": np.ones((2, 2)), "b": np.zeros(2)}]
     record = diagnostics.layer_stats(params, X3, np.array([0, 1, 0]), activation)
     assert record["saturated"] == [pytest.approx(2 / 6)]  # rows 1 and 3 of unit 1
     assert record["dead"] is None
@@ -61,7 +61,7 @@ def test_a_saturated_unit_by_hand(activation, scale):
     high = 1 - limit
     z = math.log(high / (1 - high)) if activation == "sigmoid" else math.atanh(high)
     for factor, expected in ((0.99, 0.0), (1.01, 1 / 6)):
-        params[0] = (np.array([[z * factor, 0.0], [0.0, 0.0]]), np.zeros(2))
+        params[0] = {"W": np.array([[z * factor, 0.0], [0.0, 0.0]]), "b": np.zeros(2)}
         X = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
         got = diagnostics.layer_stats(params, X, np.array([0, 1, 0]), activation)["saturated"]
         assert got == [pytest.approx(expected)], factor
@@ -72,7 +72,7 @@ def test_gradient_size_and_step_ratio_by_hand():
     dZ = (P - onehot(y)) / n and dW = X^T dZ are known exactly."""
     X = np.array([[1.0, 0.0], [0.0, 1.0]])
     y = np.array([0, 1])
-    params = [(np.ones((2, 2)), np.zeros(2))]
+    params = [{"W": np.ones((2, 2)), "b": np.zeros(2)}]
     # dZ = [[-0.25, 0.25], [0.25, -0.25]]; dW = X^T dZ = dZ: RMS 0.25; db = column sums = 0
     sgd = diagnostics.layer_stats(params, X, y, lr=0.1, optimiser="sgd")
     assert sgd["dW_rms"] == [pytest.approx(0.25)]
@@ -89,12 +89,12 @@ def test_gradient_size_and_step_ratio_by_hand():
 def test_the_update_ratio_of_a_known_step():
     """W moved from [[3, 0], [0, 4]] (norm 5) by [[0.3, 0], [0, 0.4]] (norm 0.5): ratio 0.1."""
     before = [np.array([[3.0, 0.0], [0.0, 4.0]])]
-    params = [(before[0] + np.array([[0.3, 0.0], [0.0, 0.4]]), np.zeros(2))]
+    params = [{"W": before[0] + np.array([[0.3, 0.0], [0.0, 0.4]]), "b": np.zeros(2)}]
     record = diagnostics.layer_stats(params, X3[:2], np.array([0, 1]), before=before, epoch=3)
     assert record["update"] == [pytest.approx(0.1)]
     assert record["epoch"] == 3
-    assert diagnostics.weights_of(params)[0] is not params[0][0]  # a copy
-    np.testing.assert_array_equal(diagnostics.weights_of(params)[0], params[0][0])
+    assert diagnostics.weights_of(params)[0] is not params[0]["W"]  # a copy
+    np.testing.assert_array_equal(diagnostics.weights_of(params)[0], params[0]["W"])
 
 
 def test_statistics_leave_the_network_alone_and_pickle_as_plain_data(mnist_small, tmp_path):
@@ -105,13 +105,13 @@ def test_statistics_leave_the_network_alone_and_pickle_as_plain_data(mnist_small
     assert X.dtype == np.float32 and len(X) == 200  # no validation rows: training rows
     params = utils.init_params([784, 16, 12, 10], np.random.default_rng(0), batch_norm=True)
     stats = utils.init_stats(params)
-    stats[0][0][:] = 0.1  # running statistics unlike the probe's own
+    stats[0]["mean"][:] = 0.1  # running statistics unlike the probe's own
     kept = (utils.copy_params(params), utils.copy_params(stats), X.copy())
     record = diagnostics.layer_stats(params, X, y, "relu", stats, diagnostics.weights_of(params),
                                      0.05, "momentum", 0.9, 1)
     for now, then in zip((params, stats), kept[:2]):
-        assert all(np.array_equal(a, b) for la, lb in zip(now, then) if la is not None
-                   for a, b in zip(la, lb, strict=True))
+        assert all(np.array_equal(la[k], lb[k]) for la, lb in zip(now, then) if la is not None
+                   for k in la)
     np.testing.assert_array_equal(X, kept[2])
     assert record["update"] == [0.0, 0.0, 0.0]
 
@@ -304,9 +304,9 @@ def test_reading_the_statistics_never_changes_training(mnist_small, monkeypatch)
     monkeypatch.setattr(diagnostics, "diagnose", lambda *a, **k: [])
     blind = train()
     for a, b in zip(looked["params"], blind["params"]):
-        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+        assert all(np.array_equal(a[k], b[k]) for k in a)
     for a, b in zip(looked["stats"], blind["stats"]):
-        assert a is b is None or all(np.array_equal(p, q) for p, q in zip(a, b))
+        assert a is b is None or all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_one_epoch_is_not_called_a_low_learning_rate():

@@ -89,7 +89,7 @@ def test_main_end_to_end(repo, head_csv, tmp_path):
     saved = runs.load_weights(str(weights))
     assert {"layers", "params", "config", "history", "test_accuracy"} <= set(saved)
     assert saved["layers"] == [784, 64, 10]
-    assert [W.shape for W, _ in saved["params"]] == [(784, 64), (64, 10)]
+    assert [layer["W"].shape for layer in saved["params"]] == [(784, 64), (64, 10)]
     assert saved["config"]["EPOCHS"] == epochs
     accuracy = saved["test_accuracy"]
     assert isinstance(accuracy, float)
@@ -446,7 +446,7 @@ def test_batch_norm_end_to_end_then_predict(mnist, tmp_path, digit_png):
     assert float(match.group(1)) >= 80.0, result.stdout
     weights = only_run(tmp_path / "runs") / "weights.pkl"
     saved = runs.load_weights(str(weights))
-    assert [len(layer) for layer in saved["params"]] == [3, 3, 3, 2]
+    assert [utils.is_normalised(layer) for layer in saved["params"]] == [True] * 3 + [False]
     assert [s is None for s in saved["stats"]] == [False, False, False, True]
     assert saved["config"]["BATCH_NORM"] is True
     X, y = data.load_csv(str(mnist["test"]))
@@ -584,7 +584,7 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
     folder = only_run(tmp_path / "runs")
     saved = runs.load_weights(str(folder / "weights.pkl"))
     assert saved["status"] == "stopped"
-    assert all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in saved["params"])
+    assert all(np.isfinite(p).all() for layer in saved["params"] for p in layer.values())
     assert (folder / "curves.png").read_bytes()[:8] == PNG
 
 
@@ -880,7 +880,7 @@ def test_two_runs_that_differ_in_one_setting_keep_their_own_results(mnist, tmp_p
     assert len(folders) == 2 and folders[1].name.endswith(",SEED=1"), folders
     weights = [runs.load_weights(str(f / "weights.pkl")) for f in folders]
     assert [w["config"]["SEED"] for w in weights] == [0, 1]
-    assert not np.array_equal(weights[0]["params"][0][0], weights[1]["params"][0][0])
+    assert not np.array_equal(weights[0]["params"][0]["W"], weights[1]["params"][0]["W"])
     for folder in folders:
         for name in ("curves.png", "confusion.png", "mistakes.png", "settings.json"):
             assert (folder / name).is_file(), folder / name
@@ -1264,7 +1264,7 @@ def test_predictions_that_cannot_be_written_beside_the_weights_go_to_the_tempora
 def test_weights_of_nan_are_refused_in_one_line(tmp_path, mnist):
     layers = [784, 16, 10]
     params = utils.init_params(layers, np.random.default_rng(5))
-    params[0][0][:] = np.nan
+    params[0]["W"][:] = np.nan
     runs.save_weights(str(tmp_path / "nan.pkl"), {"layers": layers, "params": params,
                                                   "config": {"ACTIVATION": "relu"}})
     result = run_cli(tmp_path, f"--PREDICT={mnist['test-300']}", "--WEIGHTS=nan.pkl")

@@ -35,22 +35,28 @@ parts = load_parts()
 NUMBER = r"[0-9][0-9.,]*"
 
 
-def test_textbook_update_moves_the_weights_as_utils_update_does():
-    """At a constant learning rate the two momentum steps give the same weights, step by step."""
+@pytest.mark.parametrize("other", ["textbook_update", "in_place_update"])
+def test_the_alternative_updates_move_the_weights_as_utils_update_does(other):
+    """At a constant learning rate each momentum step gives utils.update's weights, step by
+    step; utils.update leaves the gradients as they were, the in-place form does not."""
     rng = np.random.default_rng(0)
     params = utils.init_params([6, 5, 3], rng, dtype=np.float64)
-    other = utils.copy_params(params)
-    state, other_state = utils.init_state(params), utils.init_state(other)
+    twin = utils.copy_params(params)
+    state, twin_state = utils.init_state(params), utils.init_state(twin)
     for _ in range(4):
-        grads = [tuple(rng.standard_normal(p.shape) for p in layer) for layer in params]
-        utils.update(params, utils.copy_params(grads), state, 0.1, "momentum", 0.9)
-        parts.textbook_update(other, grads, other_state, 0.1, "momentum", 0.9)
-        for layer, twin in zip(params, other):
-            for p, q in zip(layer, twin):
-                np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-12)
-    assert state["step"] == other_state["step"] == 4
+        grads = [{k: rng.standard_normal(p.shape) for k, p in layer.items()} for layer in params]
+        kept = utils.copy_params(grads)
+        utils.update(params, grads, state, 0.1, "momentum", 0.9)
+        for g, g0 in zip(grads, kept):
+            for k in g:
+                np.testing.assert_array_equal(g[k], g0[k])
+        getattr(parts, other)(twin, grads, twin_state, 0.1, "momentum", 0.9)
+        for layer, twin_layer in zip(params, twin):
+            for k in layer:
+                np.testing.assert_allclose(layer[k], twin_layer[k], rtol=1e-12, atol=1e-12)
+    assert state["step"] == twin_state["step"] == 4
     with pytest.raises(ValueError):
-        parts.textbook_update(other, grads, other_state, 0.1, "adam")
+        getattr(parts, other)(twin, grads, twin_state, 0.1, "adam")
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

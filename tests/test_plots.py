@@ -115,8 +115,8 @@ def records_of(layers, activation, epochs=3, optimiser="momentum"):
     out = [diagnostics.layer_stats(params, X, y, activation, lr=0.05, optimiser=optimiser)]
     for epoch in range(1, epochs + 1):
         before = diagnostics.weights_of(params)
-        for W, b in params:
-            W += rng.normal(0, 0.01, W.shape)
+        for layer in params:
+            layer["W"] += rng.normal(0, 0.01, layer["W"].shape)
         out.append(diagnostics.layer_stats(params, X, y, activation, before=before,
                                            lr=0.05 / epoch, optimiser=optimiser, epoch=epoch))
     return out, params
@@ -129,7 +129,7 @@ def records_of(layers, activation, epochs=3, optimiser="momentum"):
 def test_the_pictures_inside_a_network_are_small_pngs(tmp_path, capsys, layers, activation,
                                                       epochs):
     records, params = records_of(layers, activation, epochs)
-    written = plots.inside_pictures(str(tmp_path), "test", records, params[0][0], activation,
+    written = plots.inside_pictures(str(tmp_path), "test", records, params[0]["W"], activation,
                                     "a subtitle", kept_epoch=epochs)
     names = (["layers.png"] + (["activations.png"] if len(layers) > 2 else [])
              + (["weights.png"] if layers[0] == 784 else []))
@@ -143,7 +143,7 @@ def test_the_pictures_inside_a_network_are_small_pngs(tmp_path, capsys, layers, 
 
 def test_the_first_layer_weights_worst_case_stays_small(tmp_path):
     """Untrained (random) weights compress worst: 64 units of 28x28 noise still < 200 KB."""
-    W = utils.init_params([784, 256, 10], np.random.default_rng(0))[0][0]
+    W = utils.init_params([784, 256, 10], np.random.default_rng(0))[0]["W"]
     plots.plot_weights(W, "random weights", str(tmp_path / "weights.png"))
     assert_small_png(tmp_path / "weights.png")
     with pytest.raises(ValueError, match="not a square image"):

@@ -65,9 +65,10 @@ def saved(runs_dir):
 def assert_same_run(a, b):
     """Bit-identical parameters and identical histories, seconds aside."""
     assert a["best_epoch"] == b["best_epoch"]
-    for layer_a, layer_b in zip(a["params"], b["params"]):
-        for x, y in zip(layer_a, layer_b):
-            assert np.array_equal(x, y)
+    for layer_a, layer_b in zip(a["params"], b["params"], strict=True):
+        assert list(layer_a) == list(layer_b)
+        for name in layer_a:
+            assert np.array_equal(layer_a[name], layer_b[name])
     for key in a["history"]:
         if key != "seconds":
             assert a["history"][key] == b["history"][key], key

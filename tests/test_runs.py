@@ -110,10 +110,10 @@ def test_saved_weights_predict_like_the_params_in_memory(mnist_small, tmp_path):
                                    "config": {"ACTIVATION": "relu"}, "history": {}})
     loaded = runs.load_weights(str(path))
     assert loaded["layers"] == [784, 32, 10]
-    for (W, b), (W2, b2) in zip(params, loaded["params"]):
-        assert W2.dtype == W.dtype
-        assert np.array_equal(W, W2)
-        assert np.array_equal(b, b2)
+    for layer, layer2 in zip(params, loaded["params"]):
+        assert layer2["W"].dtype == layer["W"].dtype
+        assert np.array_equal(layer["W"], layer2["W"])
+        assert np.array_equal(layer["b"], layer2["b"])
     before = utils.predict_logits(params, X).argmax(axis=1)
     after = utils.predict_logits(loaded["params"], X).argmax(axis=1)
     np.testing.assert_array_equal(before, after)
@@ -143,9 +143,11 @@ def test_saved_batch_norm_weights_predict_the_same_labels(mnist_small, tmp_path)
     runs.save_weights(str(path), {"layers": layers, "params": params, "stats": stats,
                                    "config": {"ACTIVATION": "relu", "BATCH_NORM": True}})
     loaded = runs.load_weights(str(path))
-    assert [len(layer) for layer in loaded["params"]] == [3, 3, 2]
+    assert [utils.is_normalised(layer) for layer in loaded["params"]] == [True, True, False]
     for layer, layer2 in zip(params + stats[:2], loaded["params"] + loaded["stats"][:2]):
-        assert all(np.array_equal(a, a2) and a.dtype == a2.dtype for a, a2 in zip(layer, layer2))
+        assert list(layer) == list(layer2)
+        assert all(np.array_equal(layer[k], layer2[k]) and layer[k].dtype == layer2[k].dtype
+                   for k in layer)
     assert loaded["stats"][2] is None
     before = utils.predict_logits(params, X, stats=stats).argmax(axis=1)
     after = utils.predict_logits(loaded["params"], X, stats=loaded["stats"]).argmax(axis=1)
@@ -172,8 +174,8 @@ def test_a_weights_file_from_before_batch_norm_loads(mnist_small, tmp_path):
 def bad_bn(kind):
     """A weights dict with batch normalisation, [4, 3, 10], wrong in one way."""
     result = _bn_result()
-    (W1, g1, b1), (W2, b2) = result["params"]
-    (m1, v1), _ = result["stats"]
+    (W1, g1, b1), (W2, b2) = (tuple(layer.values()) for layer in result["params"])
+    m1, v1 = result["stats"][0]["mean"], result["stats"][0]["var"]  # (as old files held them)
     result["params"] = {
         "wrong-gamma-shape": [(W1, g1[:2], b1), (W2, b2)],
         "wrong-beta-shape": [(W1, g1, np.zeros(4, np.float32)), (W2, b2)],
@@ -219,7 +221,7 @@ def test_a_good_batch_norm_file_loads(tmp_path):
     path = tmp_path / "w.pkl"
     runs.save_weights(str(path), _bn_result())
     loaded = runs.load_weights(str(path))
-    assert [len(layer) for layer in loaded["params"]] == [3, 2]
+    assert [utils.is_normalised(layer) for layer in loaded["params"]] == [True, False]
     assert loaded["stats"][1] is None
 
 
@@ -284,8 +286,8 @@ def test_predict_with_a_malicious_weights_file_is_refused(tmp_path):
 def bad_params(kind):
     """A weights dict whose params do not fit its layers [4, 3, 10], in one way."""
     result = good_result()
-    (W1, b1), (W2, b2) = result["params"]
-    return {**result, "params": {
+    (W1, b1), (W2, b2) = (tuple(layer.values()) for layer in result["params"])
+    return {**result, "params": {  # tuples, as files before the layers had names held them
         "wrong-W-shape": [(W1, b1), (W2[:, :9], b2)],
         "wrong-b-shape": [(W1, b1[:2]), (W2, b2)],
         "transposed": [(W1.T, b1), (W2, b2)],
@@ -701,15 +703,15 @@ def test_a_disk_without_room_for_the_weights_is_refused_before_loading(tmp_path,
 
 
 @pytest.mark.parametrize(("where", "said"), [("W", "W of layer 2"), ("b", "b of layer 1"),
-                                             ("stats", "running variance of layer 1")])
+                                             ("stats", "running var of layer 1")])
 def test_load_weights_refuses_nan_or_inf(tmp_path, where, said):
     result = _bn_result() if where == "stats" else good_result()
     if where == "W":
-        result["params"][1][0][0, 0] = np.nan
+        result["params"][1]["W"][0, 0] = np.nan
     elif where == "b":
-        result["params"][0][1][2] = np.inf
+        result["params"][0]["b"][2] = np.inf
     else:
-        result["stats"][0][1][0] = np.nan
+        result["stats"][0]["var"][0] = np.nan
     path = tmp_path / "w.pkl"
     runs.save_weights(str(path), result)
     with pytest.raises(data.InputError) as info:
@@ -726,7 +728,7 @@ def test_load_checkpoint_refuses_nan(tmp_path):
                   "best": {"params": utils.copy_params(params)}, "seconds": 0.0}
     runs.save_checkpoint(str(tmp_path), checkpoint)
     assert runs.load_checkpoint(str(tmp_path / "checkpoint.pkl"), layers)["epoch"] == 1
-    checkpoint["best"]["params"][0][0][1, 1] = np.nan
+    checkpoint["best"]["params"][0]["W"][1, 1] = np.nan
     runs.save_checkpoint(str(tmp_path), checkpoint)
     with pytest.raises(data.InputError, match="the best epoch's W of layer 1 holds NaN"):
         runs.load_checkpoint(str(tmp_path / "checkpoint.pkl"), layers)

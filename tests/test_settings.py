@@ -158,7 +158,7 @@ def test_a_bare_flag_sets_a_true_false_setting():
 
 def test_help_names_every_setting_with_its_default_and_comment():
     with open(main.__file__, encoding="utf-8") as f:
-        text = settings.help_text(main.__doc__, f.read(), main.DEFAULTS, main.OUTPUTS)
+        text = settings.help_text(main.__doc__, f.read(), main.DEFAULTS)
     for name, value in main.DEFAULTS.items():
         lines = [line for line in text.splitlines() if line.strip().startswith(f"{name} = ")]
         assert len(lines) == 1, name

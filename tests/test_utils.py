@@ -46,13 +46,14 @@ def test_backward_matches_finite_differences(layers, grad_problem, gradient_erro
 
 
 def test_gradients_have_the_shapes_and_dtype_of_params(grad_problem):
-    """backward returns one (dW, db) per layer, shaped and typed like (W, b)."""
+    """backward returns one {W: dW, b: db} per layer, shaped and typed like {W, b}."""
     params, X, y = grad_problem([7, 11, 2, 9, 4])
     Z, cache = utils.forward(params, X)
     _, dZ = utils.softmax_cross_entropy(Z, y)
     grads = utils.backward(params, cache, dZ)
-    assert [(dW.shape, db.shape) for dW, db in grads] == [(W.shape, b.shape) for W, b in params]
-    assert all(dW.dtype == np.float64 and db.dtype == np.float64 for dW, db in grads)
+    assert [{k: g.shape for k, g in layer.items()} for layer in grads] == \
+        [{k: p.shape for k, p in layer.items()} for layer in params]
+    assert all(g.dtype == np.float64 for layer in grads for g in layer.values())
 
 
 @pytest.mark.parametrize("activation", sorted(utils.ACTIVATIONS))
@@ -65,8 +66,8 @@ def test_gradient_check_for_each_activation(activation, grad_problem, gradient_e
 def test_leaky_relu_passes_gradient_through_negative_units(grad_problem, gradient_errors):
     """With every hidden pre-activation negative, leaky ReLU still has correct, non-zero grads."""
     params, X, y = grad_problem([6, 5, 3], "leaky_relu", seed=4)
-    W, _ = params[0]
-    params[0] = (W, np.full(5, -50.0))  # pushes every hidden unit far below 0
+    W = params[0]["W"]
+    params[0] = {"W": W, "b": np.full(5, -50.0)}  # pushes every hidden unit far below 0
     assert np.all(X @ W - 50 < 0)
     _assert_gradients_match(gradient_errors(params, X, y, "leaky_relu"))
 
@@ -82,9 +83,9 @@ def test_gradient_check_with_weight_decay(activation, grad_problem, gradient_err
     _, dZ = utils.softmax_cross_entropy(Z, y)
     plain = utils.backward(params, cache, dZ.copy(), activation)
     decayed = utils.backward(params, cache, dZ.copy(), activation, weight_decay=wd)
-    for (W, _), (dW, db), (dW2, db2) in zip(params, plain, decayed):
-        np.testing.assert_allclose(dW2 - dW, wd * W, rtol=1e-10, atol=1e-14)
-        np.testing.assert_array_equal(db2, db)  # biases are not decayed
+    for layer, g, g2 in zip(params, plain, decayed):
+        np.testing.assert_allclose(g2["W"] - g["W"], wd * layer["W"], rtol=1e-10, atol=1e-14)
+        np.testing.assert_array_equal(g2["b"], g["b"])  # biases are not decayed
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
@@ -105,7 +106,7 @@ def test_gradient_check_with_a_fixed_dropout_mask(activation, grad_problem, grad
 def _bn_problem(grad_problem, activation="relu", seed=10, layers=(6, 5, 4, 3)):
     """float64 params with batch normalisation on both hidden layers, X (n=12) and y."""
     params, X, y = grad_problem(list(layers), activation, seed=seed, batch_norm=True)
-    assert [len(layer) for layer in params] == [3] * (len(layers) - 2) + [2]
+    assert [utils.is_normalised(layer) for layer in params] == [True] * (len(layers) - 2) + [False]
     return params, X, y
 
 
@@ -140,16 +141,17 @@ def test_gradient_check_with_batch_norm_and_weight_decay(grad_problem, gradient_
     plain = utils.backward(params, cache, dZ.copy(), "tanh")
     decayed = utils.backward(params, cache, dZ.copy(), "tanh", weight_decay=wd)
     for layer, g, g2 in zip(params, plain, decayed):
-        np.testing.assert_allclose(g2[0] - g[0], wd * layer[0], rtol=1e-10, atol=1e-14)
-        for rest, rest2 in zip(g[1:], g2[1:]):
-            np.testing.assert_array_equal(rest2, rest)
+        np.testing.assert_allclose(g2["W"] - g["W"], wd * layer["W"], rtol=1e-10, atol=1e-14)
+        for name in g:
+            if name != "W":
+                np.testing.assert_array_equal(g2[name], g[name])
 
 
 def test_gradient_check_with_some_layers_normalised(grad_problem, gradient_errors):
     """A network whose first hidden layer is normalised and second is not (as a file may hold)."""
     params, X, y = _bn_problem(grad_problem, "leaky_relu", seed=13)
-    W, _, _ = params[1]
-    params[1] = (W, np.random.default_rng(1).normal(0, 0.1, W.shape[1]))
+    W = params[1]["W"]
+    params[1] = {"W": W, "b": np.random.default_rng(1).normal(0, 0.1, W.shape[1])}
     errors = gradient_errors(params, X, y, "leaky_relu")
     assert [len(row) for row in errors] == [3, 2, 2]
     _assert_gradients_match(errors)
@@ -161,9 +163,9 @@ def test_batch_norm_gradients_have_the_shapes_and_dtype_of_params(grad_problem):
     Z, cache = utils.forward(params, X)
     _, dZ = utils.softmax_cross_entropy(Z, y)
     grads = utils.backward(params, cache, dZ)
-    assert [[g.shape for g in layer] for layer in grads] == [[p.shape for p in layer]
+    assert [[g.shape for g in layer.values()] for layer in grads] == [[p.shape for p in layer.values()]
                                                              for layer in params]
-    assert all(g.dtype == np.float64 for layer in grads for g in layer)
+    assert all(g.dtype == np.float64 for layer in grads for g in layer.values())
 
 
 def test_batch_norm_backward_is_the_three_term_form():
@@ -191,23 +193,24 @@ def test_training_normalises_each_unit_to_mean_0_variance_1(dtype):
     layer's output is gamma Zhat + beta: checked at every layer of a forward pass."""
     rng = np.random.default_rng(15)
     params = utils.init_params([20, 16, 12, 5], rng, dtype=dtype, batch_norm=True)
-    params = [(W * 7, rng.normal(1, 0.5, g.shape).astype(dtype),
-               rng.normal(0, 2, g.shape).astype(dtype)) if len(rest) == 2 else (W, *rest)
-              for W, *rest in params for g in rest[:1]]
+    params = [{"W": layer["W"] * 7,
+               "gamma": rng.normal(1, 0.5, layer["gamma"].shape).astype(dtype),
+               "beta": rng.normal(0, 2, layer["beta"].shape).astype(dtype)}
+              if utils.is_normalised(layer) else layer for layer in params]
     X = rng.normal(5, 3, (64, 20)).astype(dtype)  # far from mean 0, variance 1
     _, cache = utils.forward(params, X, "relu")
-    inputs, acts, _, norms = cache
+    inputs, acts, norms = ([step[k] for step in cache] for k in ("A_prev", "A", "norm"))
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for l in range(2):
         Zhat, _, mu, var = norms[l]
         assert Zhat.dtype == dtype
-        Z = inputs[l].astype(np.float64) @ params[l][0].astype(np.float64)
+        Z = inputs[l].astype(np.float64) @ params[l]["W"].astype(np.float64)
         assert np.all(Z.var(axis=0) > 1)  # the normalisation has work to do
         np.testing.assert_allclose(Zhat.mean(axis=0), 0, atol=tol)
         np.testing.assert_allclose(Zhat.var(axis=0), 1, atol=tol + utils.BN_EPS)
         np.testing.assert_allclose(mu, Z.mean(axis=0), rtol=tol)
         np.testing.assert_allclose(var, Z.var(axis=0), rtol=10 * tol)
-        gamma, beta = params[l][1], params[l][2]
+        gamma, beta = params[l]["gamma"], params[l]["beta"]
         np.testing.assert_allclose(acts[l], np.maximum(gamma * Zhat + beta, 0),
                                    rtol=tol, atol=tol)
 
@@ -240,12 +243,12 @@ def test_evaluation_uses_running_statistics_row_by_row(mnist_small):
     # the running statistics are really used: by hand, layer by layer
     A = utils.normalise(X).astype(np.float64)
     for l, layer in enumerate(params):
-        Z = A @ layer[0]
-        if len(layer) == 2:
-            Z = Z + layer[1]
+        Z = A @ layer["W"]
+        if not utils.is_normalised(layer):
+            Z = Z + layer["b"]
             break
-        mean, var = stats[l]
-        A = np.maximum(layer[1] * (Z - mean) / np.sqrt(var + utils.BN_EPS) + layer[2], 0)
+        mean, var = stats[l]["mean"], stats[l]["var"]
+        A = np.maximum(layer["gamma"] * (Z - mean) / np.sqrt(var + utils.BN_EPS) + layer["beta"], 0)
     np.testing.assert_allclose(together, Z, rtol=1e-4, atol=1e-4)
     # training mode, by contrast, depends on the batch
     batch_logits = utils.forward(params, utils.normalise(X))[0]
@@ -271,21 +274,21 @@ def test_running_statistics_after_two_steps_by_hand():
     params = utils.init_params([5, 4, 3], rng, dtype=np.float64, batch_norm=True)
     stats = utils.init_stats(params)
     assert stats[1] is None
-    np.testing.assert_array_equal(stats[0][0], np.zeros(4))
-    np.testing.assert_array_equal(stats[0][1], np.ones(4))
+    np.testing.assert_array_equal(stats[0]["mean"], np.zeros(4))
+    np.testing.assert_array_equal(stats[0]["var"], np.ones(4))
     state = utils.init_state(params, "sgd")
     mean, var = np.zeros(4), np.ones(4)
     for step in range(2):
         X = rng.normal(2, 3, (6, 5))
         y = rng.integers(0, 3, 6)
-        Z = X @ params[0][0]  # with the W of this step, before its update
-        W_before = params[0][0].copy()
+        Z = X @ params[0]["W"]  # with the W of this step, before its update
+        W_before = params[0]["W"].copy()
         utils.train_step(params, state, X, y, 0.5, rng, "relu", optimiser="sgd", stats=stats)
-        assert not np.array_equal(params[0][0], W_before)  # the weights moved
+        assert not np.array_equal(params[0]["W"], W_before)  # the weights moved
         mean = 0.9 * mean + 0.1 * Z.mean(axis=0)
         var = 0.9 * var + 0.1 * Z.var(axis=0, ddof=1)
-        np.testing.assert_allclose(stats[0][0], mean, rtol=1e-12)
-        np.testing.assert_allclose(stats[0][1], var, rtol=1e-12)
+        np.testing.assert_allclose(stats[0]["mean"], mean, rtol=1e-12)
+        np.testing.assert_allclose(stats[0]["var"], var, rtol=1e-12)
 
 
 def test_a_training_batch_of_one_row(mnist_small):
@@ -300,7 +303,7 @@ def test_a_training_batch_of_one_row(mnist_small):
         result = utils.train_epoch(params, state, X, y, 20, rng, lambda step: 0.05, stats=stats)
         assert result["status"] == "ok"
         assert state["step"] == steps
-        assert all(np.isfinite(p).all() for layer in params for p in layer)
+        assert all(np.isfinite(p).all() for layer in params for p in layer.values())
     params = utils.init_params([784, 8, 10], np.random.default_rng(0), batch_norm=True)
     Z, cache = utils.forward(params, utils.normalise(X[:1]))
     assert np.isfinite(Z).all()  # eps keeps the division finite
@@ -322,8 +325,9 @@ def test_batch_norm_trains_with_every_optimiser_and_regulariser(mnist_small, opt
                                dropout=[0.2, 0.1], weight_decay=5e-4, optimiser=optimiser,
                                max_norm_c=3.0, stats=stats)
     assert result["status"] == "ok"
-    for layer, (mean, var) in zip(params[:2], stats[:2]):
-        W, gamma, beta = layer
+    for layer, running in zip(params[:2], stats[:2]):
+        W, gamma, beta = layer["W"], layer["gamma"], layer["beta"]
+        mean, var = running["mean"], running["var"]
         assert np.all(np.linalg.norm(W, axis=0) <= 3.0 + 1e-5)
         assert not np.allclose(gamma, 1) and not np.allclose(beta, 0)
         assert not np.allclose(mean, 0) and np.all(var > 0) and not np.allclose(var, 1)
@@ -333,17 +337,17 @@ def test_batch_norm_trains_with_every_optimiser_and_regulariser(mnist_small, opt
 def test_adamw_and_max_norm_leave_gamma_and_beta_alone():
     """adamw's decoupled decay and max_norm act on W only, never on gamma or beta."""
     W = np.array([[3.0, -4.0], [4.0, 3.0]])
-    params = [(W.copy(), np.array([2.0, 5.0]), np.array([-3.0, 7.0]))]
-    grads = [(np.zeros((2, 2)), np.zeros(2), np.zeros(2))]
+    params = [{"W": W.copy(), "gamma": np.array([2.0, 5.0]), "beta": np.array([-3.0, 7.0])}]
+    grads = [{"W": np.zeros((2, 2)), "gamma": np.zeros(2), "beta": np.zeros(2)}]
     state = utils.init_state(params, "adamw")
     utils.update(params, grads, state, 0.1, "adamw", weight_decay=0.5)
-    np.testing.assert_allclose(params[0][0], W * (1 - 0.1 * 0.5))
-    np.testing.assert_array_equal(params[0][1], [2.0, 5.0])
-    np.testing.assert_array_equal(params[0][2], [-3.0, 7.0])
+    np.testing.assert_allclose(params[0]["W"], W * (1 - 0.1 * 0.5))
+    np.testing.assert_array_equal(params[0]["gamma"], [2.0, 5.0])
+    np.testing.assert_array_equal(params[0]["beta"], [-3.0, 7.0])
     utils.max_norm(params, 1.0)
-    np.testing.assert_allclose(np.linalg.norm(params[0][0], axis=0), 1.0)
-    np.testing.assert_array_equal(params[0][1], [2.0, 5.0])
-    np.testing.assert_array_equal(params[0][2], [-3.0, 7.0])
+    np.testing.assert_allclose(np.linalg.norm(params[0]["W"], axis=0), 1.0)
+    np.testing.assert_array_equal(params[0]["gamma"], [2.0, 5.0])
+    np.testing.assert_array_equal(params[0]["beta"], [-3.0, 7.0])
 
 
 def test_init_with_batch_norm_draws_the_same_weights():
@@ -351,16 +355,16 @@ def test_init_with_batch_norm_draws_the_same_weights():
     output; count_params counts the extra parameter per hidden unit."""
     plain = utils.init_params([7, 5, 4, 3], np.random.default_rng(20))
     normed = utils.init_params([7, 5, 4, 3], np.random.default_rng(20), batch_norm=True)
-    for (W, b), (W2, *rest) in zip(plain, normed):
-        np.testing.assert_array_equal(W, W2)
-    assert [len(layer) for layer in normed] == [3, 3, 2]
-    for W, gamma, beta in normed[:2]:
+    for layer, layer2 in zip(plain, normed):
+        np.testing.assert_array_equal(layer["W"], layer2["W"])
+    assert [sorted(layer) for layer in normed] == [["W", "beta", "gamma"]] * 2 + [["W", "b"]]
+    for W, gamma, beta in (layer.values() for layer in normed[:2]):
         np.testing.assert_array_equal(gamma, np.ones(W.shape[1], np.float32))
         np.testing.assert_array_equal(beta, np.zeros(W.shape[1], np.float32))
     assert utils.init_stats(plain) is None
-    assert utils.count_params([7, 5, 4, 3]) == sum(p.size for layer in plain for p in layer)
+    assert utils.count_params([7, 5, 4, 3]) == sum(p.size for layer in plain for p in layer.values())
     assert utils.count_params([7, 5, 4, 3], batch_norm=True) == sum(
-        p.size for layer in normed for p in layer)
+        p.size for layer in normed for p in layer.values())
 
 
 # ----------------------------------------------------------------------------
@@ -421,10 +425,15 @@ B1, B2, EPS = 0.9, 0.999, 1e-8
 
 def _tiny():
     """One layer: W = [[1, -2]], b = [0.5, 0]; and two fixed gradients to apply in turn."""
-    params = [(np.array([[1.0, -2.0]]), np.array([0.5, 0.0]))]
-    grads = [(np.array([[0.2, -0.4]]), np.array([0.1, -0.3])),
-             (np.array([[-0.6, 0.1]]), np.array([0.3, 0.05]))]
+    params = [{"W": np.array([[1.0, -2.0]]), "b": np.array([0.5, 0.0])}]
+    grads = [{"W": np.array([[0.2, -0.4]]), "b": np.array([0.1, -0.3])},
+             {"W": np.array([[-0.6, 0.1]]), "b": np.array([0.3, 0.05])}]
     return params, grads
+
+
+def _wb(layers):
+    """The (W, b) pairs of a list of {W, b} layers, to unpack."""
+    return [(layer["W"], layer["b"]) for layer in layers]
 
 
 def _run(optimiser, n_steps, **options):
@@ -432,21 +441,24 @@ def _run(optimiser, n_steps, **options):
     params, grads = _tiny()
     state = utils.init_state(params, optimiser)
     for g in grads[:n_steps]:
-        utils.update(params, [(g[0].copy(), g[1].copy())], state, LR, optimiser, **options)
+        given = {k: a.copy() for k, a in g.items()}
+        utils.update(params, [given], state, LR, optimiser, **options)
+        for k in g:  # update leaves the gradients as they were
+            np.testing.assert_array_equal(given[k], g[k])
     return params, state
 
 
 def _check(params, expected_W, expected_b):
-    """The single layer's (W, b) equals the hand-computed values."""
-    (W, b), = params
+    """The single layer's W and b equal the hand-computed values."""
+    (W, b), = _wb(params)
     np.testing.assert_allclose(W, expected_W, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(b, expected_b, rtol=1e-12, atol=1e-15)
 
 
 def test_sgd_step():
     """sgd: p -= lr g."""
-    (W0, b0), = _tiny()[0]
-    (gW, gb), _ = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (gW, gb), _ = _wb(_tiny()[1])
     params, state = _run("sgd", 1)
     _check(params, W0 - LR * gW, b0 - LR * gb)
     assert state["step"] == 1
@@ -454,8 +466,8 @@ def test_sgd_step():
 
 def test_momentum_two_steps_accumulate_velocity():
     """momentum: v = mu v + g; p -= lr v, twice, so the second step carries the first."""
-    (W0, b0), = _tiny()[0]
-    (g1W, g1b), (g2W, g2b) = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (g1W, g1b), (g2W, g2b) = _wb(_tiny()[1])
     params, state = _run("momentum", 1, momentum=MU)
     _check(params, W0 - LR * g1W, b0 - LR * g1b)
     params, state = _run("momentum", 2, momentum=MU)
@@ -466,8 +478,8 @@ def test_momentum_two_steps_accumulate_velocity():
 
 def test_nesterov_two_steps():
     """nesterov: v = mu v + g; p -= lr (g + mu v)."""
-    (W0, b0), = _tiny()[0]
-    (g1W, g1b), (g2W, g2b) = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (g1W, g1b), (g2W, g2b) = _wb(_tiny()[1])
     params, _ = _run("nesterov", 1, momentum=MU)
     _check(params, W0 - LR * (g1W + MU * g1W), b0 - LR * (g1b + MU * g1b))
     params, _ = _run("nesterov", 2, momentum=MU)
@@ -488,19 +500,19 @@ def _adam_by_hand(p, gs):
 
 def test_adam_first_step_is_lr_times_sign_of_g():
     """adam: the first bias-corrected step is lr g / (|g| + eps), about lr sign(g)."""
-    (W0, b0), = _tiny()[0]
-    (gW, gb), _ = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (gW, gb), _ = _wb(_tiny()[1])
     params, state = _run("adam", 1)
     _check(params, W0 - LR * gW / (np.abs(gW) + EPS), b0 - LR * gb / (np.abs(gb) + EPS))
-    np.testing.assert_allclose(params[0][0], W0 - LR * np.sign(gW), rtol=1e-6)
-    np.testing.assert_allclose(state["m"][0][0], (1 - B1) * gW, rtol=1e-12)
-    np.testing.assert_allclose(state["v"][0][0], (1 - B2) * gW * gW, rtol=1e-12)
+    np.testing.assert_allclose(params[0]["W"], W0 - LR * np.sign(gW), rtol=1e-6)
+    np.testing.assert_allclose(state["m"][0]["W"], (1 - B1) * gW, rtol=1e-12)
+    np.testing.assert_allclose(state["v"][0]["W"], (1 - B2) * gW * gW, rtol=1e-12)
 
 
 def test_adam_second_step_uses_bias_correction_of_step_two():
     """adam, two steps: m and v are corrected by 1 - beta ** 2 on the second."""
-    (W0, b0), = _tiny()[0]
-    (g1W, g1b), (g2W, g2b) = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (g1W, g1b), (g2W, g2b) = _wb(_tiny()[1])
     params, state = _run("adam", 2)
     _check(params, _adam_by_hand(W0, [g1W, g2W]), _adam_by_hand(b0, [g1b, g2b]))
     assert state["step"] == 2
@@ -510,13 +522,13 @@ def test_adam_ignores_weight_decay():
     """adam's L2 decay is in the gradient (backward), so update's weight_decay changes nothing."""
     plain, _ = _run("adam", 2)
     decayed, _ = _run("adam", 2, weight_decay=WD)
-    _check(decayed, plain[0][0], plain[0][1])
+    _check(decayed, plain[0]["W"], plain[0]["b"])
 
 
 def test_adamw_decays_weights_not_biases():
     """adamw: adam's step plus W -= lr wd W on the weights only."""
-    (W0, b0), = _tiny()[0]
-    (gW, gb), _ = _tiny()[1]
+    (W0, b0), = _wb(_tiny()[0])
+    (gW, gb), _ = _wb(_tiny()[1])
     params, _ = _run("adamw", 1, weight_decay=WD)
     _check(params, W0 - LR * WD * W0 - LR * gW / (np.abs(gW) + EPS),
            b0 - LR * gb / (np.abs(gb) + EPS))
@@ -537,7 +549,8 @@ def _net(layers, seed=0, dtype=np.float32):
     """He-initialised params with small random biases."""
     rng = np.random.default_rng(seed)
     params = utils.init_params(layers, rng, dtype=dtype)
-    return [(W, rng.normal(0, 0.1, b.shape).astype(dtype)) for W, b in params]
+    return [{"W": layer["W"], "b": rng.normal(0, 0.1, layer["b"].shape).astype(dtype)}
+            for layer in params]
 
 
 def test_dropout_rate_zero_gives_no_masks_and_no_change():
@@ -650,11 +663,12 @@ def test_max_norm_caps_columns_and_leaves_small_ones_alone():
     W1 = rng.normal(0, 1, (30, 6)).astype(np.float32)
     W1[:, :3] *= 0.05  # these columns have norms well below 1
     W2 = rng.normal(0, 1, (6, 4)).astype(np.float32)
-    params = [(W1, np.full(6, 5.0, np.float32)), (W2, np.full(4, -7.0, np.float32))]
-    before = [(W.copy(), b.copy()) for W, b in params]
+    params = [{"W": W1, "b": np.full(6, 5.0, np.float32)},
+              {"W": W2, "b": np.full(4, -7.0, np.float32)}]
+    before = [(W.copy(), b.copy()) for W, b in _wb(params)]
     c = 1.0
     utils.max_norm(params, c)
-    for (W, b), (W0, b0) in zip(params, before):
+    for (W, b), (W0, b0) in zip(_wb(params), before):
         norms0, norms = np.linalg.norm(W0, axis=0), np.linalg.norm(W, axis=0)
         assert np.all(norms <= c + 1e-6)
         small = norms0 <= c
@@ -674,7 +688,7 @@ def test_max_norm_caps_columns_and_leaves_small_ones_alone():
 def test_max_norm_property(W, c):
     """For any W and c > 0: column norms end <= c, and columns below c stay exactly as they were."""
     W0 = W.copy()
-    utils.max_norm([(W, np.zeros(W.shape[1]))], c)
+    utils.max_norm([{"W": W, "b": np.zeros(W.shape[1])}], c)
     norms0 = np.linalg.norm(W0, axis=0)
     assert np.all(np.linalg.norm(W, axis=0) <= c * (1 + 1e-9) + 1e-12)
     small = norms0 <= c
@@ -689,10 +703,10 @@ def test_training_is_deterministic_given_the_seed(mnist_small):
     """The same seed gives bit-identical params after an epoch; another seed does not."""
     X, y = mnist_small[0][:1000], mnist_small[1][:1000]
     first, again, other = (one_epoch(s, X, y) for s in (7, 7, 8))
-    for (W1, b1), (W2, b2) in zip(first, again):
-        assert np.array_equal(W1, W2)
-        assert np.array_equal(b1, b2)
-    assert not all(np.array_equal(W1, W3) for (W1, _), (W3, _) in zip(first, other))
+    for layer, twin in zip(first, again):
+        assert np.array_equal(layer["W"], twin["W"])
+        assert np.array_equal(layer["b"], twin["b"])
+    assert not all(np.array_equal(layer["W"], twin["W"]) for layer, twin in zip(first, other))
 
 
 # ----------------------------------------------------------------------------
@@ -731,7 +745,7 @@ def test_batch_norm_in_evaluation_is_the_formula_worked_by_hand():
     gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
     mean, var = rng.standard_normal(3), np.array([0.5, 2.0, 0.0])
     expected = (Z - mean) / np.sqrt(var + utils.BN_EPS) * gamma + beta
-    Y, norm = utils.batch_norm(Z.copy(), gamma, beta, running=(mean, var))
+    Y, norm = utils.batch_norm(Z.copy(), gamma, beta, running={"mean": mean, "var": var})
     assert norm is None and np.isfinite(Y).all()
     np.testing.assert_allclose(Y, expected, rtol=1e-12, atol=1e-12)
 
@@ -740,7 +754,8 @@ def test_batch_norm_in_evaluation_is_the_formula_worked_by_hand():
                                                 ("glorot", lambda n_in, n_out: 2 / (n_in + n_out))])
 def test_initial_weights_have_the_variance_of_their_method(init, variance):
     """He et al. 2015: 2 / inputs; Glorot and Bengio 2010: 2 / (inputs + outputs); biases 0."""
-    (W, b), = utils.init_params([1000, 400], np.random.default_rng(1), init, dtype=np.float64)
+    (W, b), = _wb(utils.init_params([1000, 400], np.random.default_rng(1), init,
+                                    dtype=np.float64))
     assert W.var() == pytest.approx(variance(1000, 400), rel=0.02)  # 400,000 draws: ~0.2%
     assert abs(W.mean()) < 1e-3 and not b.any()
 

@@ -1,0 +1,110 @@
+"""--PREDICT: classify your own digit, or every row of a CSV, with the weights of a run.
+
+A picture goes through digit.prepare_digit, which makes it look like an
+MNIST digit (cropped, centred by its mass, scaled to 20 pixels in a 28-pixel
+square, as the MNIST digits were); a CSV is read like the training data.
+"""
+
+import math
+import os
+import sys
+
+import numpy as np
+
+import data
+import digit
+import plots
+import runs
+import settings
+import utils
+
+
+def predict(c, defaults, argv=()):
+    """Classify an image of one digit, or every row of a CSV, with saved weights.
+
+    c -- the settings (PREDICT the file, WEIGHTS the weights file or "" for
+    those of the run of these settings); defaults -- main.py's constants,
+    which name that run's folder; argv -- the command line, to say how to
+    train the weights when there are none. Prints the answer, writes the
+    predictions file or the picture of what the network saw beside the
+    weights, and returns the exit status (4 when an output could not be
+    written where asked). Raises data.InputError for bad input.
+    """
+    weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, defaults)[0], "weights.pkl")
+    if not os.path.exists(weights) and c["WEIGHTS"]:
+        raise data.no_such_file(weights, "weights file")
+    if runs.has_checkpoint(os.path.dirname(weights)) and not \
+            os.path.exists(weights):
+        raise data.InputError(f"{os.path.dirname(weights)}: the run of these settings has no "
+                              "weights yet: it is still training, or was stopped before its "
+                              "first save (--RESUME continues it)")
+    if not os.path.exists(weights):
+        recipe = [a for a in argv if not a.startswith("--")]  # the recipe files given
+        command = (" ".join(["python main.py", *recipe, *(a for a in argv if a.startswith("--")
+                             and not a.startswith(("--PREDICT", "--WEIGHTS")))])
+                   if recipe else settings.command(c, defaults))
+        raise data.InputError(f"{weights}: no such weights file; train it first with: {command}")
+    saved = runs.load_weights(weights)
+    params, stats = saved["params"], saved["stats"]
+    activation = saved["config"].get("ACTIVATION", "relu")
+    network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
+               "BATCH_NORM": saved["config"].get("BATCH_NORM", False)}
+    for key, value in network.items():  # the file defines the network, not the settings
+        if c["WEIGHTS"] and c[key] != defaults[key] and c[key] != value:
+            print(f"note: {key}={c[key]!r} ignored: {weights} holds a network "
+                  f"with {key}={value!r}", file=sys.stderr)
+    folder, path = os.path.dirname(weights), c["PREDICT"]
+    name = os.path.basename(path)
+    packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))
+    stem, ext = os.path.splitext(os.path.splitext(name)[0] if packed else name)
+    if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
+        stem = f"{stem}-{ext.lstrip('.').lower()}"
+    if packed or name.lower().endswith((".csv", ".tsv", ".txt", *data.SPREADSHEETS)):
+        X, y = data.load_csv(path, saved["layers"][-1] - 1)
+        if X.shape[1] != saved["layers"][0]:
+            raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
+                                  f"the network takes {saved['layers'][0]}")
+        kind, phrase = data.looks_unlike_mnist(X)
+        if kind:
+            print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",
+                  file=sys.stderr)
+        Z = utils.predict_logits(params, X, activation, stats=stats)
+        stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
+        ids, wanted = data.row_ids(path), os.path.join(folder, f"predictions-{stem}.csv")
+        written = [wanted]
+        written[0], failed = runs.save_or_spare(
+            wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids))
+        if failed:
+            print(f"warning: could not write {wanted} ({failed.strerror}); the predictions "
+                  f"are in {written[0]}", file=sys.stderr)
+        if y is not None:
+            print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
+            written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
+                                           X, y, Z)
+        print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
+              + ", ".join(p for p in written if p))
+        return 4 if failed else 0
+    image = digit.read_image(path)
+    side = math.isqrt(saved["layers"][0])
+    if side * side != saved["layers"][0]:
+        raise data.InputError(f"{weights}: takes {saved['layers'][0]} inputs, not a square image")
+    doubts = []
+    try:
+        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append,
+                                path=path)
+    except ValueError as e:
+        raise data.InputError(f"{path}: {e}") from None
+    for doubt in doubts:
+        print(f"warning: {path}: {doubt}", file=sys.stderr)
+    P = utils.softmax(utils.predict_logits(params, x[None, :], activation, stats=stats))[0]
+    print(f"{path} (weights {weights}):")
+    for k in np.argsort(-P, kind="stable")[:3]:
+        print(f"  {k}: {P[k]:.1%}")
+    stem = runs.prediction_name(folder, path, stem)
+    shown = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(weights))),
+                         os.path.basename(weights))  # the run's folder and the file
+    picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
+                         image, x, P, f"{name}, weights {shown}", size=digit.picture_size(path))
+    if picture:
+        print(f"what the network saw: {picture}")
+    return 0
