@@ -1,4 +1,4 @@
-"""Deep networks with and without batch normalisation: the README's depth study.
+"""Deep networks with and without batch normalisation: docs/deep.md's depth study.
 
     python benchmarks/depth.py                 # 16 runs, about 10 minutes here
     python benchmarks/depth.py --only sigmoid  # the rows whose name contains 'sigmoid'

@@ -8,7 +8,7 @@ written as a real file (JPEG or PNG, as such a picture would come) to a
 temporary folder; each file then goes through exactly the --PREDICT path
 (digit.read_image, digit.prepare_digit, the network). The Markdown table
 compares the accuracy on the pictures with the accuracy on the same digits
-given as CSV rows. The README's table of pictures is this script's output.
+given as CSV rows. docs/inputs.md's table of pictures is this script's output.
 
 Styles (sizes in pixels, drawn at random per digit from one seeded generator):
   paper   -- ink or pencil on evenly lit paper (grey 0.92, slightly warm;

@@ -1,4 +1,4 @@
-"""Make the pictures the README shows, from real runs of main.py.
+"""Make the pictures the README and docs/ show, from real runs of main.py.
 
     python benchmarks/pictures.py                 # every picture (about 10 minutes here)
     python benchmarks/pictures.py --only default  # the pictures whose key contains 'default'
@@ -6,9 +6,9 @@
 Each picture comes from one `python main.py ...` run (a child process) whose
 outputs go to a temporary RUNS_DIR; the pictures are then copied into
 --out (default: runs/readme-pictures/, git-ignored), named as the README
-names them, with the command that made each listed in pictures.txt there.
+and docs/ name them, with the command that made each listed in pictures.txt there.
 Nothing under images/ is written: a maintainer looks at the new pictures
-and copies them into images/ by hand, so that no command the README shows
+and copies them into images/ by hand, so that no command the docs show
 ever changes a committed file.
 """
 

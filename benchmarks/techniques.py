@@ -6,8 +6,8 @@
 Each row is one real `python main.py` run (a child process) with the
 overrides shown; its test accuracy, best validation accuracy and training
 seconds are read from the weights file it saves. Outputs go to a temporary
-folder, so the project's runs/ and images/ are left alone. The README's
-table of techniques is this script's output.
+folder, so the project's runs/ and images/ are left alone. The table of
+docs/techniques.md is this script's output.
 """
 
 import os
