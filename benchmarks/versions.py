@@ -22,16 +22,16 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-import numpy as np  # noqa: E402 -- after the path is set
-
-import bench  # noqa: E402
-import data  # noqa: E402
-import machine  # noqa: E402
-import utils  # noqa: E402
+import bench  # after the path is set
+import data
+import machine
+import utils
 
 
 def module_at(rev, name="utils"):
@@ -81,7 +81,8 @@ def main(argv):
     X, y = data.load_csv(os.path.join(ROOT, "train.csv"), 9)
     X, y = np.ascontiguousarray(X[:args.rows]), y[:args.rows]
     old = module_at(args.rev)
-    sides = {f"utils.py at {args.rev}": epoch_of(old, X, y, 0), "utils.py now": epoch_of(utils, X, y, 0)}
+    sides = {f"utils.py at {args.rev}": epoch_of(old, X, y, 0),
+             "utils.py now": epoch_of(utils, X, y, 0)}
     threads = machine.BlasThreads(args.threads)
     threads.begin()
     try:
