@@ -534,6 +534,23 @@ def test_adamw_decays_weights_not_biases():
            b0 - LR * gb / (np.abs(gb) + EPS))
 
 
+@pytest.mark.parametrize("optimiser", ["sgd", "momentum", "nesterov", "adam", "adamw"])
+def test_update_leaves_the_gradients_as_they_were(optimiser):
+    """update moves params and its state, never the grads it is given: a learner who prints
+    |dW| after the step sees the gradient, not lr times it (a batch-normalised layer too)."""
+    rng = np.random.default_rng(3)
+    params = utils.init_params([6, 5, 4, 3], rng, dtype=np.float64, batch_norm=True)
+    grads = [{k: rng.standard_normal(p.shape) for k, p in layer.items()} for layer in params]
+    kept, before = utils.copy_params(grads), utils.copy_params(params)
+    state = utils.init_state(params, optimiser)
+    for _ in range(2):
+        utils.update(params, grads, state, 0.1, optimiser, weight_decay=0.01)
+    for g, g0, p, p0 in zip(grads, kept, params, before):
+        for k in g:
+            np.testing.assert_array_equal(g[k], g0[k])
+            assert not np.array_equal(p[k], p0[k])  # while the parameters did move
+
+
 def test_unknown_optimiser_is_refused():
     """update with an optimiser it does not know raises ValueError."""
     params, grads = _tiny()
