@@ -35,6 +35,7 @@ try:
     import settings
     import stopping
     import utils
+    from augment import augmentation
 except KeyboardInterrupt:  # Ctrl-C while NumPy and pandas load: no traceback
     print("\ninterrupted", file=sys.stderr)
     sys.exit(130)
@@ -226,7 +227,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     params, stats, state, history, best = (t[k] for k in ("params", "stats", "state",
                                                           "history", "best"))
     threads = threads or machine.BlasThreads(c["THREADS"])
-    stop, augment, dropout = stopping.StopFlag().catch(), data.augmentation(c), dropout_rates(c)
+    stop, augment, dropout = stopping.StopFlag().catch(), augmentation(c), dropout_rates(c)
     probe = diagnostics.probe(X_val, y_val, X_train, y_train)
 
     def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)

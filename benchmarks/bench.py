@@ -68,6 +68,7 @@ import threadpoolctl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import augment
 import data  # the trainer's driver: its constants are the defaults benchmarked
 import diagnostics
 import machine
@@ -297,7 +298,7 @@ Trainer = collections.namedtuple("Trainer", "epoch accuracy threads epochs",
 
 def augmentation(c, on=True):
     """What main.train passes utils.train_epoch after lr_at (a function, or None)."""
-    return data.augmentation(c) if on else None
+    return augment.augmentation(c) if on else None
 
 
 def augments(c):

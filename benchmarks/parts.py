@@ -19,7 +19,7 @@ the alternative written below, on the default network of main.py
      utils.update did before it left the gradients alone) and with
      textbook_update (v = mu v + g; p -= lr v, new arrays), each swapped in
      for utils.update; and the three updates alone;
-  3. the 1-pixel shifts: data.random_shift (one flat gather) against
+  3. the 1-pixel shifts: augment.random_shift (one flat gather) against
      shift_by_indexing (fancy indexing of the padded batch), on a batch of
      uint8 rows (both give the same images from the same generator: checked);
   4. reading the CSV: data.load_csv (uint8, chunks of 10,000 rows, every
@@ -63,7 +63,7 @@ import time
 import bench  # beside this file: the machine's description, the interleaved timing
 import numpy as np
 import runner
-from bench import ROOT, data, machine, main, settings, utils
+from bench import ROOT, augment, data, machine, main, settings, utils
 
 QUICK = {"rows": 2000, "rounds": 2, "steps": 3, "reps": 20, "loads": 1}
 FULL = {"rows": None, "rounds": 30, "steps": 100, "reps": 5000, "loads": 3}
@@ -170,9 +170,9 @@ def in_place_update(params, grads, state, lr, optimiser="momentum", momentum=0.9
 
 
 def shift_by_indexing(X, max_shift, rng):
-    """data.random_shift's shifts, taken by fancy indexing of the padded batch.
+    """augment.random_shift's shifts, taken by fancy indexing of the padded batch.
 
-    Draws the shifts as data.random_shift does, so the same generator state
+    Draws the shifts as augment.random_shift does, so the same generator state
     gives the same images; the window of each image is picked by indexing
     the (n, side + 2k, side + 2k) frame with three broadcast index arrays.
     """
@@ -283,14 +283,14 @@ def compare_momentum(c, X, y, args):
 
 
 def compare_shifts(c, X, args):
-    """Section 3: data.random_shift against shift_by_indexing, on one batch."""
+    """Section 3: augment.random_shift against shift_by_indexing, on one batch."""
     batch, k = X[:c["BATCH_SIZE"]], max(1, c["MAX_SHIFT"])
-    same = np.array_equal(data.random_shift(batch, k, np.random.default_rng(1)),
+    same = np.array_equal(augment.random_shift(batch, k, np.random.default_rng(1)),
                           shift_by_indexing(batch, k, np.random.default_rng(1)))
     if not same:
-        raise AssertionError("shift_by_indexing does not give data.random_shift's images")
+        raise AssertionError("shift_by_indexing does not give augment.random_shift's images")
     rng = np.random.default_rng(2)
-    return interleaved({"data.random_shift": repeat(data.random_shift, args.steps, batch, k, rng),
+    return interleaved({"augment.random_shift": repeat(augment.random_shift, args.steps, batch, k, rng),
                         "indexing": repeat(shift_by_indexing, args.steps, batch, k, rng)}, args)
 
 
@@ -326,7 +326,7 @@ def step_parts(c, X, y):
     state = utils.init_state(params, c["OPTIMISER"])
     idx = rng.permutation(len(X))[:c["BATCH_SIZE"]]
     fetched = X[idx]
-    shifted = data.augmentation(c)(fetched, rng) if data.augmentation(c) else fetched
+    shifted = augment.augmentation(c)(fetched, rng) if augment.augmentation(c) else fetched
     scaled, labels = utils.normalise(shifted), y[idx]
     weights = [layer["W"] for layer in params]
     Z, cache = utils.forward(params, scaled)
@@ -381,11 +381,11 @@ def step_parts(c, X, y):
     def nothing():
         return None
 
-    augment = data.augmentation(c)
-    shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment(fetched, rng))}
+    augment_with = augment.augmentation(c)
+    shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment_with(fetched, rng))}
     return {
         "fetch the batch (X[idx], uint8)": (nothing, lambda: X[idx]),
-        **(shift if augment else {}),
+        **(shift if augment_with else {}),
         "scale it (utils.normalise)": (nothing, lambda: utils.normalise(shifted)),
         "forward matrix products (4)": (nothing, forward_products),
         "bias + ReLU": (fresh(products), bias_relu),
@@ -418,7 +418,7 @@ def time_parts(c, X, y, args):
     for _ in range(max(args.rounds, 3)):
         start = time.perf_counter()
         utils.train_epoch(params, state, X[:rows], y[:rows], c["BATCH_SIZE"], rng, lr_at,
-                          data.augmentation(c), **options)
+                          augment.augmentation(c), **options)
         epoch.append((time.perf_counter() - start) / n_batches)
     us[f"one batch of utils.train_epoch (of {n_batches}), whole"] = 1e6 * statistics.median(epoch)
     return us
@@ -493,9 +493,9 @@ def comparison_rows(dtypes, momentum, shifts, reads):
                       f"{1e6 * m['utils.update']:.0f} us", words, f"{1e6 * m[other]:.0f} us",
                       ratio_cell(m, r, "utils.update", other))
     m, r = shifts
-    yield row("shifts of up to 1 pixel, 128 uint8 rows", "`data.random_shift` (flat gather)",
-              f"{1e6 * m['data.random_shift']:.0f} us", "fancy indexing of the padded batch",
-              f"{1e6 * m['indexing']:.0f} us", ratio_cell(m, r, "data.random_shift", "indexing"))
+    yield row("shifts of up to 1 pixel, 128 uint8 rows", "`augment.random_shift` (flat gather)",
+              f"{1e6 * m['augment.random_shift']:.0f} us", "fancy indexing of the padded batch",
+              f"{1e6 * m['indexing']:.0f} us", ratio_cell(m, r, "augment.random_shift", "indexing"))
     ours = reads["data.load_csv"]
     for way in list(READS)[1:]:
         other = reads[way]

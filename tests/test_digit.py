@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-import data
+import augment
 import digit
 import utils
 from data import InputError
@@ -116,7 +116,7 @@ def net(mnist_small):
     state = utils.init_state(params, "momentum")
     for _ in range(3):
         utils.train_epoch(params, state, X[:2500], y[:2500], 50, rng, lambda step: 0.05,
-                          lambda Xb, r: data.random_shift(Xb, 1, r), optimiser="momentum")
+                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
     return params
 
 

@@ -47,6 +47,7 @@ from helpers import (
     write_bomb,
 )
 
+import augment
 import data
 import digit
 import main
@@ -1049,7 +1050,7 @@ def trained_weights(tmp_path_factory):
     state = utils.init_state(params, "momentum")
     for _ in range(3):
         utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
-                          lambda Xb, r: data.random_shift(Xb, 1, r), optimiser="momentum")
+                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
     path = folder / "net.pkl"
     runs.save_weights(str(path), {"layers": [784, 64, 10], "params": params,
                                   "config": {"ACTIVATION": "relu"}})

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data
+import augment
 import utils
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_shift_by_indexing_gives_random_shifts_images(k):
     """The same generator state gives the same shifted images both ways, uint8 and float."""
     X = np.random.default_rng(k).integers(0, 256, size=(50, 784), dtype=np.uint8)
     for batch in (X, X.astype(np.float32)):
-        ours = data.random_shift(batch, k, np.random.default_rng(7))
+        ours = augment.random_shift(batch, k, np.random.default_rng(7))
         theirs = parts.shift_by_indexing(batch, k, np.random.default_rng(7))
         assert theirs.dtype == ours.dtype and theirs.shape == ours.shape
         np.testing.assert_array_equal(theirs, ours)
