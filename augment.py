@@ -177,7 +177,7 @@ def augmentation(c):
     ELASTIC_ALPHA with ELASTIC_SIGMA) take the interpolating one, with
     MAX_SHIFT as its largest shift.
     """
-    alpha, sigma = c.get("ELASTIC_ALPHA", 0.0), c.get("ELASTIC_SIGMA", 4.0)
+    alpha, sigma = c.get("ELASTIC_ALPHA", 0.0), c.get("ELASTIC_SIGMA", 6.0)
     if c["MAX_ROTATE"] or c["MAX_SCALE"] or alpha:
         return lambda X, rng: random_distortion(X, c["MAX_SHIFT"], c["MAX_ROTATE"],
                                                 c["MAX_SCALE"], alpha, sigma, rng)

@@ -876,7 +876,7 @@ def load_data(c, entries, rng):
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
                          f"not {X.shape[1]} pixels: set MAX_SHIFT=0 (and MAX_ROTATE=0, "
-                         "MAX_SCALE=0)")
+                         "MAX_SCALE=0, ELASTIC_ALPHA=0)")
     for name, config in entries:
         where = "" if name == "LAYERS" else f"{name}: "
         shift = config["MAX_SHIFT"]

@@ -67,6 +67,8 @@ MAX_NORM = 0.0               # cap on each unit's incoming weight norm; 0 is off
 MAX_SHIFT = 1                # augmentation: random shifts of up to this many pixels
 MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many degrees
 MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
+ELASTIC_ALPHA = 0.0          # augmentation: elastic distortions of this size, in pixels; 0 is off
+ELASTIC_SIGMA = 6.0          # their smoothness: the Gaussian's width in pixels (Ciresan: 6)
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
 # machine

@@ -27,7 +27,8 @@ KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "VAL_FRACTION": float, "LAYERS": lis
          "LEARNING_RATE": float, "OPTIMISER": str, "MOMENTUM": float, "SCHEDULE": str,
          "WARMUP_EPOCHS": float, "STEP_EPOCHS": int, "STEP_GAMMA": float,
          "WEIGHT_DECAY": float, "DROPOUT": float, "MAX_NORM": float, "MAX_SHIFT": int,
-         "MAX_ROTATE": float, "MAX_SCALE": float, "PATIENCE": int, "SEED": int, "THREADS": int,
+         "MAX_ROTATE": float, "MAX_SCALE": float, "ELASTIC_ALPHA": float,
+         "ELASTIC_SIGMA": float, "PATIENCE": int, "SEED": int, "THREADS": int,
          "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
          "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool}
 ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
@@ -343,6 +344,10 @@ def check(c):
     need(c["MAX_SHIFT"] >= 0, f"MAX_SHIFT = {c['MAX_SHIFT']}: must be >= 0 (0 is off)")
     need(0 <= c["MAX_ROTATE"] <= 180, f"MAX_ROTATE = {c['MAX_ROTATE']}: must be in [0, 180]")
     need(0 <= c["MAX_SCALE"] < 1, f"MAX_SCALE = {c['MAX_SCALE']}: must be in [0, 1)")
+    need(0 <= c["ELASTIC_ALPHA"] < math.inf,
+         f"ELASTIC_ALPHA = {c['ELASTIC_ALPHA']}: must be a number >= 0 (0 is off)")
+    need(0 < c["ELASTIC_SIGMA"] < math.inf,
+         f"ELASTIC_SIGMA = {c['ELASTIC_SIGMA']}: must be a number > 0 (pixels; Ciresan et al. used 5-6)")
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
     need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")

@@ -80,7 +80,7 @@ import utils
 TABLE_BATCH_SIZES = [32, 64, 128, 256, 512]
 TABLE_LAYERS = [[784, 10, 10], [784, 256, 128, 64, 10], [784, 512, 512, 10],
                 [784, 1024, 1024, 10]]
-AUGMENT_KEYS = ("MAX_SHIFT", "MAX_ROTATE", "MAX_SCALE")  # those main.py has are shown
+AUGMENT_KEYS = ("MAX_SHIFT", "MAX_ROTATE", "MAX_SCALE", "ELASTIC_ALPHA")  # those main.py has are shown
 QUICK_ROWS = 2000
 SETTLE_SECONDS = 0.2  # a pause between two timed runs, for idle BLAS threads to sleep
 TARGETS = (0.98, 0.985)  # test accuracies of the time-to-accuracy table

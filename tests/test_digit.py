@@ -407,24 +407,33 @@ def test_otsu_threshold_splits_two_clusters_between_them():
 
 
 def test_components_match_a_flood_fill():
-    """The pointer-jumping labelling finds the same 8-connected groups as a plain flood fill."""
+    """The labelling (ndimage.label, 8-connected) finds the groups a plain flood fill does.
+
+    Groups are numbered 1, 2, ... in the order of their first pixel, row by
+    row, as the flood fill below finds them; 0 is off the mask. (The
+    hand-written labelling this replaced named each group by its smallest
+    flat index instead: the same groups in the same order.)
+    """
     rng = np.random.default_rng(13)
     mask = rng.random((40, 50)) < 0.3
-    labels = digit._components(mask)
-    seen = np.full(mask.shape, -1)
+    labels, count = digit._components(mask)
+    seen = np.zeros(mask.shape, dtype=int)
+    found = 0
     for start in zip(*np.nonzero(mask)):
-        if seen[start] >= 0:
+        if seen[start]:
             continue
+        found += 1
         stack = [start]
-        seen[start] = start[0] * 50 + start[1]
+        seen[start] = found
         while stack:
             r, c = stack.pop()
             for dr in (-1, 0, 1):
                 for dc in (-1, 0, 1):
                     rr, cc = r + dr, c + dc
-                    if 0 <= rr < 40 and 0 <= cc < 50 and mask[rr, cc] and seen[rr, cc] < 0:
-                        seen[rr, cc] = seen[start]
+                    if 0 <= rr < 40 and 0 <= cc < 50 and mask[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = found
                         stack.append((rr, cc))
+    assert count == found > 10
     np.testing.assert_array_equal(labels, seen)
 
 
