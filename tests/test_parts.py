@@ -106,5 +106,24 @@ def test_quick_run_prints_every_row(tmp_path):
                  "one batch of utils.train_epoch", "sum of the parts above",
                  "of which the 11 matrix products"):
         expected.append(rf"{re.escape(name)}.* \| {NUMBER} \| {NUMBER}%")
+    share = rf"{NUMBER}% \(-?{NUMBER}--?{NUMBER}\)"
+    expected += [rf"training step of 784-250-200-10, batch 128 .* \| {NUMBER} ms \| 100%",
+                 rf"affine distortions .* \| {NUMBER} ms \| {share}",
+                 rf"affine and elastic .* \| {NUMBER} ms \| {share}",
+                 rf"of which the elastic part .* \| -?{NUMBER} ms \| -?{share}",
+                 rf"fields, matrix products .* \| {NUMBER} / {NUMBER} ms \| {x}",
+                 rf"resample, NumPy gather .* \| {NUMBER} / {NUMBER} ms \| {x}"]
     for pattern in expected:
         assert re.search(rf"^\| {pattern} \|$", out, re.MULTILINE), (pattern, out)
+
+
+def test_the_scipy_alternatives_give_augments_numbers():
+    """parts.py's map_coordinates and gaussian_filter read and smooth as augment.py does."""
+    rng = np.random.default_rng(6)
+    images = rng.integers(0, 256, (5, 28, 28)).astype(np.float32)
+    src_y, src_x = rng.uniform(-3, 31, (2, 5, 28, 28))
+    np.testing.assert_allclose(parts.resample_by_map_coordinates(images, src_y, src_x),
+                               augment.resample(images, src_y, src_x), atol=1e-3)
+    np.testing.assert_allclose(parts.smooth_by_ndimage(5, 28, 36.0, 6.0, np.random.default_rng(1)),
+                               augment.elastic_fields(5, 28, 36.0, 6.0, np.random.default_rng(1)),
+                               atol=1e-4)
