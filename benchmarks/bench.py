@@ -440,7 +440,8 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
 
     nn.Sequential of Linear layers with main.py's activation between them,
     starting from the very weights main.setup draws for ours (same seed),
-    cross-entropy, SGD with main.py's momentum (Adam or AdamW when main.py
+    nn.Dropout after each hidden layer at main.py's DROPOUT rates (inverted
+    dropout, as ours), cross-entropy, SGD with main.py's momentum (Adam or AdamW when main.py
     uses those), the learning rate of main.setup's schedule set before every
     step, the rows in a new order every epoch (torch.randperm). With augment,
     each batch is shifted by main.py's own augmentation (NumPy, on the uint8
@@ -463,13 +464,14 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
     act = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "tanh": nn.Tanh,
            "sigmoid": nn.Sigmoid}[c["ACTIVATION"]]
     modules = []
-    for layer in params:
+    rates = settings.dropout_rates(c["DROPOUT"], list(layers)) + [0.0]
+    for layer, rate in zip(params, rates):
         W, b = layer["W"], layer["b"]
         linear = nn.Linear(*W.shape)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W.T.copy()))
             linear.bias.copy_(torch.from_numpy(b))
-        modules += [linear, act()]
+        modules += [linear, act()] + ([nn.Dropout(rate)] if rate else [])
     model = nn.Sequential(*modules[:-1])
     opt = make_torch_optimiser(torch, c, model.parameters())
     augment_with = augmentation(c, augment)
