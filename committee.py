@@ -9,6 +9,9 @@ members may differ in anything but what they read and answer (the number of
 inputs and of classes). --PREDICT with several WEIGHTS uses it.
 """
 
+import os
+import zlib
+
 import numpy as np
 
 import runs
@@ -36,6 +39,21 @@ def load(paths):
                              f"{layers[-1]} classes; {paths[0]}'s takes {first[0]} and gives "
                              f"{first[-1]}: a committee's members must read and answer alike")
     return members
+
+
+def label(paths):
+    """How the answers name their weights: the file, or "a committee of N: a, b, ..."."""
+    return paths[0] if len(paths) == 1 else f"a committee of {len(paths)}: {', '.join(paths)}"
+
+
+def suffix(paths):
+    """What a committee adds to its outputs' names: "" for one network, else
+    "-committee<N>-<8 hex digits>", the CRC-32 of its members' absolute paths, so that
+    neither the first member's own outputs nor another committee's are replaced."""
+    if len(paths) == 1:
+        return ""
+    crc = zlib.crc32("\n".join(os.path.abspath(p) for p in paths).encode())
+    return f"-committee{len(paths)}-{crc:08x}"
 
 
 def member_probabilities(member, X):

@@ -81,7 +81,7 @@ RESUME = False               # True: continue the run of these settings from its
 # after training
 COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
 PREDICT = ""                 # an image or CSV to classify with saved weights
-WEIGHTS = ""                 # weights for PREDICT; "" means those of the run of these settings
+WEIGHTS = ""                 # weights for PREDICT ("": this run's); a list of files: a committee
 GRADCHECK = False            # True: check backward against finite differences, train nothing
 # ----------------------------------------------------------------------------
 

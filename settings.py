@@ -31,7 +31,7 @@ KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "VAL_FRACTION": float, "LAYERS": lis
          "ELASTIC_SIGMA": float, "PATIENCE": int, "SEED": int, "THREADS": int,
          "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
          "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool}
-ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
+ALSO_ACCEPTS = {"DROPOUT": (list,), "WEIGHTS": (list,)}  # beyond the type of the default
 # Settings that say what to do or where to write, not how to train: a run's
 # name and its recorded settings leave them out.
 NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RESUME", "THREADS",
@@ -62,6 +62,8 @@ def parse_value(name, text, default, shown=None):
         value = text  # a file or run named by a number: --PREDICT=7, --NAME=2
     if name in PATHS and isinstance(value, str):
         value = os.path.expanduser(value)  # the shell leaves ~ after --NAME= as it is
+    if name in PATHS and isinstance(value, list):  # WEIGHTS: a committee's files
+        value = [os.path.expanduser(v) if isinstance(v, str) else v for v in value]
     return coerce(name, value, default, shown)
 
 
@@ -348,6 +350,10 @@ def check(c):
          f"ELASTIC_ALPHA = {c['ELASTIC_ALPHA']}: must be a number >= 0 (0 is off)")
     need(0 < c["ELASTIC_SIGMA"] < math.inf,
          f"ELASTIC_SIGMA = {c['ELASTIC_SIGMA']}: must be a number > 0 (pixels; Ciresan et al. used 5-6)")
+    need(not isinstance(c["WEIGHTS"], list)
+         or (c["WEIGHTS"] and all(isinstance(w, str) and w.strip() for w in c["WEIGHTS"])),
+         f"WEIGHTS = {c['WEIGHTS']!r}: a committee is a list of weights files, e.g. "
+         "[\"a/weights.pkl\", \"b/weights.pkl\"]")
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
     need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")
