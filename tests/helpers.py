@@ -97,6 +97,18 @@ def one_epoch(seed, X, y):
     return params
 
 
+def trained_with_shifts(X, y, layers, epochs, seed=0):
+    """The params of `layers` trained on X, y for `epochs` (batches of 50, lr 0.05, momentum),
+    with 1-pixel shifts as main.py trains by default."""
+    rng = np.random.default_rng(seed)
+    params = utils.init_params(layers, rng)
+    state = utils.init_state(params, "momentum")
+    for _ in range(epochs):
+        utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
+                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
+    return params
+
+
 def draw(shape, h=90, w=70):
     """A dark-on-light (h, w) grey picture of a digit-like shape, off centre; 1 is white."""
     yy, xx = np.mgrid[0:h, 0:w]

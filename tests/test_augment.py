@@ -4,6 +4,7 @@ SciPy filters behind them."""
 import itertools
 
 import numpy as np
+from helpers import trained_with_shifts
 from scipy import ndimage
 
 import augment
@@ -150,12 +151,7 @@ def test_a_distorted_digit_is_still_read_by_a_trained_network(mnist_small):
     network (`python main.py`) reads its 6,000 validation digits at 98.63% and, so distorted,
     96.57% (docs/notes-record23.md)."""
     X, y = mnist_small
-    rng = np.random.default_rng(0)
-    params = utils.init_params([784, 128, 10], rng)
-    state = utils.init_state(params, "momentum")
-    for _ in range(5):
-        utils.train_epoch(params, state, X[:2500], y[:2500], 50, rng, lambda step: 0.05,
-                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
+    params = trained_with_shifts(X[:2500], y[:2500], [784, 128, 10], 5)
     held, labels = X[2500:], y[2500:]
     plain = utils.accuracy(utils.predict_logits(params, held), labels)
     distorted = augment.random_distortion(held, 0, 0, 0, 36.0, 6.0, np.random.default_rng(1))

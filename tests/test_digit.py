@@ -14,12 +14,11 @@ import sys
 import hypothesis
 import numpy as np
 import pytest
-from helpers import ROOT, draw, write_animation, write_bomb
+from helpers import ROOT, draw, trained_with_shifts, write_animation, write_bomb
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-import augment
 import digit
 import utils
 from data import InputError
@@ -111,13 +110,7 @@ def net(mnist_small):
     """A [784, 64, 10] network trained for 3 epochs on 2,500 rows, with 1-pixel shifts as
     main.py trains by default: about 90% right."""
     X, y = mnist_small
-    rng = np.random.default_rng(0)
-    params = utils.init_params([784, 64, 10], rng)
-    state = utils.init_state(params, "momentum")
-    for _ in range(3):
-        utils.train_epoch(params, state, X[:2500], y[:2500], 50, rng, lambda step: 0.05,
-                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
-    return params
+    return trained_with_shifts(X[:2500], y[:2500], [784, 64, 10], 3)
 
 
 def likeness(x, row):
