@@ -4,6 +4,7 @@
     python benchmarks/time_to_accuracy.py --recipe recipes/best.py --epochs 10
     python benchmarks/time_to_accuracy.py --no-torch               # ours alone
     python benchmarks/time_to_accuracy.py --quick                  # a tiny run (seconds)
+    python benchmarks/time_to_accuracy.py --rows 6000 --epochs 2   # the epochs' ratio, briefly
 
 Trains the recipe (main.py's settings with the recipe file applied) on the
 rows main.py trains on (train.csv less the validation rows VAL_FRACTION
@@ -55,12 +56,15 @@ def parse_args(argv):
     p.add_argument("--test-csv", default=str(ROOT / "test.csv"), help="the test CSV")
     p.add_argument("--out", default=str(ROOT / "runs" / "time_to_accuracy"),
                    help="the scratch folder for the picture and the CSV")
+    p.add_argument("--rows", type=int,
+                   help="train on the first N rows of the CSV only (for the epochs' ratio)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: the recipe's THREADS)")
     p.add_argument("--no-torch", action="store_true", help="train ours alone")
     p.add_argument("--quick", action="store_true", help="a tiny run (see the docstring)")
     args = p.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        p.error("--epochs must be at least 1")
+    for name in ("epochs", "rows"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1")
     return args
 
 
@@ -134,7 +138,7 @@ def run(argv):
     args = parse_args(argv)
     try:
         c = recipe(args)
-        rows = QUICK["rows"] if args.quick else None
+        rows = QUICK["rows"] if args.quick else args.rows
         with contextlib.redirect_stdout(io.StringIO()):
             X, y, *_ = bench.load_training_rows(args.csv, c, rows)
             X_test, y_test = data.load_csv(args.test_csv, c["LAYERS"][-1] - 1)
