@@ -8,19 +8,21 @@ run's one generator, drawn in a fixed order, so a run repeats and resumes
 exactly. Images are flattened squares, batch-major: X of shape (n, side *
 side), uint8 or floats; the result has X's shape and dtype.
 
-What the library does and what NumPy does (each measured in
-benchmarks/parts.py, on a batch of 128 rows):
+What the library does and what NumPy does (each measured by
+`python benchmarks/parts.py --distortions`, on a batch of 128 rows,
+2026-12-04, the shared 2-core VM; docs/notes-record23.md):
   - the resampling (each output pixel read, bilinearly, at the point the
     distortion maps it to) is what ndimage.map_coordinates(order=1) does,
     written as one NumPy gather over the batch (resample): map_coordinates
     does one image, or a batch as a 3-D array with twice the neighbours, and
-    at MNIST's 28x28 and a batch of 128 the gather is 2.5-3 times quicker
-    even against map_coordinates on the batch stacked as one tall picture;
+    at MNIST's 28x28 and a batch of 128 the gather is 3 times quicker
+    (median; 2.0-5.7 per round) even against map_coordinates on the batch
+    stacked as one tall picture;
   - the Gaussian that smooths the elastic displacement fields is SciPy's
     (ndimage.gaussian_filter1d builds the side x side matrix of the filter
     once), applied to the whole batch as two matrix products, which gives
-    what ndimage.gaussian_filter gives at a fraction of its time for 28x28
-    fields;
+    what ndimage.gaussian_filter gives, 60 times quicker (median; 7-109 per
+    round) for 28x28 fields;
   - whole-pixel shifts alone are one NumPy gather (random_shift), exact and
     cheaper than any interpolation.
 """
@@ -99,9 +101,9 @@ def resample(images, src_y, src_x):
     image read its zero surround, blended bilinearly at the edge. This is
     ndimage.map_coordinates(image, (src_y, src_x), order=1,
     mode="grid-constant") of each image, done as one NumPy gather of the
-    four neighbours over the whole batch: 2.5-3 times quicker than
-    map_coordinates on a batch of 128 (benchmarks/parts.py measures both;
-    tests/test_augment.py checks they agree).
+    four neighbours over the whole batch: 3 times quicker than
+    map_coordinates on a batch of 128 (benchmarks/parts.py --distortions
+    measures both; tests/test_augment.py checks they agree).
     """
     n, side, _ = images.shape
     src_y, src_x = np.clip(src_y, -1, side), np.clip(src_x, -1, side)  # beyond: the zero border
