@@ -36,8 +36,8 @@ the alternative written below, on the default network of main.py
      with time.perf_counter on the operands of a real step (fresh copies
      made untimed before each call), thousands of times, medians; beside
      utils.train_step and one batch of utils.train_epoch, timed whole;
-  8. the distortions of the record recipe (Ciresan et al. 2010's network,
-     784-2500-2000-1500-1000-500-10, batch 128; --quick: 784-250-200-10),
+  8. the distortions of the record recipe (recipes/record.py's network,
+     batch 128; --quick: 784-250-200-10),
      each against that network's training step, interleaved: the affine
      distortions alone (augment.random_affine: rotations of 15 degrees,
      scalings of 15%, shifts of 2 pixels), with the elastic ones (alpha 36,
@@ -308,7 +308,7 @@ def compare_shifts(c, X, args):
                         "indexing": repeat(shift_by_indexing, args.steps, batch, k, rng)}, args)
 
 
-RECORD_LAYERS = [784, 2500, 2000, 1500, 1000, 500, 10]  # Ciresan et al. 2010's largest
+RECORD = ROOT / "recipes" / "record.py"
 QUICK_RECORD_LAYERS = [784, 250, 200, 10]
 DISTORTION = {"max_shift": 2, "max_degrees": 15.0, "max_scale": 0.15}  # Ciresan et al.'s range
 ELASTIC = {"alpha": 36.0, "sigma": 6.0}
@@ -342,7 +342,7 @@ def compare_distortions(c, X, y, args):
     Returns (medians, ratios, layers): seconds per call of each side, the
     per-round ratios to the step, and the network's widths.
     """
-    layers = QUICK_RECORD_LAYERS if args.quick else RECORD_LAYERS
+    layers = QUICK_RECORD_LAYERS if args.quick else bench.recipe_config(RECORD)["LAYERS"]
     record = {**c, "LAYERS": layers, "DROPOUT": 0.0}
     batch = X[:c["BATCH_SIZE"]]
     n, side = len(batch), math.isqrt(batch.shape[1])
