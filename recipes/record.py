@@ -26,7 +26,7 @@ distortions included, 2 BLAS threads, 2 CPUs busy with other work):
     python benchmarks/time_to_accuracy.py --recipe recipes/record.py --rows 6000 --epochs 2
 
 so about 29 s for the 54,000 rows and 60 epochs in about 29 minutes, with
-the validation scoring besides (2026-12-04, the shared 2-core VM; on a
+the validation scoring besides (2026-12-05, the shared 2-core VM; on a
 quieter machine it is quicker). Measure again before the full run.
 
 Probes (validation rows only; 3 epochs on the first 6,000 rows of
