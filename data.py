@@ -1,4 +1,4 @@
-"""The data: reading and checking MNIST-style CSV files, the validation split, augmentation.
+"""The data: reading and checking MNIST-style CSV files, the validation split.
 
 A CSV is read by pandas' C reader straight to uint8; only a file it refuses
 is read again, more slowly, to name the line and column of the first bad
@@ -23,6 +23,8 @@ import zlib
 
 import numpy as np
 import pandas as pd
+
+from augment import augmentation  # load_data checks what it needs
 
 # ----------------------------------------------------------------------------
 # errors
@@ -874,7 +876,7 @@ def load_data(c, entries, rng):
     if any(augmentation(config) for _, config in entries) and side * side != X.shape[1]:
         raise InputError(f"{c['TRAIN_CSV']}: augmentation needs square images, "
                          f"not {X.shape[1]} pixels: set MAX_SHIFT=0 (and MAX_ROTATE=0, "
-                         "MAX_SCALE=0)")
+                         "MAX_SCALE=0, ELASTIC_ALPHA=0)")
     for name, config in entries:
         where = "" if name == "LAYERS" else f"{name}: "
         shift = config["MAX_SHIFT"]
@@ -909,94 +911,3 @@ def load_data(c, entries, rng):
                   f"({', '.join(map(str, missing))}): the network cannot learn them")
     X_train, y_train, X_val, y_val = split_validation(X, y, c["VAL_FRACTION"], rng)
     return X_train, y_train, X_val, y_val, X_test, y_test
-
-
-# ----------------------------------------------------------------------------
-# augmentation
-
-
-def random_shift(X, max_shift, rng):
-    """Shift each square image by up to max_shift pixels in x and y, padding with 0.
-
-    Shifted copies of the training digits teach the network that a digit a
-    pixel or two off centre is the same digit (Simard et al. 2003 report the
-    gain from such distortions). Works on any dtype; keeps shape and dtype.
-
-    X         -- a batch of flattened square images, shape (n, side * side)
-    max_shift -- the largest shift in pixels; 0 returns X unchanged
-    """
-    if max_shift == 0:
-        return X
-    n, n_pixels = X.shape
-    side = math.isqrt(n_pixels)
-    k = max_shift
-    width = side + 2 * k  # the images framed by k rows and columns of zeros
-    padded = np.zeros((n, width, width), dtype=X.dtype)
-    padded[:, k:k + side, k:k + side] = X.reshape(n, side, side)
-    dy, dx = rng.integers(0, 2 * k + 1, size=(2, n))
-    grid = (np.arange(side)[:, None] * width + np.arange(side)[None, :]).ravel()
-    # one flat gather: each image's window starts dy rows and dx columns into its frame
-    start = np.arange(n) * width * width + dy * width + dx
-    return padded.ravel()[start[:, None] + grid[None, :]]
-
-
-def random_affine(X, max_shift, max_degrees, max_scale, rng):
-    """Rotate, scale and shift each square image by a small random amount.
-
-    Each output pixel samples the input, bilinearly, at the point the inverse
-    transform maps it to; points outside the image read 0. Rotations of up to
-    about 15 degrees and scalings of 10-20% are the affine distortions that
-    Simard et al. 2003 and Ciresan et al. 2010 train with. Keeps shape and
-    dtype (uint8 results are rounded); all three limits 0 return X unchanged.
-
-    X           -- a batch of flattened square images, shape (n, side * side)
-    max_shift   -- the largest shift in pixels (drawn uniformly, not whole)
-    max_degrees -- the largest rotation either way, in degrees
-    max_scale   -- the largest relative change of size, e.g. 0.1 for 90%..110%
-    """
-    if not (max_shift or max_degrees or max_scale):
-        return X
-    n, n_pixels = X.shape
-    side = math.isqrt(n_pixels)
-    centre = (side - 1) / 2
-    f32 = np.float32
-    angle = np.radians(rng.uniform(-max_degrees, max_degrees, n)).astype(f32)[:, None, None]
-    scale = rng.uniform(1 - max_scale, 1 + max_scale, n).astype(f32)[:, None, None]
-    shift_y, shift_x = rng.uniform(-max_shift, max_shift, (2, n, 1, 1)).astype(f32)
-    grid = np.arange(side, dtype=f32) - f32(centre)
-    out_y, out_x = grid[None, :, None] - shift_y, grid[None, None, :] - shift_x
-    cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
-    # the inverse rotation and scaling; points beyond the image clip to its zero border
-    src_y = np.clip(centre + cos * out_y - sin * out_x, -1, side)
-    src_x = np.clip(centre + sin * out_y + cos * out_x, -1, side)
-    y0, x0 = np.floor(src_y), np.floor(src_x)
-    fy, fx = src_y - y0, src_x - x0
-    width = side + 3  # one row and column of zeros before the image, two after
-    padded = np.zeros((n, width, width), dtype=f32)
-    padded[:, 1:side + 1, 1:side + 1] = X.reshape(n, side, side)
-    flat = padded.ravel()
-    corner = ((np.arange(n)[:, None, None] * width + y0.astype(np.intp) + 1) * width
-              + x0.astype(np.intp) + 1)  # the top-left neighbour of each point, in flat
-    top = flat[corner] + fx * (flat[corner + 1] - flat[corner])
-    bottom = flat[corner + width] + fx * (flat[corner + width + 1] - flat[corner + width])
-    out = top + fy * (bottom - top)
-    out = out.reshape(n, n_pixels)
-    if X.dtype == np.uint8:
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out.astype(X.dtype)
-
-
-
-
-def augmentation(c):
-    """The augmentation the settings c ask for, as a function (X, rng) -> X, or None.
-
-    Whole-pixel shifts alone (MAX_SHIFT) take the cheap exact path;
-    rotations or scalings (MAX_ROTATE, MAX_SCALE) take the bilinear affine one.
-    """
-    if c["MAX_ROTATE"] or c["MAX_SCALE"]:
-        return lambda X, rng: random_affine(X, c["MAX_SHIFT"], c["MAX_ROTATE"],
-                                            c["MAX_SCALE"], rng)
-    if c["MAX_SHIFT"]:
-        return lambda X, rng: random_shift(X, c["MAX_SHIFT"], rng)
-    return None

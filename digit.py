@@ -13,6 +13,7 @@ import os
 import warnings
 
 import numpy as np
+from scipy import ndimage
 
 from data import InputError, no_such_file
 
@@ -256,17 +257,16 @@ def read_image(path, crop=None):
 
 
 def _box_blur(a, r):
-    """The mean over the (2r+1) x (2r+1) square around each pixel (edges repeated)."""
+    """The mean over the (2r+1) x (2r+1) square around each pixel (edges repeated): float64.
+
+    A light blur before thresholding, so that one odd pixel (noise, a
+    speck of JPEG) does not count as ink: ndimage.uniform_filter, the
+    running-sum box filter, with the edge pixels repeated beyond the edge.
+    """
+    a = np.asarray(a, dtype=np.float64)
     if r <= 0:
         return a
-    padded = np.pad(a, r, mode="edge")
-    for axis in (0, 1):
-        c = np.cumsum(padded, axis=axis, dtype=np.float64)
-        c = np.concatenate([np.zeros_like(c.take([0], axis=axis)), c], axis=axis)
-        n = padded.shape[axis] - 2 * r
-        padded = (c.take(range(2 * r + 1, 2 * r + 1 + n), axis=axis)
-                  - c.take(range(n), axis=axis)) / (2 * r + 1)
-    return padded
+    return ndimage.uniform_filter(a, size=2 * r + 1, mode="nearest")
 
 
 def otsu_threshold(values, bins=256):
@@ -291,17 +291,6 @@ def otsu_threshold(values, bins=256):
     return float(edges[int(np.argmax(between)) + 1])
 
 
-def _rank_filter(a, k, reduce):
-    """The max (reduce=np.max) or min over the k x k square around each pixel, edges repeated."""
-    pad = k // 2
-    for axis in (0, 1):
-        widths = [(pad, pad) if ax == axis else (0, 0) for ax in (0, 1)]
-        windows = np.lib.stride_tricks.sliding_window_view(np.pad(a, widths, mode="edge"), k,
-                                                           axis=axis)
-        a = reduce(windows, axis=-1)
-    return a
-
-
 def local_background(a, dark_ink, side=128):
     """The page under the ink, estimated locally: what a photo's shading and shadows leave.
 
@@ -310,8 +299,10 @@ def local_background(a, dark_ink, side=128):
     background removal) wipes out every dark stroke narrower than its
     window while keeping light that changes over larger distances: shading,
     vignetting, the edge of a shadow. For light ink on a dark ground the
-    dual, an opening, does the same. The window is a quarter of the longer
-    side, wider than any stroke of a digit that fits in the picture; the
+    dual, an opening, does the same (ndimage.grey_closing and grey_opening,
+    the edge pixels repeated beyond the edge). The window is a quarter of
+    the longer side, wider than any stroke of a digit that fits in the
+    picture; the
     work is done on a copy shrunk to at most `side` pixels and enlarged back
     (bilinear), since the light changes slowly. a: 2-D floats; returns the
     background, same shape.
@@ -321,8 +312,8 @@ def local_background(a, dark_ink, side=128):
     padded = np.pad(a, ((0, -h % f), (0, -w % f)), mode="edge")
     small = _shrink(padded, f)
     k = max(3, max(small.shape) // 4) | 1
-    first, second = (np.max, np.min) if dark_ink else (np.min, np.max)
-    small = _rank_filter(_rank_filter(small, k, first), k, second)
+    morphology = ndimage.grey_closing if dark_ink else ndimage.grey_opening
+    small = morphology(small, size=(k, k), mode="nearest")
     if f == 1:
         return small
     from PIL import Image
@@ -333,31 +324,14 @@ def local_background(a, dark_ink, side=128):
 
 
 def _components(mask):
-    """Label the 8-connected components of a 2-D boolean mask.
+    """Label the 8-connected components of a 2-D boolean mask (ndimage.label).
 
-    Each ink pixel starts with its own flat index as its label; every round
-    takes the smallest label in the 3x3 neighbourhood, then follows labels
-    as pointers (pointer jumping) so that labels travel far in few rounds;
-    it stops when nothing changes. Returns int64 labels (-1 off the mask),
-    each component labelled by the smallest flat index it holds.
+    Two ink pixels belong together when they touch, by a side or a corner
+    (a pen's diagonal stroke is one stroke). Returns (labels, count):
+    labels int32 of mask's shape, 0 off the mask and 1..count on it, the
+    components numbered in the order their first pixel comes row by row.
     """
-    h, w = mask.shape
-    big = h * w
-    labels = np.where(mask, np.arange(big).reshape(h, w), big)
-    while True:
-        padded = np.pad(labels, 1, constant_values=big)
-        low = labels.copy()
-        for dy in range(3):
-            for dx in range(3):
-                np.minimum(low, padded[dy:dy + h, dx:dx + w], out=low)
-        low[~mask] = big
-        flat = low.ravel()
-        on = flat < big
-        for _ in range(4):
-            flat[on] = flat[flat[on]]
-        if np.array_equal(low, labels):
-            return np.where(mask, labels, -1)
-        labels = low
+    return ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
 
 
 def _digit_blocks(mask, side=200):
@@ -384,13 +358,12 @@ def _digit_blocks(mask, side=200):
     padded = np.zeros((H * f, W * f), dtype=np.float64)
     padded[:h, :w] = mask
     counts = padded.reshape(H, f, W, f).sum(axis=(1, 3))
-    labels = _components(counts > 0)
-    ids, inverse = np.unique(labels, return_inverse=True)
-    ink = np.bincount(inverse.ravel(), weights=counts.ravel())
-    ink[ids == -1] = 0
+    inverse, count = _components(counts > 0)  # 0: no ink; group k is label k
+    ink = np.bincount(inverse.ravel(), weights=counts.ravel(), minlength=count + 1)
+    ink[0] = 0
     ring = np.zeros((H, W), dtype=bool)
     ring[[0, -1], :] = ring[:, [0, -1]] = True
-    edge = np.bincount(inverse[ring], minlength=len(ids)) / ring.sum()
+    edge = np.bincount(inverse[ring], minlength=count + 1) / ring.sum()
     yy, xx = np.mgrid[0:H, 0:W]
     boxes = {}
     for k in np.argsort(-ink)[:50]:  # the 50 largest groups are plenty
@@ -418,10 +391,8 @@ def _digit_blocks(mask, side=200):
             union = [min(union[0], t), max(union[1], b), min(union[2], lft), max(union[3], rgt)]
     left_out = sum(1 for k in boxes if k not in kept and ink[k] >= 0.25 * ink[kept].sum()
                    and edge[k] <= 0.1)
-    keep = np.isin(inverse, kept)
-    grown = np.pad(keep, 1)  # and the blocks around them: the strokes' soft edges
-    keep = np.logical_or.reduce([grown[dy:dy + H, dx:dx + W] for dy in range(3)
-                                 for dx in range(3)])
+    keep = np.isin(inverse, kept)  # and the blocks around them: the strokes' soft edges
+    keep = ndimage.binary_dilation(keep, structure=np.ones((3, 3), dtype=bool))
     return np.kron(keep, np.ones((f, f), dtype=bool))[:h, :w], left_out
 
 

@@ -35,6 +35,7 @@ try:
     import settings
     import stopping
     import utils
+    from augment import augmentation
 except KeyboardInterrupt:  # Ctrl-C while NumPy and pandas load: no traceback
     print("\ninterrupted", file=sys.stderr)
     sys.exit(130)
@@ -66,6 +67,8 @@ MAX_NORM = 0.0               # cap on each unit's incoming weight norm; 0 is off
 MAX_SHIFT = 1                # augmentation: random shifts of up to this many pixels
 MAX_ROTATE = 0.0             # augmentation: random rotations of up to this many degrees
 MAX_SCALE = 0.0              # augmentation: random scalings by up to this fraction
+ELASTIC_ALPHA = 0.0          # augmentation: elastic distortions of this size, in pixels; 0 is off
+ELASTIC_SIGMA = 6.0          # their smoothness: the Gaussian's width in pixels (Ciresan: 6)
 PATIENCE = 0                 # stop after this many epochs without a better val acc; 0 is off
 SEED = 0                     # one seed for the split, init, order, dropout, shifts
 # machine
@@ -78,7 +81,7 @@ RESUME = False               # True: continue the run of these settings from its
 # after training
 COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
 PREDICT = ""                 # an image or CSV to classify with saved weights
-WEIGHTS = ""                 # weights for PREDICT; "" means those of the run of these settings
+WEIGHTS = ""                 # weights for PREDICT ("": this run's); a list of files: a committee
 GRADCHECK = False            # True: check backward against finite differences, train nothing
 # ----------------------------------------------------------------------------
 
@@ -226,7 +229,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     params, stats, state, history, best = (t[k] for k in ("params", "stats", "state",
                                                           "history", "best"))
     threads = threads or machine.BlasThreads(c["THREADS"])
-    stop, augment, dropout = stopping.StopFlag().catch(), data.augmentation(c), dropout_rates(c)
+    stop, augment, dropout = stopping.StopFlag().catch(), augmentation(c), dropout_rates(c)
     probe = diagnostics.probe(X_val, y_val, X_train, y_train)
 
     def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)

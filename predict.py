@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+import committee
 import data
 import digit
 import plots
@@ -23,7 +24,8 @@ def predict(c, defaults, argv=()):
     """Classify an image of one digit, or every row of a CSV, with saved weights.
 
     c -- the settings (PREDICT the file, WEIGHTS the weights file or "" for
-    those of the run of these settings); defaults -- main.py's constants,
+    those of the run of these settings, or a list of weights files: a
+    committee, whose mean probabilities answer, committee.py); defaults -- main.py's constants,
     which name that run's folder; argv -- the command line, to say how to
     train the weights when there are none. Prints the answer, writes the
     predictions file or the picture of what the network saw beside the
@@ -31,8 +33,11 @@ def predict(c, defaults, argv=()):
     written where asked). Raises data.InputError for bad input.
     """
     weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, defaults)[0], "weights.pkl")
-    if not os.path.exists(weights) and c["WEIGHTS"]:
-        raise data.no_such_file(weights, "weights file")
+    paths = weights if isinstance(weights, list) else [weights]
+    for weights in paths if c["WEIGHTS"] else ():
+        if not os.path.exists(weights):
+            raise data.no_such_file(weights, "weights file")
+    weights = paths[0]
     if runs.has_checkpoint(os.path.dirname(weights)) and not \
             os.path.exists(weights):
         raise data.InputError(f"{os.path.dirname(weights)}: the run of these settings has no "
@@ -44,8 +49,8 @@ def predict(c, defaults, argv=()):
                              and not a.startswith(("--PREDICT", "--WEIGHTS")))])
                    if recipe else settings.command(c, defaults))
         raise data.InputError(f"{weights}: no such weights file; train it first with: {command}")
-    saved = runs.load_weights(weights)
-    params, stats = saved["params"], saved["stats"]
+    members = committee.load(paths)
+    saved, label = members[0], committee.label(paths)
     activation = saved["config"].get("ACTIVATION", "relu")
     network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
                "BATCH_NORM": saved["config"].get("BATCH_NORM", False)}
@@ -59,6 +64,7 @@ def predict(c, defaults, argv=()):
     stem, ext = os.path.splitext(os.path.splitext(name)[0] if packed else name)
     if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
         stem = f"{stem}-{ext.lstrip('.').lower()}"
+    stem += committee.suffix(paths)  # a committee's outputs beside, not over, its first's
     if packed or name.lower().endswith((".csv", ".tsv", ".txt", *data.SPREADSHEETS)):
         X, y = data.load_csv(path, saved["layers"][-1] - 1)
         if X.shape[1] != saved["layers"][0]:
@@ -68,7 +74,7 @@ def predict(c, defaults, argv=()):
         if kind:
             print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",
                   file=sys.stderr)
-        Z = utils.predict_logits(params, X, activation, stats=stats)
+        Z = committee.logits(members, X)
         stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
         ids, wanted = data.row_ids(path), os.path.join(folder, f"predictions-{stem}.csv")
         written = [wanted]
@@ -79,7 +85,9 @@ def predict(c, defaults, argv=()):
                   f"are in {written[0]}", file=sys.stderr)
         if y is not None:
             print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
-            written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {weights})",
+            if len(members) > 1:
+                print("\n".join(committee.accuracy_lines(members, paths, X, y)))
+            written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {label})",
                                            X, y, Z)
         print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
               + ", ".join(p for p in written if p))
@@ -96,13 +104,14 @@ def predict(c, defaults, argv=()):
         raise data.InputError(f"{path}: {e}") from None
     for doubt in doubts:
         print(f"warning: {path}: {doubt}", file=sys.stderr)
-    P = utils.softmax(utils.predict_logits(params, x[None, :], activation, stats=stats))[0]
-    print(f"{path} (weights {weights}):")
+    P = committee.probabilities(members, x[None, :])[0]
+    print(f"{path} (weights {label}):")
     for k in np.argsort(-P, kind="stable")[:3]:
         print(f"  {k}: {P[k]:.1%}")
     stem = runs.prediction_name(folder, path, stem)
     shown = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(weights))),
                          os.path.basename(weights))  # the run's folder and the file
+    shown = shown if len(paths) == 1 else f"{shown} and {len(paths) - 1} more"
     picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
                          image, x, P, f"{name}, weights {shown}", size=digit.picture_size(path))
     if picture:

@@ -100,8 +100,17 @@ def shortened(parts):
 
 
 def recorded(c):
-    """The settings of c that shape its results, as JSON-ready data."""
-    return {k: v for k, v in c.items() if k not in settings.NOT_RESULTS}
+    """The settings of c that shape its results, as JSON-ready data.
+
+    Without elastic distortions (ELASTIC_ALPHA 0), ELASTIC_ALPHA and
+    ELASTIC_SIGMA are left out, as in the records of runs made before those
+    settings existed: those runs stay the runs of their settings.
+    """
+    out = {k: v for k, v in c.items() if k not in settings.NOT_RESULTS}
+    if not out.get("ELASTIC_ALPHA"):
+        out.pop("ELASTIC_ALPHA", None)
+        out.pop("ELASTIC_SIGMA", None)
+    return out
 
 
 def changed(old, new):

@@ -27,10 +27,11 @@ KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "VAL_FRACTION": float, "LAYERS": lis
          "LEARNING_RATE": float, "OPTIMISER": str, "MOMENTUM": float, "SCHEDULE": str,
          "WARMUP_EPOCHS": float, "STEP_EPOCHS": int, "STEP_GAMMA": float,
          "WEIGHT_DECAY": float, "DROPOUT": float, "MAX_NORM": float, "MAX_SHIFT": int,
-         "MAX_ROTATE": float, "MAX_SCALE": float, "PATIENCE": int, "SEED": int, "THREADS": int,
+         "MAX_ROTATE": float, "MAX_SCALE": float, "ELASTIC_ALPHA": float,
+         "ELASTIC_SIGMA": float, "PATIENCE": int, "SEED": int, "THREADS": int,
          "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
          "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool}
-ALSO_ACCEPTS = {"DROPOUT": (list,)}  # beyond the type of the default
+ALSO_ACCEPTS = {"DROPOUT": (list,), "WEIGHTS": (list,)}  # beyond the type of the default
 # Settings that say what to do or where to write, not how to train: a run's
 # name and its recorded settings leave them out.
 NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RESUME", "THREADS",
@@ -61,6 +62,8 @@ def parse_value(name, text, default, shown=None):
         value = text  # a file or run named by a number: --PREDICT=7, --NAME=2
     if name in PATHS and isinstance(value, str):
         value = os.path.expanduser(value)  # the shell leaves ~ after --NAME= as it is
+    if name in PATHS and isinstance(value, list):  # WEIGHTS: a committee's files
+        value = [os.path.expanduser(v) if isinstance(v, str) else v for v in value]
     return coerce(name, value, default, shown)
 
 
@@ -343,6 +346,14 @@ def check(c):
     need(c["MAX_SHIFT"] >= 0, f"MAX_SHIFT = {c['MAX_SHIFT']}: must be >= 0 (0 is off)")
     need(0 <= c["MAX_ROTATE"] <= 180, f"MAX_ROTATE = {c['MAX_ROTATE']}: must be in [0, 180]")
     need(0 <= c["MAX_SCALE"] < 1, f"MAX_SCALE = {c['MAX_SCALE']}: must be in [0, 1)")
+    need(0 <= c["ELASTIC_ALPHA"] < math.inf,
+         f"ELASTIC_ALPHA = {c['ELASTIC_ALPHA']}: must be a number >= 0 (0 is off)")
+    need(0 < c["ELASTIC_SIGMA"] < math.inf,
+         f"ELASTIC_SIGMA = {c['ELASTIC_SIGMA']}: must be a number > 0 (pixels; Ciresan et al. used 5-6)")
+    need(not isinstance(c["WEIGHTS"], list)
+         or (c["WEIGHTS"] and all(isinstance(w, str) and w.strip() for w in c["WEIGHTS"])),
+         f"WEIGHTS = {c['WEIGHTS']!r}: a committee is a list of weights files, e.g. "
+         "[\"a/weights.pkl\", \"b/weights.pkl\"]")
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
     need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")

@@ -68,6 +68,7 @@ import threadpoolctl
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import augment
 import data  # the trainer's driver: its constants are the defaults benchmarked
 import diagnostics
 import machine
@@ -79,7 +80,7 @@ import utils
 TABLE_BATCH_SIZES = [32, 64, 128, 256, 512]
 TABLE_LAYERS = [[784, 10, 10], [784, 256, 128, 64, 10], [784, 512, 512, 10],
                 [784, 1024, 1024, 10]]
-AUGMENT_KEYS = ("MAX_SHIFT", "MAX_ROTATE", "MAX_SCALE")  # those main.py has are shown
+AUGMENT_KEYS = ("MAX_SHIFT", "MAX_ROTATE", "MAX_SCALE", "ELASTIC_ALPHA")  # those main.py has are shown
 QUICK_ROWS = 2000
 SETTLE_SECONDS = 0.2  # a pause between two timed runs, for idle BLAS threads to sleep
 TARGETS = (0.98, 0.985)  # test accuracies of the time-to-accuracy table
@@ -297,7 +298,7 @@ Trainer = collections.namedtuple("Trainer", "epoch accuracy threads epochs",
 
 def augmentation(c, on=True):
     """What main.train passes utils.train_epoch after lr_at (a function, or None)."""
-    return data.augmentation(c) if on else None
+    return augment.augmentation(c) if on else None
 
 
 def augments(c):
@@ -439,7 +440,8 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
 
     nn.Sequential of Linear layers with main.py's activation between them,
     starting from the very weights main.setup draws for ours (same seed),
-    cross-entropy, SGD with main.py's momentum (Adam or AdamW when main.py
+    nn.Dropout after each hidden layer at main.py's DROPOUT rates (inverted
+    dropout, as ours), cross-entropy, SGD with main.py's momentum (Adam or AdamW when main.py
     uses those), the learning rate of main.setup's schedule set before every
     step, the rows in a new order every epoch (torch.randperm). With augment,
     each batch is shifted by main.py's own augmentation (NumPy, on the uint8
@@ -462,13 +464,14 @@ def torch_trainer(torch, c, layers, batch_size, X, y, threads=0, augment=True, X
     act = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.01), "tanh": nn.Tanh,
            "sigmoid": nn.Sigmoid}[c["ACTIVATION"]]
     modules = []
-    for layer in params:
+    rates = settings.dropout_rates(c["DROPOUT"], list(layers)) + [0.0]
+    for layer, rate in zip(params, rates):
         W, b = layer["W"], layer["b"]
         linear = nn.Linear(*W.shape)
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(W.T.copy()))
             linear.bias.copy_(torch.from_numpy(b))
-        modules += [linear, act()]
+        modules += [linear, act()] + ([nn.Dropout(rate)] if rate else [])
     model = nn.Sequential(*modules[:-1])
     opt = make_torch_optimiser(torch, c, model.parameters())
     augment_with = augmentation(c, augment)

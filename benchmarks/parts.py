@@ -5,6 +5,7 @@
     python benchmarks/parts.py --quick         # tiny sizes, for the smoke test (seconds)
     python benchmarks/parts.py --quick --training --csv small.csv --seeds 0 --epochs 1
     python benchmarks/parts.py --rounds 30 --reps 5000   # more repetitions, steadier medians
+    python benchmarks/parts.py --distortions   # section 8 alone (~2 min)
 
 Run from the project root. The README's *Performance* section quotes these
 figures. Each compares the project's own function (utils.py, data.py) with
@@ -19,7 +20,7 @@ the alternative written below, on the default network of main.py
      utils.update did before it left the gradients alone) and with
      textbook_update (v = mu v + g; p -= lr v, new arrays), each swapped in
      for utils.update; and the three updates alone;
-  3. the 1-pixel shifts: data.random_shift (one flat gather) against
+  3. the 1-pixel shifts: augment.random_shift (one flat gather) against
      shift_by_indexing (fancy indexing of the padded batch), on a batch of
      uint8 rows (both give the same images from the same generator: checked);
   4. reading the CSV: data.load_csv (uint8, chunks of 10,000 rows, every
@@ -34,7 +35,17 @@ the alternative written below, on the default network of main.py
      the loss, the backward's masks and sums, the update; each timed alone
      with time.perf_counter on the operands of a real step (fresh copies
      made untimed before each call), thousands of times, medians; beside
-     utils.train_step and one batch of utils.train_epoch, timed whole.
+     utils.train_step and one batch of utils.train_epoch, timed whole;
+  8. the distortions of the record recipe (recipes/record.py's network,
+     batch 128; --quick: 784-250-200-10),
+     each against that network's training step, interleaved: the affine
+     distortions alone (augment.random_affine: rotations of 15 degrees,
+     scalings of 15%, shifts of 2 pixels), with the elastic ones (alpha 36,
+     sigma 6), their elastic share; and the two SciPy-or-NumPy choices of
+     augment.py: the elastic fields smoothed by two matrix products against
+     ndimage.gaussian_filter, and the bilinear resampling as one NumPy gather
+     against ndimage.map_coordinates (the batch stacked as one tall picture,
+     its quickest form here), both giving the same numbers (checked).
 
 Speed figures interleave the sides compared round by round (bench.py's
 time_interleaved, or one call of each part per round), so a burst of load
@@ -63,7 +74,8 @@ import time
 import bench  # beside this file: the machine's description, the interleaved timing
 import numpy as np
 import runner
-from bench import ROOT, data, machine, main, settings, utils
+from bench import ROOT, augment, data, machine, main, settings, utils
+from scipy import ndimage
 
 QUICK = {"rows": 2000, "rounds": 2, "steps": 3, "reps": 20, "loads": 1}
 FULL = {"rows": None, "rounds": 30, "steps": 100, "reps": 5000, "loads": 3}
@@ -117,6 +129,8 @@ def parse_args(argv):
     p.add_argument("--training", action="store_true",
                    help="also train: the default network's weight norms, and batch "
                         "normalisation's momentum 0.9 against 0.99")
+    p.add_argument("--distortions", action="store_true",
+                   help="measure section 8 only (the record recipe's distortions)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
                    help="SEEDs of the batch normalisation runs (default: 0 1)")
     p.add_argument("--epochs", type=int, help="EPOCHS of the --training runs (default main.py's)")
@@ -170,9 +184,9 @@ def in_place_update(params, grads, state, lr, optimiser="momentum", momentum=0.9
 
 
 def shift_by_indexing(X, max_shift, rng):
-    """data.random_shift's shifts, taken by fancy indexing of the padded batch.
+    """augment.random_shift's shifts, taken by fancy indexing of the padded batch.
 
-    Draws the shifts as data.random_shift does, so the same generator state
+    Draws the shifts as augment.random_shift does, so the same generator state
     gives the same images; the window of each image is picked by indexing
     the (n, side + 2k, side + 2k) frame with three broadcast index arrays.
     """
@@ -283,15 +297,90 @@ def compare_momentum(c, X, y, args):
 
 
 def compare_shifts(c, X, args):
-    """Section 3: data.random_shift against shift_by_indexing, on one batch."""
+    """Section 3: augment.random_shift against shift_by_indexing, on one batch."""
     batch, k = X[:c["BATCH_SIZE"]], max(1, c["MAX_SHIFT"])
-    same = np.array_equal(data.random_shift(batch, k, np.random.default_rng(1)),
+    same = np.array_equal(augment.random_shift(batch, k, np.random.default_rng(1)),
                           shift_by_indexing(batch, k, np.random.default_rng(1)))
     if not same:
-        raise AssertionError("shift_by_indexing does not give data.random_shift's images")
+        raise AssertionError("shift_by_indexing does not give augment.random_shift's images")
     rng = np.random.default_rng(2)
-    return interleaved({"data.random_shift": repeat(data.random_shift, args.steps, batch, k, rng),
+    return interleaved({"augment.random_shift": repeat(augment.random_shift, args.steps, batch, k, rng),
                         "indexing": repeat(shift_by_indexing, args.steps, batch, k, rng)}, args)
+
+
+RECORD = ROOT / "recipes" / "record.py"
+QUICK_RECORD_LAYERS = [784, 250, 200, 10]
+DISTORTION = {"max_shift": 2, "max_degrees": 15.0, "max_scale": 0.15}  # Ciresan et al.'s range
+ELASTIC = {"alpha": 36.0, "sigma": 6.0}
+
+
+def smooth_by_ndimage(n, side, alpha, sigma, rng):
+    """augment.elastic_fields, smoothed by ndimage.gaussian_filter over the batch instead."""
+    noise = rng.random((2, n, side, side), dtype=np.float32) * 2 - 1
+    return alpha * ndimage.gaussian_filter(noise, sigma, mode="constant", axes=(2, 3))
+
+
+def resample_by_map_coordinates(images, src_y, src_x):
+    """augment.resample by one ndimage.map_coordinates call on the batch as one tall picture.
+
+    Each image is framed by a row of zeros above and below, so that no point
+    reads its neighbour in the stack; two dimensions, so four neighbours per
+    point (a 3-D call on the (n, side, side) batch reads eight).
+    """
+    n, side, _ = images.shape
+    height = side + 2
+    tall = np.zeros((n, height, side), dtype=np.float32)
+    tall[:, 1:side + 1] = images
+    rows = np.clip(src_y, -1, side) + 1 + height * np.arange(n)[:, None, None]
+    return ndimage.map_coordinates(tall.reshape(n * height, side), np.stack([rows, src_x]),
+                                   order=1, prefilter=False, mode="grid-constant", cval=0.0)
+
+
+def compare_distortions(c, X, y, args):
+    """Section 8: the record network's step against its distortions; the SciPy/NumPy choices.
+
+    Returns (medians, ratios, layers): seconds per call of each side, the
+    per-round ratios to the step, and the network's widths.
+    """
+    layers = QUICK_RECORD_LAYERS if args.quick else bench.recipe_config(RECORD)["LAYERS"]
+    record = {**c, "LAYERS": layers, "DROPOUT": 0.0}
+    batch = X[:c["BATCH_SIZE"]]
+    n, side = len(batch), math.isqrt(batch.shape[1])
+    check = np.random.default_rng(3)
+    src_y, src_x = check.uniform(-3, side + 3, (2, n, side, side))
+    images = batch.reshape(n, side, side)
+    if not np.allclose(augment.resample(images, src_y, src_x),
+                       resample_by_map_coordinates(images, src_y, src_x), atol=1e-3):
+        raise AssertionError("map_coordinates does not read what augment.resample reads")
+    if not np.allclose(augment.elastic_fields(n, side, 36.0, 6.0, np.random.default_rng(4)),
+                       smooth_by_ndimage(n, side, 36.0, 6.0, np.random.default_rng(4)),
+                       atol=1e-4):
+        raise AssertionError("gaussian_filter does not smooth as augment.gaussian_matrix does")
+    steps = max(2, args.steps // 20)  # a record step takes a hundred times a default one's
+    step, _, _ = stepper(record, X, y, argparse.Namespace(steps=steps))
+    rng = np.random.default_rng(5)
+    sides = {
+        "record step": step,
+        "affine": repeat(lambda: augment.random_distortion(batch, **DISTORTION, alpha=0.0,
+                                                           sigma=1.0, rng=rng), steps),
+        "affine + elastic": repeat(lambda: augment.random_distortion(
+            batch, **DISTORTION, **ELASTIC, rng=rng), steps),
+        "fields, matrix products": repeat(augment.elastic_fields, steps, n, side,
+                                          ELASTIC["alpha"], ELASTIC["sigma"], rng),
+        "fields, gaussian_filter": repeat(smooth_by_ndimage, steps, n, side, ELASTIC["alpha"],
+                                          ELASTIC["sigma"], rng),
+        "resample, NumPy gather": repeat(augment.resample, steps, images, src_y, src_x),
+        "resample, map_coordinates": repeat(resample_by_map_coordinates, steps, images, src_y,
+                                            src_x),
+    }
+    runs = {name: (lambda f=f: f() or "ok") for name, f in sides.items()}
+    timed = bench.time_interleaved(runs, args.rounds, 1, settle=0.0)
+    per_call = {name: [t / steps for t in seconds] for name, (seconds, _) in timed.items()}
+    ratios = {name: [a / b for a, b in zip(t, per_call["record step"])]
+              for name, t in per_call.items()}
+    ratios["elastic share"] = [(e - a) / s for e, a, s in zip(
+        per_call["affine + elastic"], per_call["affine"], per_call["record step"])]
+    return {name: statistics.median(t) for name, t in per_call.items()}, ratios, layers
 
 
 def compare_reads(args):
@@ -326,7 +415,7 @@ def step_parts(c, X, y):
     state = utils.init_state(params, c["OPTIMISER"])
     idx = rng.permutation(len(X))[:c["BATCH_SIZE"]]
     fetched = X[idx]
-    shifted = data.augmentation(c)(fetched, rng) if data.augmentation(c) else fetched
+    shifted = augment.augmentation(c)(fetched, rng) if augment.augmentation(c) else fetched
     scaled, labels = utils.normalise(shifted), y[idx]
     weights = [layer["W"] for layer in params]
     Z, cache = utils.forward(params, scaled)
@@ -381,11 +470,11 @@ def step_parts(c, X, y):
     def nothing():
         return None
 
-    augment = data.augmentation(c)
-    shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment(fetched, rng))}
+    augment_with = augment.augmentation(c)
+    shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment_with(fetched, rng))}
     return {
         "fetch the batch (X[idx], uint8)": (nothing, lambda: X[idx]),
-        **(shift if augment else {}),
+        **(shift if augment_with else {}),
         "scale it (utils.normalise)": (nothing, lambda: utils.normalise(shifted)),
         "forward matrix products (4)": (nothing, forward_products),
         "bias + ReLU": (fresh(products), bias_relu),
@@ -418,7 +507,7 @@ def time_parts(c, X, y, args):
     for _ in range(max(args.rounds, 3)):
         start = time.perf_counter()
         utils.train_epoch(params, state, X[:rows], y[:rows], c["BATCH_SIZE"], rng, lr_at,
-                          data.augmentation(c), **options)
+                          augment.augmentation(c), **options)
         epoch.append((time.perf_counter() - start) / n_batches)
     us[f"one batch of utils.train_epoch (of {n_batches}), whole"] = 1e6 * statistics.median(epoch)
     return us
@@ -493,9 +582,9 @@ def comparison_rows(dtypes, momentum, shifts, reads):
                       f"{1e6 * m['utils.update']:.0f} us", words, f"{1e6 * m[other]:.0f} us",
                       ratio_cell(m, r, "utils.update", other))
     m, r = shifts
-    yield row("shifts of up to 1 pixel, 128 uint8 rows", "`data.random_shift` (flat gather)",
-              f"{1e6 * m['data.random_shift']:.0f} us", "fancy indexing of the padded batch",
-              f"{1e6 * m['indexing']:.0f} us", ratio_cell(m, r, "data.random_shift", "indexing"))
+    yield row("shifts of up to 1 pixel, 128 uint8 rows", "`augment.random_shift` (flat gather)",
+              f"{1e6 * m['augment.random_shift']:.0f} us", "fancy indexing of the padded batch",
+              f"{1e6 * m['indexing']:.0f} us", ratio_cell(m, r, "augment.random_shift", "indexing"))
     ours = reads["data.load_csv"]
     for way in list(READS)[1:]:
         other = reads[way]
@@ -505,6 +594,31 @@ def comparison_rows(dtypes, momentum, shifts, reads):
                   f"{other[1] / ours[1]:.2f}x the rise" if ours[1] > 0 else "-")
         yield row("reading the CSV: seconds", "`data.load_csv`", f"{ours[2]:.2f} s",
                   f"`{way}`", f"{other[2]:.2f} s", f"{other[2] / ours[2]:.2f}x")
+
+
+def distortion_rows(distortions):
+    """The rows of the distortions' table (section 8)."""
+    m, r, layers = distortions
+    net = "-".join(map(str, layers))
+
+    def share(name):
+        return (f"{100 * statistics.median(r[name]):.1f}% "
+                f"({100 * min(r[name]):.1f}-{100 * max(r[name]):.1f})")
+
+    yield row(f"training step of {net}, batch 128 (`utils.train_step`)",
+              f"{1e3 * m['record step']:.1f} ms", "100%")
+    for name, what in (("affine", "affine distortions (`augment.random_affine`)"),
+                       ("affine + elastic", "affine and elastic (`augment.random_distortion`)"),
+                       ("elastic share", "of which the elastic part (difference of the two)")):
+        seconds = (m["affine + elastic"] - m["affine"] if name == "elastic share" else m[name])
+        yield row(what, f"{1e3 * seconds:.2f} ms", share(name))
+    for ours, theirs in (("fields, matrix products", "fields, gaussian_filter"),
+                         ("resample, NumPy gather", "resample, map_coordinates")):
+        yield row(f"{ours} (augment.py) / {theirs.split(', ')[1]}",
+                  f"{1e3 * m[ours]:.2f} / {1e3 * m[theirs]:.2f} ms",
+                  f"**{m[theirs] / m[ours]:.2f}x** ("
+                  f"{min(a / b for a, b in zip(r[theirs], r[ours])):.2f}-"
+                  f"{max(a / b for a, b in zip(r[theirs], r[ours])):.2f})")
 
 
 def part_rows(us):
@@ -532,6 +646,17 @@ def training_rows(norms, bn):
                   f"{gap:+.2f} points")
 
 
+def print_distortions(args, distortions):
+    """Section 8's table, with its heading."""
+    print(f"\nThe record recipe's distortions against its network's step, per batch of 128, "
+          f"interleaved over {args.rounds} rounds (medians; share of the step, in brackets the "
+          "range of the per-round shares); augment.py's two choices against the SciPy call "
+          "they stand for (its time / ours):\n")
+    print(row("figure", "per batch", "share of the step / ratio"))
+    print(row("---", "---:", "---:"))
+    print("\n".join(distortion_rows(distortions)))
+
+
 def run(argv):
     """Measure everything asked for and print the tables; returns the exit code."""
     args = parse_args(argv)
@@ -551,11 +676,20 @@ def run(argv):
     print(f"              {threads.describe()}; {len(X)} training rows of {args.csv} "
           f"(VAL_FRACTION held out)\n", flush=True)
     started = time.perf_counter()
+    if args.distortions:
+        try:
+            distortions = compare_distortions(c, X, y, args)
+        finally:
+            threads.end()
+        print_distortions(args, distortions)
+        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        return 0
     try:
         dtypes = compare_dtypes(c, X, y, args)
         momentum = compare_momentum(c, X, y, args)
         shifts = compare_shifts(c, X, args)
         us = time_parts(c, X, y, args)
+        distortions = compare_distortions(c, X, y, args)
     finally:
         threads.end()
     reads = compare_reads(args)
@@ -583,6 +717,7 @@ def run(argv):
     print(row("part", "us", "share of a train_epoch batch"))
     print(row("---", "---:", "---:"))
     print("\n".join(part_rows(us)))
+    print_distortions(args, distortions)
     print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
     if args.training:
         started = time.perf_counter()

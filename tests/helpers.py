@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-import data
+import augment
 import utils
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,9 +91,21 @@ def one_epoch(seed, X, y):
     params = utils.init_params([784, 32, 10], rng)
     state = utils.init_state(params, "momentum")
     result = utils.train_epoch(params, state, X, y, 100, rng, lambda step: 0.05,
-                               lambda Xb, r: data.random_shift(Xb, 1, r),
+                               lambda Xb, r: augment.random_shift(Xb, 1, r),
                                dropout=[0.2], optimiser="momentum")
     assert result["status"] == "ok"
+    return params
+
+
+def trained_with_shifts(X, y, layers, epochs, seed=0):
+    """The params of `layers` trained on X, y for `epochs` (batches of 50, lr 0.05, momentum),
+    with 1-pixel shifts as main.py trains by default."""
+    rng = np.random.default_rng(seed)
+    params = utils.init_params(layers, rng)
+    state = utils.init_state(params, "momentum")
+    for _ in range(epochs):
+        utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
+                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
     return params
 
 

@@ -14,12 +14,11 @@ import sys
 import hypothesis
 import numpy as np
 import pytest
-from helpers import ROOT, draw, write_animation, write_bomb
+from helpers import ROOT, draw, trained_with_shifts, write_animation, write_bomb
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-import data
 import digit
 import utils
 from data import InputError
@@ -111,13 +110,7 @@ def net(mnist_small):
     """A [784, 64, 10] network trained for 3 epochs on 2,500 rows, with 1-pixel shifts as
     main.py trains by default: about 90% right."""
     X, y = mnist_small
-    rng = np.random.default_rng(0)
-    params = utils.init_params([784, 64, 10], rng)
-    state = utils.init_state(params, "momentum")
-    for _ in range(3):
-        utils.train_epoch(params, state, X[:2500], y[:2500], 50, rng, lambda step: 0.05,
-                          lambda Xb, r: data.random_shift(Xb, 1, r), optimiser="momentum")
-    return params
+    return trained_with_shifts(X[:2500], y[:2500], [784, 64, 10], 3)
 
 
 def likeness(x, row):
@@ -407,24 +400,33 @@ def test_otsu_threshold_splits_two_clusters_between_them():
 
 
 def test_components_match_a_flood_fill():
-    """The pointer-jumping labelling finds the same 8-connected groups as a plain flood fill."""
+    """The labelling (ndimage.label, 8-connected) finds the groups a plain flood fill does.
+
+    Groups are numbered 1, 2, ... in the order of their first pixel, row by
+    row, as the flood fill below finds them; 0 is off the mask. (The
+    hand-written labelling this replaced named each group by its smallest
+    flat index instead: the same groups in the same order.)
+    """
     rng = np.random.default_rng(13)
     mask = rng.random((40, 50)) < 0.3
-    labels = digit._components(mask)
-    seen = np.full(mask.shape, -1)
+    labels, count = digit._components(mask)
+    seen = np.zeros(mask.shape, dtype=int)
+    found = 0
     for start in zip(*np.nonzero(mask)):
-        if seen[start] >= 0:
+        if seen[start]:
             continue
+        found += 1
         stack = [start]
-        seen[start] = start[0] * 50 + start[1]
+        seen[start] = found
         while stack:
             r, c = stack.pop()
             for dr in (-1, 0, 1):
                 for dc in (-1, 0, 1):
                     rr, cc = r + dr, c + dc
-                    if 0 <= rr < 40 and 0 <= cc < 50 and mask[rr, cc] and seen[rr, cc] < 0:
-                        seen[rr, cc] = seen[start]
+                    if 0 <= rr < 40 and 0 <= cc < 50 and mask[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = found
                         stack.append((rr, cc))
+    assert count == found > 10
     np.testing.assert_array_equal(labels, seen)
 
 

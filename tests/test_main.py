@@ -47,6 +47,7 @@ from helpers import (
     write_bomb,
 )
 
+import augment
 import data
 import digit
 import main
@@ -1038,6 +1039,49 @@ def test_predict_a_labelled_csv_draws_its_confusion_and_mistakes(tmp_path, weigh
         assert str(weights.parent / name) in result.stdout
 
 
+def test_predict_with_a_committee_averages_its_members(tmp_path, weights, mnist, monkeypatch):
+    """--WEIGHTS as a list: a committee (committee.py). A labelled CSV's report gives each
+    member's accuracy and the committee's; the predictions are the argmax of the members' mean
+    probabilities, written beside the first member under a name of their own, so the first
+    member's own predictions stay; a list of one is that network, names included."""
+    other = tmp_path / "other.pkl"
+    runs.save_weights(str(other), {"layers": [784, 16, 16, 10], "config": {"ACTIVATION": "tanh"},
+                                   "params": utils.init_params([784, 16, 16, 10],
+                                                               np.random.default_rng(6))})
+    csv_path = head_lines(mnist["test-300"], tmp_path / "committee.csv", 40)
+    alone = run_in_process(tmp_path, [f"--PREDICT={csv_path}", f"--WEIGHTS=[{str(weights)!r}]"],
+                           monkeypatch)
+    assert alone.returncode == 0, alone
+    own = (weights.parent / "predictions-committee.csv").read_text(encoding="utf-8")
+    both = run_in_process(tmp_path, [f"--PREDICT={csv_path}",
+                                     f"--WEIGHTS=[{str(weights)!r}, {str(other)!r}]"], monkeypatch)
+    assert both.returncode == 0, both
+    X, y = data.load_csv(str(csv_path))
+    P = [utils.softmax(utils.predict_logits(s["params"], X, s["config"]["ACTIVATION"]))
+         for s in map(runs.load_weights, (str(weights), str(other)))]
+    mean = (P[0] + P[1]) / 2
+    lines = both.stdout.splitlines()
+    assert f"  {weights}: {utils.accuracy(P[0], y):.2%}" in lines, both.stdout
+    assert f"  {other}: {utils.accuracy(P[1], y):.2%}" in lines, both.stdout
+    assert f"  the committee of 2 (mean probabilities): {utils.accuracy(mean, y):.2%}" in lines
+    (written,) = weights.parent.glob("predictions-committee-committee2-*.csv")
+    labels = [int(row.split(",")[1]) for row in written.read_text().splitlines()[1:]]
+    assert labels == mean.argmax(axis=1).tolist()
+    assert (weights.parent / "predictions-committee.csv").read_text(encoding="utf-8") == own
+    assert [int(row.split(",")[1]) for row in own.splitlines()[1:]] == \
+        P[0].argmax(axis=1).tolist()
+
+
+@pytest.mark.parametrize("value, says", [
+    ("[]", "a committee is a list of weights files"),
+    ("[1, 2]", "a committee is a list of weights files"),
+    ("['missing.pkl']", "missing.pkl"),
+])
+def test_predict_with_a_bad_committee_is_one_line(tmp_path, digit_png, value, says):
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={value}")
+    assert_user_error(result, contains=[says])
+
+
 @pytest.fixture(scope="module")
 def trained_weights(tmp_path_factory):
     """A weights file of [784, 64, 10] trained for 3 epochs on 2,500 rows (about 90% right),
@@ -1049,7 +1093,7 @@ def trained_weights(tmp_path_factory):
     state = utils.init_state(params, "momentum")
     for _ in range(3):
         utils.train_epoch(params, state, X, y, 50, rng, lambda step: 0.05,
-                          lambda Xb, r: data.random_shift(Xb, 1, r), optimiser="momentum")
+                          lambda Xb, r: augment.random_shift(Xb, 1, r), optimiser="momentum")
     path = folder / "net.pkl"
     runs.save_weights(str(path), {"layers": [784, 64, 10], "params": params,
                                   "config": {"ACTIVATION": "relu"}})

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import data
+import augment
 import utils
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_shift_by_indexing_gives_random_shifts_images(k):
     """The same generator state gives the same shifted images both ways, uint8 and float."""
     X = np.random.default_rng(k).integers(0, 256, size=(50, 784), dtype=np.uint8)
     for batch in (X, X.astype(np.float32)):
-        ours = data.random_shift(batch, k, np.random.default_rng(7))
+        ours = augment.random_shift(batch, k, np.random.default_rng(7))
         theirs = parts.shift_by_indexing(batch, k, np.random.default_rng(7))
         assert theirs.dtype == ours.dtype and theirs.shape == ours.shape
         np.testing.assert_array_equal(theirs, ours)
@@ -106,5 +106,24 @@ def test_quick_run_prints_every_row(tmp_path):
                  "one batch of utils.train_epoch", "sum of the parts above",
                  "of which the 11 matrix products"):
         expected.append(rf"{re.escape(name)}.* \| {NUMBER} \| {NUMBER}%")
+    share = rf"{NUMBER}% \(-?{NUMBER}--?{NUMBER}\)"
+    expected += [rf"training step of 784-250-200-10, batch 128 .* \| {NUMBER} ms \| 100%",
+                 rf"affine distortions .* \| {NUMBER} ms \| {share}",
+                 rf"affine and elastic .* \| {NUMBER} ms \| {share}",
+                 rf"of which the elastic part .* \| -?{NUMBER} ms \| -?{share}",
+                 rf"fields, matrix products .* \| {NUMBER} / {NUMBER} ms \| {x}",
+                 rf"resample, NumPy gather .* \| {NUMBER} / {NUMBER} ms \| {x}"]
     for pattern in expected:
         assert re.search(rf"^\| {pattern} \|$", out, re.MULTILINE), (pattern, out)
+
+
+def test_the_scipy_alternatives_give_augments_numbers():
+    """parts.py's map_coordinates and gaussian_filter read and smooth as augment.py does."""
+    rng = np.random.default_rng(6)
+    images = rng.integers(0, 256, (5, 28, 28)).astype(np.float32)
+    src_y, src_x = rng.uniform(-3, 31, (2, 5, 28, 28))
+    np.testing.assert_allclose(parts.resample_by_map_coordinates(images, src_y, src_x),
+                               augment.resample(images, src_y, src_x), atol=1e-3)
+    np.testing.assert_allclose(parts.smooth_by_ndimage(5, 28, 36.0, 6.0, np.random.default_rng(1)),
+                               augment.elastic_fields(5, 28, 36.0, 6.0, np.random.default_rng(1)),
+                               atol=1e-4)

@@ -130,12 +130,13 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(small, tmp_path):
 @pytest.mark.parametrize("extra", [
     ["--DROPOUT=0.3"],
     ["--MAX_SHIFT=2", "--MAX_ROTATE=10.0", "--MAX_SCALE=0.1"],
+    ["--ELASTIC_ALPHA=36.0", "--ELASTIC_SIGMA=6.0", "--MAX_ROTATE=10.0", "--MAX_SCALE=0.1"],
     ["--OPTIMISER=adam", "--LEARNING_RATE=0.001"],
     ["--OPTIMISER=nesterov", "--SCHEDULE=step", "--STEP_EPOCHS=1", "--WARMUP_EPOCHS=1.0"],
     ["--SCHEDULE=constant", "--OPTIMISER=adamw", "--LEARNING_RATE=0.001", "--WEIGHT_DECAY=0.01"],
     ["--PATIENCE=1", "--VAL_FRACTION=0.2"],
     ["--BATCH_NORM=True", "--ACTIVATION=sigmoid", "--BATCH_SIZE=32"],
-], ids=["dropout", "augmentation", "adam", "nesterov-step-warmup", "adamw-constant", "patience",
+], ids=["dropout", "augmentation", "elastic", "adam", "nesterov-step-warmup", "adamw-constant", "patience",
         "batch-norm"])
 def test_resume_carries_every_state(small, tmp_path, monkeypatch, extra):
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"

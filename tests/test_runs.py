@@ -732,3 +732,25 @@ def test_load_checkpoint_refuses_nan(tmp_path):
     runs.save_checkpoint(str(tmp_path), checkpoint)
     with pytest.raises(data.InputError, match="the best epoch's W of layer 1 holds NaN"):
         runs.load_checkpoint(str(tmp_path / "checkpoint.pkl"), layers)
+
+
+def test_a_run_recorded_before_elastic_distortions_is_still_the_run_of_its_settings(tmp_path):
+    """A settings.json written before ELASTIC_ALPHA and ELASTIC_SIGMA existed (neither in it)
+    is the record of the default settings, where elastic distortions are off; with them on,
+    both are recorded and the old folder is another run's."""
+    import json
+
+    import main
+
+    c = {**main.DEFAULTS, "RUNS_DIR": str(tmp_path)}
+    folder, _ = runs.run_folder(c, main.DEFAULTS)
+    os.makedirs(folder)
+    old = {k: v for k, v in runs.recorded(c).items() if not k.startswith("ELASTIC_")}
+    with open(os.path.join(folder, "settings.json"), "w", encoding="utf-8") as f:
+        json.dump(old, f)
+    open(os.path.join(folder, "weights.pkl"), "wb").close()
+    assert runs.run_folder(c, main.DEFAULTS) == (folder, True)
+    on = {**c, "ELASTIC_ALPHA": 36.0}
+    assert {"ELASTIC_ALPHA": 36.0, "ELASTIC_SIGMA": 6.0}.items() <= runs.recorded(on).items()
+    with pytest.raises(data.InputError, match="ELASTIC_ALPHA None there, 36.0 here"):
+        runs.run_folder({**on, "NAME": os.path.basename(folder)}, main.DEFAULTS)

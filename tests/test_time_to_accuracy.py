@@ -1,0 +1,49 @@
+"""benchmarks/time_to_accuracy.py end to end on a tiny configuration (--quick on a few hundred
+rows): every row of its table is there, its CSV holds each epoch, its picture is drawn. No
+test asserts a timing or an accuracy."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import head_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "time_to_accuracy.py"
+NUMBER = r"[0-9][0-9.,]*"
+
+
+@pytest.mark.skipif(not (ROOT / "train.csv").exists(), reason="needs train.csv")
+def test_quick_run_prints_the_table_and_writes_the_picture(tmp_path):
+    train = head_lines(ROOT / "train.csv", tmp_path / "train.csv", 600)
+    test = head_lines(ROOT / "test.csv", tmp_path / "test.csv", 200)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--csv", str(train),
+                           "--test-csv", str(test), "--out", str(out), "--threads", "1"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("| run |"))
+    assert [cell.strip() for cell in header.split("|")[3:9]] == [
+        "median epoch s", "to 98.0%", "to 99.0%", "to 99.3%", "to 99.4%", "to 99.5%"]
+    names = [line.split("|")[1].strip() for line in lines if line.startswith(("| ours",
+                                                                               "| PyTorch"))]
+    assert names[0] == "ours"
+    with open(out / "time_to_accuracy.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["run"], r["epoch"]) for r in rows if r["run"] == "ours"] == [("ours", "1"),
+                                                                             ("ours", "2")]
+    assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
+    assert all(float(r["training_seconds"]) >= float(r["seconds"]) > 0 for r in rows)
+    assert set(names) == {r["run"] for r in rows}
+    assert (out / "time_to_accuracy.png").stat().st_size > 1000
+
+
+def test_a_missing_recipe_is_one_line_and_exit_2(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--recipe", str(tmp_path / "none.py"),
+                           "--no-torch"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "none.py" in done.stderr, done.stderr
