@@ -28,8 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-import bench  # after the path is set
+import bench  # these after the path is set
 
+import augment
 import data
 import machine
 import utils
@@ -64,10 +65,10 @@ def epoch_of(module, X, y, seed):
     def lr_at(step):
         return module.learning_rate(step, 20 * steps, 0.05, "cosine")
 
-    augment = data.augmentation({"MAX_SHIFT": 1, "MAX_ROTATE": 0.0, "MAX_SCALE": 0.0})
+    shifts = augment.augmentation({"MAX_SHIFT": 1, "MAX_ROTATE": 0.0, "MAX_SCALE": 0.0})
 
     def epoch():
-        return module.train_epoch(params, state, X, y, 128, rng, lr_at, augment)["status"]
+        return module.train_epoch(params, state, X, y, 128, rng, lr_at, shifts)["status"]
 
     return epoch, params
 
