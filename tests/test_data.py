@@ -26,6 +26,7 @@ from helpers import csv_text, table
 from hypothesis import given
 from hypothesis import strategies as st
 
+import csvfiles
 import data
 
 # ----------------------------------------------------------------------------
@@ -548,7 +549,7 @@ def test_ctrl_c_swallowed_by_pandas_reader_is_still_an_interrupt(tmp_path, rows3
         raise pd.errors.ParserError("Error tokenizing data. C error: Calling read(nbytes) "
                                     "on source failed. Try engine='python'.")
 
-    monkeypatch.setattr(data, "_parse", like_pandas)
+    monkeypatch.setattr(csvfiles, "_parse", like_pandas)
     with pytest.raises(KeyboardInterrupt):
         data.load_csv(str(tmp_path / "a.csv"))
 

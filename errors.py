@@ -1,0 +1,22 @@
+"""The error every reader raises for what the user brings: one line, exit status 2."""
+
+import os
+
+
+class InputError(Exception):
+    """A problem with the user's input, reported as one line and exit status 2.
+
+    The message names the file, and the line and column where that applies.
+    """
+
+
+def no_such_file(path, kind="file"):
+    """The InputError for a path that does not exist, with a hint when its name
+    starts or ends with a space (a quoted path with a stray space)."""
+    stray = path != path.strip() and os.path.exists(path.strip())
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
+    elsewhere = not os.path.isabs(path) and os.path.exists(here)  # run from another folder
+    return InputError(f"{path}: no such {kind}"
+                      + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else "")
+                      + (f" in the current folder, {os.getcwd()}; the project's copy is {here}"
+                         if elsewhere else ""))
