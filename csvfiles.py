@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+import images
 from errors import InputError
 from layouts import (
     CELL_CHARS,
@@ -121,7 +122,7 @@ def _locate_bad_cell(path, layout, label_max, label_note="", unit=False):
     n_cols = layout.n_cols
     columns = np.arange(n_cols)
     label = columns == layout.label
-    skip = (columns < layout.index) | (columns >= layout.end)
+    skip = (columns < layout.index) | (columns >= layout.end) | (label & layout.named)
     top = np.where(label, label_max, 1 if unit else 255).astype(np.float64)
     top[skip] = np.inf
     whole = label | (not unit)
@@ -168,8 +169,11 @@ def _parse(path, layout, dtype):
     as int64) to 178 MB (the parser's buffers), for 0.4 s more
     (benchmarks/parts.py).
     """
-    ignored = layout.index or layout.end < layout.n_cols
-    types = {j: (dtype if layout.index <= j < layout.end else str) for j in range(layout.n_cols)}
+    named = layout.label if layout.named else None  # the column of labels that are names
+    ignored = layout.index or layout.end < layout.n_cols or named is not None
+    types = {j: (dtype if layout.index <= j < layout.end and j != named else str)
+             for j in range(layout.n_cols)}
+    layout.label_names = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         # A header on line 1 as wide as the rows is pandas' header=0, 10-20% faster
@@ -184,6 +188,10 @@ def _parse(path, layout, dtype):
             for chunk in reader:
                 if chunk.shape[1] != layout.n_cols:  # every row one field too many, say
                     raise pd.errors.ParserError(f"{chunk.shape[1]} columns, not {layout.n_cols}")
+                if named is not None:  # kept apart; the column itself becomes 0s
+                    layout.label_names.append(chunk.iloc[:, named].fillna("").astype(str)
+                                              .str.strip().to_numpy(str))
+                    chunk.isetitem(named, np.zeros(len(chunk), dtype))
                 chunks.append(chunk.iloc[:, layout.index:layout.end].to_numpy() if ignored
                               else chunk.to_numpy())
         return chunks
@@ -315,13 +323,20 @@ def load_csv(path, label_max=255, label_note="", report=print):
         del values
     else:
         whole, unit = _parse_or_locate(path, layout, np.uint8, label_max, label_note), None
+    if layout.first_row is not None:  # line 1, a row pandas had taken for column names
+        row = np.array([int(v) for v in layout.first_row[layout.index:layout.end]])
+        if row.max() > 255:
+            raise InputError(f"{path}: line 1: value {row.max()} is outside 0..255")
+        whole.insert(0, row[None, :].astype(np.uint8))
+        if unit is not None:
+            unit.insert(0, np.rint(np.clip(row, 0, 1) * 255)[None, :].astype(np.uint8))
     if sum(len(A) for A in whole) == 0:
         raise InputError(f"{path}: has a header line but no rows")
     if unit is None:
         stats = _column_stats(whole)
     label = None if layout.label is None else layout.label - layout.index
     last = layout.end - layout.index - 1
-    if (layout.guessed and stats["max"][label] == 0
+    if (layout.guessed and not layout.named and stats["max"][label] == 0
             and stats["min"][last] < stats["max"][last] <= label_max
             and not np.any(stats["fraction"][last] if unit is not None else 0)):
         # no names, and the first column is all 0 while the last one varies
@@ -358,6 +373,16 @@ def load_csv(path, label_max=255, label_note="", report=print):
     else:
         X = np.concatenate([A[:, pixels] for A in chosen])
     y = None if label is None else np.concatenate([A[:, label] for A in whole]).astype(np.int64)
+    if layout.named:
+        y = np.concatenate([*([layout.first_row[layout.label]] if layout.first_row else []),
+                            *layout.label_names])
+        if not np.all(y != ""):
+            row = int(np.argmax(y == ""))
+            raise InputError(f"{path}: row {row + 1}: the label is empty (the labels of this "
+                             "file are names: every row needs one)")
+    if not fraction and 1 < pixel_max <= 16:  # scikit-learn's 8x8 digits are 0..16
+        X = images.SCALE_16[X]
+        layout.notes.append(f"pixels 0..16 (largest {pixel_max}) scaled to 0..255")
     del whole, unit, chosen
     if layout.names and not layout.guessed:  # a header: its names may order the pixels
         names = [n for j, n in enumerate(layout.names[layout.index:layout.end]) if pixels[j]]

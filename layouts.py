@@ -210,6 +210,27 @@ def _is_header(cells, decimal):
         w.lower() in LABEL_NAMES or (w and INDEX_NAME.fullmatch(w)) for w in words)))
 
 
+def _unmangled(cells):
+    """The cells of a first line that pandas' to_csv wrote from a DataFrame whose column
+    names were its first data row, put back as that row; None when they are not.
+
+    pandas renames repeated names: 0, 0.1, 0.2, ... for the second and third
+    0 (the A-Z handwritten letters CSV starts so). Returns the values as text.
+    """
+    counts, restored = {}, []
+    for cell in cells:
+        found = re.fullmatch(r"(\d+)(?:\.(\d+))?", cell)
+        if not found:
+            return None
+        base, suffix = found.groups()
+        seen = counts.get(base, 0)
+        if (suffix is None) != (seen == 0) or (suffix is not None and int(suffix) != seen):
+            return None
+        counts[base] = seen + 1
+        restored.append(base)
+    return restored if len(restored) > len(counts) else None
+
+
 def _first_lines(path):
     """The (line number, text) of the first SNIFF_LINES non-blank lines of a file."""
     if not os.path.exists(path):
@@ -241,8 +262,15 @@ def _sniff(path, label_max):
     """Decide the layout of a CSV from its first lines (see _layout), and whether its
     first rows write numbers as decimals (0.0, 0.5, 1e2) rather than whole numbers."""
     layout, rows = _layout(path, label_max)
+    label = layout.label
+    words = [row[label] for row in rows if label is not None and len(row) > label
+             and row[label] and not _is_number(row[label], layout.decimal)]
+    layout.named = 2 * len(words) > len(rows)  # most labels are names (F, five, cat): all are
+    if layout.named:
+        layout.notes.append("labels are names")
     layout.decimals = any(_is_number(cell, layout.decimal) and not re.fullmatch(r"[-+]?\d+", cell)
-                          for row in rows for cell in row[layout.index:layout.end])
+                          for row in rows for j, cell in enumerate(row[:layout.end])
+                          if j >= layout.index and not (layout.named and j == label))
     return layout
 
 
@@ -292,8 +320,12 @@ def _layout(path, label_max):
         notes.append(SEPARATOR_NAMES.get(sep, f"separated by {sep!r}")
                      + (", with decimal commas" if decimal == "," else ""))
     cells = split(first)
-    header = None
-    if _is_header(cells, decimal):
+    header, layout_row = None, _unmangled(cells)
+    if layout_row is not None and len(lines) > 1 and len(split(lines[1][1])) == len(cells):
+        lines = lines[1:]
+        notes.append(f"line {lines[0][0] - 1} is a row that pandas had taken for column names "
+                     "(its repeated values renamed 0.1, 0.2, ...): read back as the first row")
+    elif _is_header(cells, decimal):
         header, lines = cells, lines[1:]
     elif comments:
         named = split(comments.pop())
@@ -310,7 +342,8 @@ def _layout(path, label_max):
     first_column = [row[0] if row else "" for row in rows]
     layout = Layout(sep=sep, decimal=decimal, skip=lines[0][0] - 1, n_cols=len(rows[0]),
                     index=0, end=len(rows[0]), label=None, names=None, guessed=False,
-                    notes=notes, header_line=False, decimals=False)
+                    notes=notes, header_line=False, decimals=False, first_row=layout_row,
+                    named=False)
     ends_empty = len(rows[0]) > 2 and all(row and row[-1] == "" for row in rows)
     if header is not None:
         if len(rows[0]) == len(header) + 1 and (_counts_rows(first_column, label_max) or not any(
@@ -349,7 +382,8 @@ def _layout(path, label_max):
                 raise InputError(f"{path}: line 1: the header names no pixel columns")
             return layout, rows
     else:
-        notes.append("no header line")
+        if layout_row is None:
+            notes.append("no header line")
         layout.width_note = f"line {lines[0][0]} has {layout.n_cols}"
         if ends_empty:
             layout.end -= 1

@@ -43,7 +43,10 @@ except KeyboardInterrupt:  # Ctrl-C while NumPy and pandas load: no traceback
 # ----------------------------------------------------------------------------
 # data
 TRAIN_CSV = "train.csv"      # label,pixel0..pixel783 per row
-TEST_CSV = "test.csv"        # the same; used once, for the final report
+TEST_CSV = "test.csv"        # the same; used once, for the final report (also IDX, .npz, a folder)
+TRAIN_LABELS = ""            # the labels of IDX images; "" finds them beside the images
+TEST_LABELS = ""             # the same for the test file
+TRANSPOSED = ""              # files stored transposed (EMNIST's): "train", "test" or "both"
 VAL_FRACTION = 0.1           # share of the training rows held out for validation
 # model
 LAYERS = [784, 256, 128, 64, 10]  # widths from input to output
@@ -229,7 +232,9 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     params, stats, state, history, best = (t[k] for k in ("params", "stats", "state",
                                                           "history", "best"))
     threads = threads or machine.BlasThreads(c["THREADS"])
-    stop, augment, dropout = stopping.StopFlag().catch(), augmentation(c), dropout_rates(c)
+    stop, augment, dropout = (stopping.StopFlag().catch(),
+                               augmentation(data.in_proportion(c, X_train.shape[1])),
+                               dropout_rates(c))
     probe = diagnostics.probe(X_val, y_val, X_train, y_train)
 
     def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)

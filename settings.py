@@ -22,7 +22,8 @@ from utils import ACTIVATIONS, learning_rate
 # The kind of value each setting of main.py takes: its constants are checked
 # against these (an edit to EPOCHS = "5" is one line, not a traceback), and
 # overrides must have the same kind. An int is taken where a float is wanted.
-KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "VAL_FRACTION": float, "LAYERS": list,
+KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "TRAIN_LABELS": str, "TEST_LABELS": str,
+         "TRANSPOSED": str, "VAL_FRACTION": float, "LAYERS": list,
          "ACTIVATION": str, "INIT": str, "BATCH_NORM": bool, "EPOCHS": int, "BATCH_SIZE": int,
          "LEARNING_RATE": float, "OPTIMISER": str, "MOMENTUM": float, "SCHEDULE": str,
          "WARMUP_EPOCHS": float, "STEP_EPOCHS": int, "STEP_GAMMA": float,
@@ -38,8 +39,9 @@ NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RES
                "GRADCHECK"}
 # What decides the rows a run trains, validates and tests on: loaded once for all of
 # COMPARE's entries, so no entry may change them.
-SAME_ROWS = ("TRAIN_CSV", "TEST_CSV", "VAL_FRACTION", "SEED")
-PATHS = {"TRAIN_CSV", "TEST_CSV", "RUNS_DIR", "PREDICT", "WEIGHTS"}  # files and folders: ~ expanded
+SAME_ROWS = ("TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS", "TRANSPOSED",
+             "VAL_FRACTION", "SEED")
+PATHS = {"TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS", "RUNS_DIR", "PREDICT", "WEIGHTS"}  # files and folders: ~ expanded
 OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 
@@ -303,7 +305,7 @@ def short(name, value):
     """A setting as a run's name or a chart's label shows it: 784-100-10, OPTIMISER=adam."""
     if name == "LAYERS":
         return "-".join(str(n) for n in value)
-    if name.endswith("_CSV"):
+    if name.endswith(("_CSV", "_LABELS")):
         value = os.path.basename(value)  # the folder shows in settings.json
     if isinstance(value, list):
         value = "-".join(str(v) for v in value)
@@ -339,6 +341,8 @@ def check(c):
          f"BATCH_SIZE = {c['BATCH_SIZE']}: batch normalisation needs at least 2 rows per batch")
     need(c["LEARNING_RATE"] > 0 and math.isfinite(c["LEARNING_RATE"]),
          f"LEARNING_RATE = {c['LEARNING_RATE']}: must be a number > 0")
+    need(c["TRANSPOSED"] in ("", "train", "test", "both"),
+         f"TRANSPOSED = {c['TRANSPOSED']!r}: one of train, test, both, or \"\" (none)")
     need(0 <= c["VAL_FRACTION"] < 1, f"VAL_FRACTION = {c['VAL_FRACTION']}: must be in [0, 1)")
     need(0 <= c["MOMENTUM"] < 1, f"MOMENTUM = {c['MOMENTUM']}: must be in [0, 1)")
     need(c["WEIGHT_DECAY"] >= 0, f"WEIGHT_DECAY = {c['WEIGHT_DECAY']}: must be >= 0")
