@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 
+import diagnostics
 import formats
 import images
 from augment import augmentation  # load_data checks what it needs
@@ -156,7 +157,7 @@ def check_orientation(c, X, X_test):
               + " turned over their diagonal (stored transposed, as EMNIST's are)")
     if len(X) and len(X_test):
         stored, turned = images.orientation(X, X_test)
-        if turned > stored + 0.1:
+        if turned >= 0.9 and turned > stored + 0.1:
             print(f"warning: {c['TRAIN_CSV']}'s images look transposed relative to "
                   f"{c['TEST_CSV']}'s (their mean images correlate {turned:.2f} with one "
                   f"transposed, {stored:.2f} as stored): EMNIST's files store each image "
@@ -165,16 +166,15 @@ def check_orientation(c, X, X_test):
 
 
 def class_balance(path, y, classes=None):
-    """Print the share of each class when the largest has more than twice the rows of the
-    smallest present; returns whether it did (the classes are imbalanced)."""
-    counts = np.bincount(y)
-    present = counts[counts > 0]
-    if len(present) < 2 or present.max() <= 2 * present.min():
+    """Print the share of each class when the classes are imbalanced (imbalance); returns
+    whether it did."""
+    ratio = diagnostics.imbalance(y)
+    if not ratio:
         return False
     shares = ", ".join(f"{classes[k] if classes else k} {n / len(y):.1%}"
-                       for k, n in enumerate(counts) if n)
-    print(f"{path}: the classes are imbalanced (the largest has {present.max() / present.min():.0f}x "
-          f"the rows of the smallest): {shares}")
+                       for k, n in enumerate(np.bincount(y)) if n)
+    print(f"{path}: the classes are imbalanced (the largest has {ratio:.0f}x the rows of the "
+          f"smallest): {shares}")
     return True
 
 
@@ -265,8 +265,9 @@ def load_data(c, entries, rng):
             print(f"{where}MAX_SHIFT={config['MAX_SHIFT']} is for 28x28 images: {shift} pixel"
                   f"{'s' * (shift != 1)} on these {side}x{side} ones (in proportion to the side)")
         if shift and shift >= side:
-            raise InputError(f"{where}MAX_SHIFT = {config['MAX_SHIFT']}: shifts the whole image "
-                             f"({side} pixels) out of itself")
+            raise InputError(f"{where}MAX_SHIFT = {config['MAX_SHIFT']}: {shift} pixels on these "
+                             f"{side}x{side} images shifts the whole image ({side} pixels) out of "
+                             f"itself: set MAX_SHIFT={28 * (side - 1) // side} or less")
         if shift > 1 and 2 * shift >= side:
             print(f"warning: {where}MAX_SHIFT = {config['MAX_SHIFT']}: a shift of half the image "
                   f"({side // 2} pixels) or more can move the whole digit out of it")

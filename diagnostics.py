@@ -555,6 +555,37 @@ def print_diagnosis(tag, history, last=False):
             print(f"{tag}after epoch {epoch}: {line}")
 
 
+def imbalance(y):
+    """How many times the rows of the smallest class present the largest class has, when
+    that is clearly more than 2 (beyond two standard deviations of counting noise, so
+    a few hundred rows of balanced classes do not pass), else 0. y int labels (n,), or None: 0."""
+    if y is None or not len(y):
+        return 0
+    counts = np.bincount(y)
+    present = counts[counts > 0]
+    if len(present) < 2:
+        return 0
+    big, small = present.max(), present.min()
+    return big / small if big - 2 * np.sqrt(big) > 2 * (small + 2 * np.sqrt(small)) else 0
+
+
+def still_at_chance(score, chance, y):
+    """What to say of a network still at chance after 3 epochs (score, the validation or
+    training accuracy; chance, the commonest class's share; y, the validation labels or
+    None): imbalanced classes first when they are (imbalance), then the learning rate,
+    vanishing gradients, mismatched labels."""
+    ratio = imbalance(y)
+    first = (f"the classes are imbalanced (the commonest has {ratio:.0f}x the rows of the "
+             "rarest): the network may be answering the commonest class every time; give it "
+             "balanced classes (fewer rows of the common ones, or more of the rare ones); "
+             "else " if ratio else "")
+    return (f"after 3 epochs the network is still at chance ({score:.2%}, the commonest class "
+            f"is {chance:.2%}): {first}the learning rate may be far too high or too low, a deep "
+            "sigmoid or tanh network may have vanishing gradients (try ACTIVATION=\"relu\"), "
+            "or the labels may not match the pixels")
+
+
+
 class Report:
     """A watcher of the training loop (main.notify) that prints each epoch's line.
 
@@ -566,9 +597,11 @@ class Report:
 
     def __init__(self, c, tag, n_val):
         self.c, self.tag, self.n_val, self.threads, self.chance = c, tag, n_val, None, 0.0
+        self.labels = None
 
     def begin(self, run):
         self.threads, self.chance = run.get("threads"), run.get("chance", 0.0)
+        self.labels = run.get("y_val")  # the classes' shares, for still_at_chance
 
     def epoch(self, history):
         h, tag = {k: history[k][-1] for k in ("epoch", "train_loss", "train_acc", "val_loss",
@@ -587,7 +620,4 @@ class Report:
             print(f"{tag}{self.threads.note}")
         score = h["val_acc"] if self.n_val else h["train_acc"]
         if h["epoch"] == 3 and score <= self.chance + 0.01:
-            print(f"{tag}after 3 epochs the network is still at chance ({score:.2%}, the "
-                  f"commonest class is {self.chance:.2%}): the learning rate may be far too "
-                  "high or too low, a deep sigmoid or tanh network may have vanishing "
-                  "gradients (try ACTIVATION=\"relu\"), or the labels may not match the pixels")
+            print(f"{tag}{still_at_chance(score, self.chance, self.labels)}")

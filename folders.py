@@ -53,12 +53,12 @@ def _open_picture(path):
     return rgb
 
 
-def _progress(done, total, started_line):
+def progress(done, total, started_line):
     """One progress line, rewritten in place (a terminal) for a large folder."""
     if total > PROGRESS_EVERY and (done % PROGRESS_EVERY == 0 or done == total):
-        end = "\n" if done == total else ""
-        print(f"\r{started_line}: {done:,} of {total:,} pictures", end=end, flush=True,
-              file=sys.stdout)
+        live = sys.stdout.isatty()  # a terminal: one line rewritten; a log: a line each
+        print(f"{chr(13) if live else ''}{started_line}: {done:,} of {total:,} pictures",
+              end="\n" if done == total or not live else "", flush=True)
 
 
 def read_pictures(paths, where, side=None, colour=None):
@@ -80,7 +80,7 @@ def read_pictures(paths, where, side=None, colour=None):
         else:
             pictures.append(picture)
             read.append(path)
-        _progress(i, len(paths), f"reading {where}")
+        progress(i, len(paths), f"reading {where}")
     if not pictures:
         return None, read, unreadable, []
     sizes = collections.Counter(p.shape[:2] for p in pictures)
@@ -128,7 +128,8 @@ def load_folder(folder, report, side=None):
     Each folder inside `folder` is a class named by the folder's name, and
     every picture under it (at any depth) one of its rows. Returns X uint8
     (n, n_pixels) as read_pictures gives it, and y the class names, str (n,)
-    (numbered in alphabetical order by data.class_names). Raises InputError
+    (numbered in alphabetical order by data.class_names), or int64 when every
+    class folder is named by a whole number (0/ ... 9/). Raises InputError
     for a folder without class folders or without any readable picture.
     """
     try:
@@ -158,6 +159,9 @@ def load_folder(folder, report, side=None):
                          "read (PNG, JPEG, BMP, GIF, TIFF, WebP, ...)")
     kept = set(read)
     y = np.array([label for path, label in zip(paths, labels) if path in kept])
+    if all(name.isdecimal() and name.isascii() for name in set(y.tolist())):
+        y = y.astype(np.int64)  # folders 0, 1, ..., 9: the labels are those numbers
+        notes.append("class folders named by number: read as those labels")
     report(f"{folder}: a folder of {len(set(y.tolist()))} class folders, {len(X)} pictures; "
            + "; ".join(notes))
     if loose:

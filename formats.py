@@ -254,5 +254,5 @@ def load_images(path, label_max=255, label_note="", report=print, role="train", 
     if (images.shape_of(X.shape[1]) or (0, 1))[1] == 3:
         X = images.channels_last(X, notes)
     if said or notes:
-        report("; ".join(said + notes) if not said else "; ".join([said[0], *notes]))
+        report("; ".join([*said, *notes]) if said else f"{path}: " + "; ".join(notes))
     return X, y

@@ -39,6 +39,16 @@ def describe(n_pixels):
     return f"{side}x{side} {'grey' if channels == 1 else 'colour'}"
 
 
+def class_name(classes, k):
+    """How class k is shown: its name from the weights' classes, or its number."""
+    return classes[k] if classes and 0 <= k < len(classes) else str(k)
+
+
+def picture_of(x):
+    """One row of pixels as a picture for imshow: (side, side) grey or (side, side, 3)."""
+    return as_pictures(np.asarray(x)[None, :])[0]
+
+
 def as_pictures(X):
     """Rows of pixels as pictures: (n, side, side) for grey, (n, side, side, 3) for colour.
     Raises ValueError when the rows are not square images."""

@@ -167,6 +167,7 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None, label="", vi
     except BaseException:
         runs.abandon(folder)  # a run that saved nothing leaves no empty folder behind
         raise
+    result["classes"] = getattr(split, "classes", None)  # the class names, kept in the weights
     stop = stopping.StopFlag("writing this run's weights, pictures and log first").catch()
     kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
             "the weights of the unfinished first epoch" if result["steps"] else "nothing")

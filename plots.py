@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 import runs
+from images import class_name, picture_of, shape_of
 from runs import save_atomic
 from utils import accuracy, confusion_matrix, softmax
 
@@ -101,8 +102,9 @@ def plot_history(history, title, path, subtitle="", kept_epoch=0):
     _save_figure(fig, path)
 
 
-def plot_confusion(C, title, path):
-    """Draw a confusion matrix of counts, with each class's accuracy on the y axis."""
+def plot_confusion(C, title, path, classes=None):
+    """Draw a confusion matrix of counts, with each class's accuracy on the y axis; classes --
+    the class names to show (None: their numbers)."""
     plt = _pyplot()
     k = len(C)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -114,8 +116,12 @@ def plot_confusion(C, title, path):
     per_class = np.diag(C) / np.maximum(C.sum(axis=1), 1)
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
-    ax.set_yticklabels([f"{i} ({a:.1%})" if C[i].sum() else f"{i} (no rows)"
-                        for i, a in enumerate(per_class)])
+    if classes:
+        ax.set_xticklabels([class_name(classes, i) for i in range(k)], fontsize=7,
+                           rotation=90 if max(map(len, classes)) > 2 else 0)
+    ax.set_yticklabels([f"{class_name(classes, i)} ({a:.1%})" if C[i].sum()
+                        else f"{class_name(classes, i)} (no rows)"
+                        for i, a in enumerate(per_class)], fontsize=7 if k > 12 else None)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label (accuracy of the class)")
     ax.set_title(textwrap.fill(title, 70), fontsize=9)
@@ -123,10 +129,12 @@ def plot_confusion(C, title, path):
     _save_figure(fig, path)
 
 
-def plot_mistakes(X, y, P, title, path, count=24):
+def plot_mistakes(X, y, P, title, path, count=24, classes=None):
     """Draw the wrongly predicted images with the most confident wrong answers.
 
-    X the uint8 images, y the labels, P the predicted probabilities (n, k).
+    X the uint8 images (n, n_pixels), square grey or colour (images.shape_of),
+    y the labels, P the predicted probabilities (n, k), classes the class
+    names (None: their numbers).
     Each panel shows the true label, the predicted one and their probabilities.
     The panels are one mosaic on one axis (drawn in a fraction of the time
     24 axes take). Returns the indices of the rows shown.
@@ -135,18 +143,27 @@ def plot_mistakes(X, y, P, title, path, count=24):
     pred = P.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
     shown = wrong[np.argsort(-P[wrong, pred[wrong]], kind="stable")][:count]
-    side = math.isqrt(X.shape[1])
+    side, channels = shape_of(X.shape[1])
     cols = 8
     rows = max(1, math.ceil(len(shown) / cols))
-    cell_w, cell_h = side + 4, side + 14  # room for two lines of text above each digit
-    mosaic = np.zeros((rows * cell_h, cols * cell_w))
+    # each picture shown 28 units wide, whatever its side, with room for two lines of text
+    zoom = max(1, round(28 / side))
+    big = side * zoom
+    cell_w, cell_h = big + 4, big + 14
+    mosaic = np.full((rows * cell_h, cols * cell_w, channels), 255 if channels == 3 else 0,
+                     dtype=np.uint8)
     fig, ax = plt.subplots(figsize=(cols * 1.3, rows * 1.55 + 0.3))
     for n, i in enumerate(shown):
         top, left = (n // cols) * cell_h + 12, (n % cols) * cell_w + 2
-        mosaic[top:top + side, left:left + side] = X[i].reshape(side, side)
-        ax.text(left + side / 2, top - 1, f"true {y[i]} ({P[i, y[i]]:.2f})\n"
-                f"said {pred[i]} ({P[i, pred[i]]:.2f})", ha="center", va="bottom", fontsize=7)
-    ax.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+        picture = picture_of(X[i]).reshape(side, side, channels)
+        mosaic[top:top + big, left:left + big] = picture.repeat(zoom, 0).repeat(zoom, 1)
+        ax.text(left + big / 2, top - 1, f"true {class_name(classes, y[i])} ({P[i, y[i]]:.2f})\n"
+                f"said {class_name(classes, pred[i])} ({P[i, pred[i]]:.2f})", ha="center",
+                va="bottom", fontsize=7)
+    if channels == 3:
+        ax.imshow(mosaic, interpolation="nearest")
+    else:
+        ax.imshow(mosaic[..., 0], cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     ax.axis("off")
     if not len(shown):
         ax.text(cols * cell_w / 2, cell_h / 2, "no mistakes: every row was read right",
@@ -157,19 +174,46 @@ def plot_mistakes(X, y, P, title, path, count=24):
     return shown
 
 
-def test_pictures(folder, suffix, title, X, y, Z):
+def test_pictures(folder, suffix, title, X, y, Z, classes=None):
     """Draw the confusion matrix and the most confident mistakes of labelled rows.
 
-    X uint8 (n, n_pixels), y int (n,), Z the logits (n, k). The pictures go
+    X uint8 (n, n_pixels), y int (n,), Z the logits (n, k), classes the class
+    names (None: their numbers). The pictures go
     to folder/confusion<suffix>.png and folder/mistakes<suffix>.png; returns
     the paths drawn (None for one that failed).
     """
     pred = Z.argmax(axis=1)
     C = confusion_matrix(y, pred, Z.shape[1])
     title = f"{title} accuracy {accuracy(Z, y):.2%}"
-    return [draw(os.path.join(folder, f"confusion{suffix}.png"), plot_confusion, C, title),
+    return [draw(os.path.join(folder, f"confusion{suffix}.png"), plot_confusion, C, title,
+                 classes=classes),
             draw(os.path.join(folder, f"mistakes{suffix}.png"), plot_mistakes, X, y,
-                 softmax(Z), f"{title}: the most confident mistakes")]
+                 softmax(Z), f"{title}: the most confident mistakes", classes=classes)]
+
+
+def plot_contact_sheet(X, names, answers, title, path, count=64):
+    """Draw what the network saw of many pictures, each under its file name and answer.
+
+    X uint8 (n, n_pixels) the rows as the network took them (square grey or
+    colour); names and answers, text per row. The first `count` are drawn.
+    """
+    plt = _pyplot()
+    shown = min(count, len(X))
+    cols = min(8, shown)
+    rows = max(1, math.ceil(shown / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.6 + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < shown:
+            picture = picture_of(X[k])
+            ax.imshow(picture, cmap=None if picture.ndim == 3 else "gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+            name = os.path.basename(names[k])
+            ax.set_title(f"{name[:14]}\n{answers[k]}", fontsize=7)
+    fig.suptitle(textwrap.fill(title + (f" (the first {count} of {len(X)})" if len(X) > count
+                                        else ""), 110), fontsize=9)
+    fig.tight_layout()
+    _save_figure(fig, path, dpi=90)
 
 
 def plot_compare(histories, path, title="", chance=0.1):
@@ -207,7 +251,7 @@ def plot_compare(histories, path, title="", chance=0.1):
     _save_figure(fig, path)
 
 
-def plot_prediction(original, x, P, title, path, size=None):
+def plot_prediction(original, x, P, title, path, size=None, classes=None):
     """Show what the network saw: the picture, the prepared input and the ten probabilities.
 
     original -- the picture as digit.read_image returns it: grey levels
@@ -215,13 +259,15 @@ def plot_prediction(original, x, P, title, path, size=None):
                 transparent picture is shown on a checkerboard
     x        -- the prepared input, uint8 (side * side,), light on dark
     P        -- the predicted probabilities, shape (k,)
+    classes  -- the class names (None: their numbers); a colour picture is
+                original (h, w, 3) and x (3 * side * side,) channels last
     size     -- the picture's (width, height) in its file (read_image
                 shrinks a large one), for the title; None: original's
     """
     plt = _pyplot()
     fig, (ax_pic, ax_in, ax_p) = plt.subplots(1, 3, figsize=(9.5, 3.2),
                                               gridspec_kw={"width_ratios": [1, 1, 1.5]})
-    if original.ndim == 3:  # grey and alpha: over a checkerboard, as image editors show it
+    if original.ndim == 3 and original.shape[2] == 2:  # grey and alpha: over a checkerboard, as image editors show it
         h, w = original.shape[:2]
         square = max(4, max(h, w) // 16)
         yy, xx = np.mgrid[0:h, 0:w]
@@ -233,8 +279,9 @@ def plot_prediction(original, x, P, title, path, size=None):
     ax_pic.imshow(shown, cmap="gray", vmin=0, vmax=1)
     w, h = size or (original.shape[1], original.shape[0])
     ax_pic.set_title(f"the picture ({w}x{h})", fontsize=9)
-    side = math.isqrt(len(x))
-    ax_in.imshow(np.asarray(x).reshape(side, side), cmap="gray", vmin=0, vmax=255)
+    seen = picture_of(x)
+    side = len(seen)
+    ax_in.imshow(seen, cmap="gray", vmin=0, vmax=255)
     ax_in.set_title(f"what the network saw ({side}x{side})", fontsize=9)
     for ax in (ax_pic, ax_in):
         ax.set_xticks([])
@@ -243,10 +290,13 @@ def plot_prediction(original, x, P, title, path, size=None):
     best = int(np.argmax(P))
     ax_p.bar(range(k), P, color=["tab:blue" if i == best else "tab:gray" for i in range(k)])
     ax_p.set_xticks(range(k))
+    if classes:
+        ax_p.set_xticklabels([class_name(classes, i) for i in range(k)], fontsize=7,
+                             rotation=90 if max(map(len, classes)) > 2 else 0)
     ax_p.set_ylim(0, 1)
     ax_p.set_xlabel("class")
     ax_p.set_ylabel("probability")
-    ax_p.set_title(f"{best}: {P[best]:.1%}", fontsize=9)
+    ax_p.set_title(f"{class_name(classes, best)}: {P[best]:.1%}", fontsize=9)
     ax_p.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -398,14 +448,15 @@ def plot_weights(W, title, path, count=64):
     input, blue where it lowers it). Raises ValueError if n_in is not square.
     """
     n_in, n_out = W.shape
-    side = math.isqrt(n_in)
-    if side * side != n_in:
+    if shape_of(n_in) is None:
         raise ValueError(f"the first layer takes {n_in} inputs, not a square image")
+    side, channels = shape_of(n_in)
     plt = _pyplot()
     shown = min(count, n_out)
     cols = min(8, shown)
     rows = math.ceil(shown / cols)
-    tiles = np.asarray(W[:, :shown], dtype=np.float64).T.reshape(shown, side, side)
+    tiles = np.asarray(W[:, :shown], dtype=np.float64).T.reshape(shown, side, side, channels)
+    tiles = tiles.sum(axis=3)  # colour: a pixel's three weights summed
     tiles = tiles / np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
     mosaic = np.full((rows * (side + 1) - 1, cols * (side + 1) - 1), np.nan)
     for k, tile in enumerate(tiles):
@@ -444,15 +495,16 @@ def inside_pictures(folder, name, records, W, activation, subtitle="", kept_epoc
                             limits=ACTIVATION_RANGES.get(activation)))
     else:
         print("activations.png not drawn: the network has no hidden layer")
-    side = math.isqrt(W.shape[0])
-    if side * side != W.shape[0]:
+    if shape_of(W.shape[0]) is None:
         print(f"weights.png not drawn: the first layer takes {W.shape[0]} inputs, "
               "not a square image")
         return written
+    side, channels = shape_of(W.shape[0])
     kept = f", epoch {kept_epoch}" if kept_epoch else ""
     written.append(draw(os.path.join(folder, "weights.png"), plot_weights, W,
                         f"{name}: first layer's incoming weights ({min(64, W.shape[1])} of "
-                        f"{W.shape[1]} units{kept}), each as a {side}x{side} image"))
+                        f"{W.shape[1]} units{kept}), each as a {side}x{side} image"
+                        + (" (a pixel's three colours summed)" if channels == 3 else "")))
     return written
 
 
@@ -475,7 +527,7 @@ def run_pictures(folder, c, result, details, X_test, y_test, Z):
                                    result["best_epoch"])
     if y_test is not None:
         written += test_pictures(folder, "", f"{os.path.basename(folder)}: test", X_test, y_test,
-                                 Z)
+                                 Z, result.get("classes"))
     return written
 
 

@@ -36,6 +36,7 @@ import machine
 import settings
 import utils
 from data import InputError
+from images import class_name
 from machine import MOMENTS, size_text
 from utils import count_params
 
@@ -607,6 +608,10 @@ def load_weights(path):
         raise InputError(f"{path}: its params do not match its layers {layers!r}")
     result["params"] = params
     result["stats"] = checked_stats(path, result.get("stats"), result["params"])
+    classes = result.setdefault("classes", None)  # weights saved before class names: None
+    if classes is not None and not (isinstance(classes, list) and len(classes) <= layers[-1]
+                                    and all(isinstance(n, str) for n in classes)):
+        raise InputError(f"{path}: its class names do not match its {layers[-1]} outputs")
     check_finite(path, result["params"], result["stats"])
     return result
 
@@ -788,15 +793,23 @@ def prediction_name(folder, source, stem):
     return name
 
 
-def write_predictions(path, labels, ids=None):
+def write_predictions(path, labels, ids=None, classes=None):
     """Write predicted labels as Kaggle's submission CSV: ImageId,Label, ImageId from 1.
 
     ids -- None, or (column name, list of ids as text) from data.row_ids:
     the input's own ids and the name of their column, carried over.
+    classes -- the class names the labels stand for (None: the labels are
+    written as numbers); a name holding a comma or quote is quoted.
     """
     name, numbers = ids or ("ImageId", range(1, len(labels) + 1))
-    lines = [f"{name},Label"] + [f"{i},{label}" for i, label in zip(numbers, labels)]
+    shown = [class_name(classes, int(label)) for label in labels]
+    lines = [f"{name},Label"] + [f"{i},{csv_cell(label)}" for i, label in zip(numbers, shown)]
     save_atomic(path, lambda f: f.write(("\n".join(lines) + "\n").encode()))
+
+
+def csv_cell(text):
+    """A CSV cell: text as it is, or quoted (quotes doubled) when it holds , " or a line break."""
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n\r') else text
 
 
 def save_result(folder, result, chance):
@@ -1064,7 +1077,9 @@ def finish_run(folder, c, result, Z, y_test, written, defaults, tag=""):
     """
     if result["saved"] and y_test is None:
         written.append(os.path.join(folder, "predictions.csv"))
-        write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(c["TEST_CSV"]))
+        write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(c["TEST_CSV"]) if
+                          data.formats.form_of(c["TEST_CSV"]) == "csv" else None,
+                          result.get("classes"))
         print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
     if result["status"] == "finished" and result["written"]:
         remove(os.path.join(folder, "checkpoint.pkl"))  # nothing left to resume

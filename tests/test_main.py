@@ -320,7 +320,7 @@ BAD_INPUTS = [
      "WARMUP_EPOCHS = 3.0: ", ["at most STEP_EPOCHS (2)"], []),
     ("test-csv-empty-name", {}, ["--TEST_CSV="], "TEST_CSV = '': ", ["must name a CSV"], []),
     ("name-too-long", {}, ["--NAME=" + "x" * 300], "NAME = 'xxxx", ["at most 100"], []),
-    ("shift-past-the-image", {}, ["--MAX_SHIFT=2"], "MAX_SHIFT = 2: ",
+    ("shift-past-the-image", {}, ["--MAX_SHIFT=28"], "MAX_SHIFT = 28: ",
      ["whole image (2 pixels)"], []),
     ("compare-one-flat-list", {}, ["--COMPARE=[4,3,10]"], "COMPARE[0] = 4: ",
      ["for one network write COMPARE = [[4, 3, 10]]"], []),
