@@ -20,9 +20,11 @@ from PIL import Image
 
 import data
 import diagnostics
+import folders
 import formats
 import images
 import main
+import predict_inputs
 import runs
 
 N_TRAIN, N_TEST = 300, 100
@@ -132,7 +134,8 @@ def test_npz_with_kerass_names_or_x_and_y_and_a_refusal_naming_what_it_holds(tmp
 
 
 def test_mnist_from_idx_or_npz_trains_the_very_weights_of_the_csv(tmp_path, digits):
-    """The same rows in another form give the same weights, to the last bit."""
+    """The same rows in another form give the same weights, to the last bit: each form read
+    by data.load_data and trained for an epoch by main.train, as main.py's run does."""
     X, y, X_test, y_test = digits
     write_csv(tmp_path / "train.csv", X, y)
     write_csv(tmp_path / "test.csv", X_test, y_test)
@@ -147,10 +150,10 @@ def test_mnist_from_idx_or_npz_trains_the_very_weights_of_the_csv(tmp_path, digi
              "npz": ("mnist.npz", "mnist.npz")}
     weights = {}
     for name, (train, test) in forms.items():
-        result = small_run(tmp_path, f"--TRAIN_CSV={train}", f"--TEST_CSV={test}", f"--NAME={name}",
-                           "--LAYERS=[784,16,10]")
-        assert result.returncode == 0, result.stderr
-        weights[name] = runs.load_weights(str(tmp_path / "runs" / name / "weights.pkl"))["params"]
+        c = config(tmp_path / train, tmp_path / test, LAYERS=[784, 16, 10], EPOCHS=1, THREADS=1)
+        split = load(c)
+        np.testing.assert_array_equal(split[4], X_test)
+        weights[name] = main.train(c, *split[:4], np.random.default_rng([c["SEED"], 1]))["params"]
     for name in ("idx", "npz"):
         for layer, other in zip(weights["csv"], weights[name]):
             for a, b in zip(layer, other):
@@ -200,7 +203,7 @@ def test_names_as_labels_go_through_the_weights_predictions_and_pictures(tmp_pat
     write_csv(tmp_path / "train.csv", X, names[y])
     write_csv(tmp_path / "test.csv", X_test, names[y_test])
     write_csv(tmp_path / "unlabelled.csv", X_test)
-    result = small_run(tmp_path, "--TRAIN_CSV=train.csv", "--TEST_CSV=test.csv",
+    result = small_run(tmp_path, "--TRAIN_CSV=train.csv", "--TEST_CSV=unlabelled.csv",
                        "--LAYERS=[784,16,10]", "--NAME=named")
     assert result.returncode == 0, result.stderr
     assert ("train.csv: labels are names: 10 classes, numbered in alphabetical order: 0 eight, "
@@ -208,14 +211,11 @@ def test_names_as_labels_go_through_the_weights_predictions_and_pictures(tmp_pat
     folder = tmp_path / "runs" / "named"
     saved = runs.load_weights(str(folder / "weights.pkl"))
     assert saved["classes"] == sorted(names.tolist())
-    for picture in ("confusion.png", "mistakes.png"):
-        assert_small_png(folder / picture)
-    result = run_cli(tmp_path, "--PREDICT=unlabelled.csv", f"--WEIGHTS={folder / 'weights.pkl'}")
-    assert result.returncode == 0, result.stderr
-    predicted = pd.read_csv(folder / "predictions-unlabelled.csv")
+    predicted = pd.read_csv(folder / "predictions.csv")  # main.py's own test file unlabelled
     assert set(predicted["Label"]) <= set(names) and len(predicted) == N_TEST
     result = run_cli(tmp_path, "--PREDICT=test.csv", f"--WEIGHTS={folder / 'weights.pkl'}")
     assert result.returncode == 0 and "accuracy on test.csv" in result.stdout, result.stderr
+    assert_small_png(folder / "mistakes-test.png")
     digit_png = tmp_path / "seven.png"
     Image.fromarray(X_test[0].reshape(28, 28)).resize((112, 112)).save(digit_png)
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={folder / 'weights.pkl'}")
@@ -223,9 +223,10 @@ def test_names_as_labels_go_through_the_weights_predictions_and_pictures(tmp_pat
     answers = [line.strip().split(":")[0] for line in result.stdout.splitlines()
                if line.startswith("  ")]
     assert len(answers) == 3 and set(answers) <= set(names), result.stdout
-    write_csv(tmp_path / "strange.csv", X_test[:5], ["ten"] * 5)
-    result = run_cli(tmp_path, "--PREDICT=strange.csv", f"--WEIGHTS={folder / 'weights.pkl'}")
-    assert_user_error(result, prefix="strange.csv: labels 'ten' are not among the weights' classes")
+    strange = write_csv(tmp_path / "strange.csv", X_test[:5], ["ten"] * 5)
+    with pytest.raises(data.InputError, match="strange.csv: labels 'ten' are not among the "
+                                              "weights' classes"):
+        predict_inputs.rows_to_predict(strange, saved)
 
 
 def test_labels_1_to_k_are_read_as_classes_and_shown_as_given(tmp_path, digits, capsys):
@@ -299,10 +300,10 @@ def test_32x32_colour_planar_or_channels_last_trains_draws_and_predicts(tmp_path
                      "blue): rearranged to channels last")]
     np.savez(tmp_path / "colour.npz", x_train=C.reshape(-1, 32, 32, 3), y_train=y,
              x_test=C_test.reshape(-1, 32, 32, 3), y_test=y_test)
-    result = small_run(tmp_path, "--TRAIN_CSV=colour.npz", "--TEST_CSV=colour.npz",
-                       "--LAYERS=[3072,16,10]")
-    assert_user_error(result, prefix="colour.npz: augmentation needs square grey images, not "
-                      "32x32 colour: set MAX_SHIFT=0")
+    npz = str(tmp_path / "colour.npz")
+    with pytest.raises(data.InputError, match="colour.npz: augmentation needs square grey images, "
+                                              "not 32x32 colour: set MAX_SHIFT=0"):
+        load(config(npz, npz, LAYERS=[3072, 16, 10]))
     result = small_run(tmp_path, "--TRAIN_CSV=colour.npz", "--TEST_CSV=colour.npz",
                        "--LAYERS=[3072,16,10]", "--MAX_SHIFT=0", "--NAME=colour")
     assert result.returncode == 0, result.stderr
@@ -370,13 +371,13 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     result = run_cli(tmp_path, "--PREDICT=many/[0-2].png", f"--WEIGHTS={weights}")
     assert result.returncode == 0, result.stderr
     assert "predictions for 3 of 3 pictures" in result.stdout
-    result = run_cli(tmp_path, "--PREDICT=many/*.jpg", f"--WEIGHTS={weights}")
-    assert_user_error(result, prefix="many/*.jpg: no file matches")
+    with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
+        folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
 
 
 def test_a_folder_without_class_folders_is_refused_with_the_fix(tmp_path):
     (tmp_path / "flat").mkdir()
     Image.new("L", (28, 28)).save(tmp_path / "flat" / "a.png")
-    result = small_run(tmp_path, "--TRAIN_CSV=flat")
-    assert_user_error(result, prefix="flat: is a folder of 1 files without class folders: put "
-                      "each class's pictures in a folder named after the class")
+    with pytest.raises(data.InputError, match="flat: is a folder of 1 files without class "
+                       "folders: put each class's pictures in a folder named after the class"):
+        formats.load_images(str(tmp_path / "flat"), 9, **QUIET)
