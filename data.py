@@ -285,6 +285,10 @@ def load_data(c, entries, rng):
                          f"{classes[present[0]] if classes else present[0]}: a classifier needs "
                          "at least two classes to learn from")
     for name, arch in archs:
+        if classes and arch[-1] > len(classes):
+            print(f"warning: {'' if name == 'LAYERS' else name + ': '}LAYERS[-1] = {arch[-1]}, but "
+                  f"{c['TRAIN_CSV']} has {len(classes)} classes: {arch[-1] - len(classes)} "
+                  "output(s) can never be the right answer")
         if arch[-1] > present[-1] + 1 and not classes:
             where = "" if name == "LAYERS" else f"{name}: "
             print(f"warning: {where}LAYERS[-1] = {arch[-1]}, but the labels of {c['TRAIN_CSV']} go up "

@@ -220,7 +220,7 @@ def form_of(path):
         return "folder"
     if is_npz(path):
         return "npz"
-    if re.search(r"idx\d|ubyte", os.path.basename(path).lower()) or is_idx(path):
+    if re.search(r"[-.]idx\d-ubyte", os.path.basename(path).lower()) or is_idx(path):
         return "idx"
     return "csv"
 

@@ -83,7 +83,7 @@ RUNS = False                 # True: print the log of every run so far, best fir
 RESUME = False               # True: continue the run of these settings from its checkpoint
 # after training
 COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train each, compare
-PREDICT = ""                 # an image or CSV to classify with saved weights
+PREDICT = ""                 # a picture, a data file, or a folder or *.png pattern to classify
 WEIGHTS = ""                 # weights for PREDICT ("": this run's); a list of files: a committee
 GRADCHECK = False            # True: check backward against finite differences, train nothing
 # ----------------------------------------------------------------------------
