@@ -73,7 +73,7 @@ def read_idx(path):
     header = _idx_header(raw[:20])
     if header is None:
         raise InputError(f"{path}: is not an IDX file (it does not start with IDX's 0 0 type "
-                         "dims bytes)")
+                         "dims bytes): is it damaged, or another kind of file with an IDX name?")
     dtype, dims = header
     start, count = 4 + 4 * len(dims), int(np.prod(dims))
     size = np.dtype(dtype).itemsize * count
@@ -127,7 +127,8 @@ def load_idx(path, labels, report):
                          "(n values, idx1): is this the images file?")
     if len(y) != len(A):
         raise InputError(f"{labels}: holds {len(y)} labels, {path} {len(A)} images: not the "
-                         "labels of these images")
+                         "labels of these images; name the right file with TRAIN_LABELS= or "
+                         "TEST_LABELS=")
     notes = []
     X = images.flat_pixels(A, path, notes)
     report(f"{path}: IDX images, {len(X)} of {images.describe(X.shape[1])}, "
@@ -181,10 +182,11 @@ def load_npz(path, role, report):
             why = "it holds Python objects (pickled), which are not read: save plain arrays"
         raise InputError(f"{path}: cannot be read as an .npz archive ({why})") from None
     if A.ndim < 2:
-        raise InputError(f"{path}: {x_name} has shape {A.shape}, not images (n, ...)")
+        raise InputError(f"{path}: {x_name} has shape {A.shape}, not images: save it as (n, side, "
+                         "side), (n, side, side, 3) or (n, pixels)")
     if y is not None and (y.ndim != 1 or len(y) != len(A)):
-        raise InputError(f"{path}: {y_name} has shape {y.shape}, {x_name} {A.shape}: one label "
-                         "per image wanted")
+        raise InputError(f"{path}: {y_name} has shape {y.shape}, {x_name} {A.shape}: save one "
+                         f"label per image, {y_name} of shape ({len(A)},)")
     notes = []
     X = images.flat_pixels(A, path, notes)
     report(f"{path}: .npz archive, {x_name} ({len(X)} of {images.describe(X.shape[1])})"
@@ -198,7 +200,8 @@ def _labels(y, where):
     if y.dtype.kind in "US":
         return np.char.strip(y.astype(str))
     if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
-        raise InputError(f"{where}: labels of type {y.dtype}, not numbers or names")
+        raise InputError(f"{where}: labels of type {y.dtype}: save them as whole numbers or as "
+                         "text (class names)")
     bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0)) if y.dtype.kind == "f" \
         else np.flatnonzero(y < 0)
     if len(bad):

@@ -266,8 +266,6 @@ def _sniff(path, label_max):
     words = [row[label] for row in rows if label is not None and len(row) > label
              and row[label] and not _is_number(row[label], layout.decimal)]
     layout.named = 2 * len(words) > len(rows)  # most labels are names (F, five, cat): all are
-    if layout.named:
-        layout.notes.append("labels are names")
     layout.decimals = any(_is_number(cell, layout.decimal) and not re.fullmatch(r"[-+]?\d+", cell)
                           for row in rows for j, cell in enumerate(row[:layout.end])
                           if j >= layout.index and not (layout.named and j == label))

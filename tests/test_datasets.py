@@ -179,6 +179,9 @@ def test_transposed_training_images_are_detected_and_turned_with_the_setting(tmp
     assert "warning" not in out and "TRANSPOSED=train: the images of" in out
     rows = np.concatenate([split[0], split[2]])
     assert {r.tobytes() for r in rows} == {r.tobytes() for r in X}  # upright again
+    saved = {"layers": [784, 16, 10], "classes": None, "config": {"TRANSPOSED": "both"}}
+    X_read, _ = predict_inputs.rows_to_predict(train, saved)  # a file like the weights' test
+    np.testing.assert_array_equal(X_read, X)
 
 
 def test_a_first_line_that_pandas_mangled_is_read_back_as_a_row(tmp_path, digits):
