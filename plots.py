@@ -185,10 +185,13 @@ def test_pictures(folder, suffix, title, X, y, Z, classes=None):
     pred = Z.argmax(axis=1)
     C = confusion_matrix(y, pred, Z.shape[1])
     title = f"{title} accuracy {accuracy(Z, y):.2%}"
-    return [draw(os.path.join(folder, f"confusion{suffix}.png"), plot_confusion, C, title,
-                 classes=classes),
-            draw(os.path.join(folder, f"mistakes{suffix}.png"), plot_mistakes, X, y,
-                 softmax(Z), f"{title}: the most confident mistakes", classes=classes)]
+    written = [draw(os.path.join(folder, f"confusion{suffix}.png"), plot_confusion, C, title,
+                    classes=classes)]
+    if shape_of(X.shape[1]) is None:
+        print(f"mistakes{suffix}.png not drawn: rows of {X.shape[1]} pixels are not square images")
+        return written
+    return written + [draw(os.path.join(folder, f"mistakes{suffix}.png"), plot_mistakes, X, y,
+                           softmax(Z), f"{title}: the most confident mistakes", classes=classes)]
 
 
 def plot_contact_sheet(X, names, answers, title, path, count=64):
