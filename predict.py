@@ -3,9 +3,11 @@
 A picture goes through digit.prepare_digit, which makes it look like an
 MNIST digit (cropped, centred by its mass, scaled to 20 pixels in a 28-pixel
 square, as the MNIST digits were); a CSV is read like the training data.
+Data files of other forms (IDX, .npz), colour pictures, and folders or glob
+patterns of pictures are read by predict_inputs.py; classes are shown by the
+names the weights keep (their "classes").
 """
 
-import math
 import os
 import sys
 
@@ -15,6 +17,7 @@ import committee
 import data
 import digit
 import plots
+import predict_inputs
 import runs
 import settings
 import utils
@@ -59,27 +62,28 @@ def predict(c, defaults, argv=()):
             print(f"note: {key}={c[key]!r} ignored: {weights} holds a network "
                   f"with {key}={value!r}", file=sys.stderr)
     folder, path = os.path.dirname(weights), c["PREDICT"]
+    if predict_inputs.is_many(path):  # a folder or a pattern of pictures
+        return predict_inputs.predict_many(path, saved, weights,
+                                           lambda X: committee.probabilities(members, X))
+    classes = saved.get("classes")
     name = os.path.basename(path)
     packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))
     stem, ext = os.path.splitext(os.path.splitext(name)[0] if packed else name)
     if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
         stem = f"{stem}-{ext.lstrip('.').lower()}"
     stem += committee.suffix(paths)  # a committee's outputs beside, not over, its first's
-    if packed or name.lower().endswith((".csv", ".tsv", ".txt", *data.SPREADSHEETS)):
-        X, y = data.load_csv(path, saved["layers"][-1] - 1)
-        if X.shape[1] != saved["layers"][0]:
-            raise data.InputError(f"{path}: has {X.shape[1]} pixel columns, "
-                                  f"the network takes {saved['layers'][0]}")
+    if predict_inputs.is_data_file(path):  # CSV, IDX, .npz
+        X, y = predict_inputs.rows_to_predict(path, saved)
         kind, phrase = data.looks_unlike_mnist(X)
         if kind:
             print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",
                   file=sys.stderr)
         Z = committee.logits(members, X)
         stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
-        ids, wanted = data.row_ids(path), os.path.join(folder, f"predictions-{stem}.csv")
-        written = [wanted]
+        ids = data.row_ids(path) if data.formats.form_of(path) == "csv" else None
+        written = [wanted := os.path.join(folder, f"predictions-{stem}.csv")]
         written[0], failed = runs.save_or_spare(
-            wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids))
+            wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids, classes))
         if failed:
             print(f"warning: could not write {wanted} ({failed.strerror}); the predictions "
                   f"are in {written[0]}", file=sys.stderr)
@@ -88,32 +92,22 @@ def predict(c, defaults, argv=()):
             if len(members) > 1:
                 print("\n".join(committee.accuracy_lines(members, paths, X, y)))
             written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {label})",
-                                           X, y, Z)
+                                           X, y, Z, classes)
         print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
               + ", ".join(p for p in written if p))
         return 4 if failed else 0
-    image = digit.read_image(path)
-    side = math.isqrt(saved["layers"][0])
-    if side * side != saved["layers"][0]:
-        raise data.InputError(f"{weights}: takes {saved['layers'][0]} inputs, not a square image")
-    doubts = []
-    try:
-        x = digit.prepare_digit(image, side=side, box=round(side * 20 / 28), report=doubts.append,
-                                path=path)
-    except ValueError as e:
-        raise data.InputError(f"{path}: {e}") from None
-    for doubt in doubts:
-        print(f"warning: {path}: {doubt}", file=sys.stderr)
+    image, x = predict_inputs.picture_input(path, saved["layers"][0], weights)
     P = committee.probabilities(members, x[None, :])[0]
     print(f"{path} (weights {label}):")
     for k in np.argsort(-P, kind="stable")[:3]:
-        print(f"  {k}: {P[k]:.1%}")
+        print(f"  {data.images.class_name(classes, k)}: {P[k]:.1%}")
     stem = runs.prediction_name(folder, path, stem)
     shown = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(weights))),
                          os.path.basename(weights))  # the run's folder and the file
     shown = shown if len(paths) == 1 else f"{shown} and {len(paths) - 1} more"
     picture = plots.draw(os.path.join(folder, f"predicted-{stem}.png"), plots.plot_prediction,
-                         image, x, P, f"{name}, weights {shown}", size=digit.picture_size(path))
+                         image, x, P, f"{name}, weights {shown}", size=digit.picture_size(path),
+                         classes=classes)
     if picture:
         print(f"what the network saw: {picture}")
     return 0

@@ -120,13 +120,15 @@ def _prepared(path, side, channels):
     return x, "; ".join(doubts)
 
 
-def predict_many(pattern, saved, weights):
+def predict_many(pattern, saved, weights, probabilities=None):
     """Classify every picture of a folder or glob pattern with saved weights.
 
     Writes, in the weights' folder, predictions-<name>.csv (picture, class,
     probability, warning: one row per file, a file that could not be read
     with its reason and no class) and seen-<name>.png (what the network saw
-    of each picture, with its answer). Returns the exit status (0, or 4
+    of each picture, with its answer). probabilities -- a function of rows
+    giving the class probabilities (a committee's mean, committee.py); None:
+    the saved network's own. Returns the exit status (0, or 4
     when an output had to go elsewhere). Raises InputError when nothing
     matches.
     """
@@ -144,8 +146,8 @@ def predict_many(pattern, saved, weights):
     read = [k for k, x in enumerate(rows) if x is not None]
     if read:
         X = np.stack([rows[k] for k in read])
-        P = utils.softmax(utils.predict_logits(saved["params"], X, saved["config"].get(
-            "ACTIVATION", "relu"), stats=saved["stats"]))
+        P = probabilities(X) if probabilities else utils.softmax(utils.predict_logits(
+            saved["params"], X, saved["config"].get("ACTIVATION", "relu"), stats=saved["stats"]))
         for k, p in zip(read, P):
             best = int(np.argmax(p))
             answers[k][1:3] = images.class_name(classes, best), f"{p[best]:.4f}"

@@ -155,9 +155,10 @@ def test_mnist_from_idx_or_npz_trains_the_very_weights_of_the_csv(tmp_path, digi
         np.testing.assert_array_equal(split[4], X_test)
         weights[name] = main.train(c, *split[:4], np.random.default_rng([c["SEED"], 1]))["params"]
     for name in ("idx", "npz"):
-        for layer, other in zip(weights["csv"], weights[name]):
-            for a, b in zip(layer, other):
-                assert a.tobytes() == b.tobytes(), name
+        for layer, other in zip(weights["csv"], weights[name], strict=True):
+            assert layer.keys() == other.keys()
+            for key in layer:  # W and b (gamma, beta): every bit
+                assert layer[key].tobytes() == other[key].tobytes(), (name, key)
 
 
 # ----------------------------------------------------------------------------
