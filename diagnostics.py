@@ -574,16 +574,13 @@ def still_at_chance(score, chance, y):
     training accuracy; chance, the commonest class's share; y, the validation labels or
     None): imbalanced classes first when they are (imbalance), then the learning rate,
     vanishing gradients, mismatched labels."""
-    ratio = imbalance(y)
-    first = (f"the classes are imbalanced (the commonest has {ratio:.0f}x the rows of the "
-             "rarest): the network may be answering the commonest class every time; give it "
-             "balanced classes (fewer rows of the common ones, or more of the rare ones); "
-             "else " if ratio else "")
+    first = ("the classes are imbalanced, and the network may be answering the commonest "
+             "class every time: give it balanced classes (fewer rows of the common ones, or "
+             "more of the rare ones); else " if imbalance(y) else "")
     return (f"after 3 epochs the network is still at chance ({score:.2%}, the commonest class "
             f"is {chance:.2%}): {first}the learning rate may be far too high or too low, a deep "
             "sigmoid or tanh network may have vanishing gradients (try ACTIVATION=\"relu\"), "
             "or the labels may not match the pixels")
-
 
 
 class Report:
