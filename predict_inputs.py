@@ -152,8 +152,11 @@ def predict_many(pattern, saved, weights, probabilities=None):
             best = int(np.argmax(p))
             answers[k][1:3] = images.class_name(classes, best), f"{p[best]:.4f}"
     folder = os.path.dirname(weights)
+    named = os.path.splitext(os.path.normpath(pattern))[0] if not os.path.isdir(pattern) \
+        else os.path.basename(os.path.abspath(pattern))  # many/[0-2].png: many-_0-2_
     stem = runs.prediction_name(folder, pattern, runs.safe_name(
-        os.path.basename(os.path.normpath(pattern)) or "pictures"))
+        "-".join(part for part in named.split(os.sep) if part not in ("", ".", ".."))
+        or "pictures"))
     wanted = os.path.join(folder, f"predictions-{stem}.csv")
     lines = ["picture,class,probability,warning"] + [
         ",".join(runs.csv_cell(str(v)) for v in row) for row in answers]

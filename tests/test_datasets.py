@@ -24,8 +24,10 @@ import folders
 import formats
 import images
 import main
+import plots
 import predict_inputs
 import runs
+import utils
 
 N_TRAIN, N_TEST = 300, 100
 QUIET = {"report": lambda line: None}
@@ -217,9 +219,12 @@ def test_names_as_labels_go_through_the_weights_predictions_and_pictures(tmp_pat
     assert saved["classes"] == sorted(names.tolist())
     predicted = pd.read_csv(folder / "predictions.csv")  # main.py's own test file unlabelled
     assert set(predicted["Label"]) <= set(names) and len(predicted) == N_TEST
-    result = run_cli(tmp_path, "--PREDICT=test.csv", f"--WEIGHTS={folder / 'weights.pkl'}")
-    assert result.returncode == 0 and "accuracy on test.csv" in result.stdout, result.stderr
-    assert_small_png(folder / "mistakes-test.png")
+    X_named, y_named = predict_inputs.rows_to_predict(str(tmp_path / "test.csv"), saved)
+    np.testing.assert_array_equal(np.array(saved["classes"])[y_named], names[y_test])
+    Z = utils.predict_logits(saved["params"], X_named, stats=saved["stats"])
+    for picture in plots.test_pictures(str(folder), "-test", "named", X_named, y_named, Z,
+                                       saved["classes"]):
+        assert_small_png(picture)  # confusion and mistakes, their classes by name
     digit_png = tmp_path / "seven.png"
     Image.fromarray(X_test[0].reshape(28, 28)).resize((112, 112)).save(digit_png)
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={folder / 'weights.pkl'}")
@@ -337,7 +342,8 @@ def test_imbalanced_classes_are_said_at_load_and_named_first_at_chance(tmp_path,
 # a folder of class folders; --PREDICT on a folder and a pattern
 
 
-def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tmp_path, digits):
+def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tmp_path, digits,
+                                                                              capsys, monkeypatch):
     X, y, X_test, y_test = digits
     tree = tmp_path / "pictures"
     for k in range(200):
@@ -372,9 +378,13 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     assert list(table.columns) == ["picture", "class", "probability", "warning"]
     assert table["class"].tolist()[:5] != [""] * 5 and table["warning"].iloc[5] != ""
     assert_small_png(weights.parent / "seen-many.png")
-    result = run_cli(tmp_path, "--PREDICT=many/[0-2].png", f"--WEIGHTS={weights}")
-    assert result.returncode == 0, result.stderr
-    assert "predictions for 3 of 3 pictures" in result.stdout
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert predict_inputs.predict_many("many/[0-2].png", runs.load_weights(str(weights)),
+                                       str(weights)) == 0  # a pattern
+    assert capsys.readouterr().out.startswith("predictions for 3 of 3 pictures")
+    assert len(pd.read_csv(weights.parent / "predictions-many-_0-2_.csv")) == 3
+    assert_small_png(weights.parent / "seen-many-_0-2_.png")
     with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
         folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
 
