@@ -28,6 +28,7 @@ import plots
 import predict_inputs
 import runs
 import utils
+from augment import augmentation
 
 N_TRAIN, N_TEST = 300, 100
 QUIET = {"report": lambda line: None}
@@ -277,7 +278,8 @@ def test_8x8_digits_of_0_to_16_and_14x14_grey_train_and_draw(tmp_path, digits, c
     assert f"{train8}: pixels 0..16 (largest 16) scaled to 0..255" in out
     assert "MAX_SHIFT=1 is for 28x28 images: 0 pixels on these 8x8 ones" in out
     assert split[0].max() == 255 and split[0].shape[1] == 64
-    assert data.augmentation_for(main.DEFAULTS, 64) is None  # no shift at 8x8
+    assert augmentation(data.in_proportion(main.DEFAULTS, 64)) is None  # no shift at 8x8
+    assert data.in_proportion(main.DEFAULTS, 32 * 32)["MAX_SHIFT"] == 1
     write_csv(tmp_path / "d14.csv", shrunk(X, 14, 255), y)
     write_csv(tmp_path / "d14-test.csv", shrunk(X_test, 14, 255), y_test)
     result = small_run(tmp_path, "--TRAIN_CSV=d14.csv", "--TEST_CSV=d14-test.csv",
