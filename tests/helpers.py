@@ -154,3 +154,78 @@ def write_animation(path):
 
     frames = [Image.new("L", (40, 40), v).convert("P") for v in (0, 255)]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+
+
+# ----------------------------------------------------------------------------
+# a training run that calls watchers as main.py's loop does (the watcher protocol)
+
+
+class FakeStop:
+    """A run's stop flag as the watchers see it: request(reason) sets it."""
+
+    def __init__(self):
+        self.set, self.reason = False, None
+
+    def request(self, reason):
+        self.set, self.reason = True, reason
+
+
+def watched_run(watchers, X, y, X_val, y_val, layers=(784, 32, 10), epochs=2, batch_size=100,
+                lr=0.05, seed=0, stop=None, pace=0.0, label=""):
+    """Train a small network with utils, calling each watcher's begin, step, epoch and end
+    where main.py's loop calls them; pace seconds of sleep after each step slow it down for
+    a browser to watch. Returns the result dict end() was given."""
+    import math
+    import time
+
+    import diagnostics
+
+    rng = np.random.default_rng(seed)
+    params = utils.init_params(list(layers), rng)
+    state = utils.init_state(params, "momentum")
+    stop = stop or FakeStop()
+    probe = diagnostics.probe(X_val, y_val, X, y, rows=200)
+    history = {k: [] for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                               "seconds", "threads")}
+    history["layers"] = [diagnostics.layer_stats(params, *probe, "relu", lr=lr,
+                                                 optimiser="momentum")]
+    history["diagnosis"] = []
+    total = math.ceil(len(X) / batch_size)
+    config = {"LAYERS": list(layers), "ACTIVATION": "relu", "BATCH_NORM": False,
+              "EPOCHS": epochs, "BATCH_SIZE": batch_size, "LEARNING_RATE": lr}
+    run = {"config": config, "label": label, "folder": "", "params": params, "stats": None,
+           "history": history, "stop": stop, "n_train": len(X), "steps_per_epoch": total,
+           "X_val": X_val, "y_val": y_val, "epochs": epochs}
+    for w in watchers:
+        w.begin(run)
+    for epoch in range(1, epochs + 1):
+        start, seen, loss_sum, right = time.perf_counter(), 0, 0.0, 0
+        before = diagnostics.weights_of(params)
+        for done, idx in enumerate(utils.batches(len(X), batch_size, rng), start=1):
+            loss, correct = utils.train_step(params, state, utils.normalise(X[idx]), y[idx], lr,
+                                             rng)
+            seen, loss_sum, right = seen + len(idx), loss_sum + loss * len(idx), right + correct
+            for w in watchers:
+                w.step(done, total, loss)
+            if stop.set:
+                break
+            time.sleep(pace)
+        if stop.set:
+            break
+        val_loss, val_acc = utils.evaluate(params, X_val, y_val)
+        for key, value in zip(("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr",
+                               "seconds", "threads"),
+                              (epoch, loss_sum / seen, right / seen, val_loss, val_acc, lr,
+                               time.perf_counter() - start, 1)):
+            history[key].append(value)
+        history["layers"].append(diagnostics.layer_stats(params, *probe, "relu", None, before,
+                                                         lr, "momentum", epoch=epoch))
+        history["diagnosis"] = diagnostics.diagnose(history["layers"])
+        for w in watchers:
+            w.epoch(history)
+    result = {"params": utils.copy_params(params), "stats": None, "history": history,
+              "test_accuracy": None, "status": "stopped" if stop.set else "finished",
+              "folder": ""}
+    for w in watchers:
+        w.end(result)
+    return result
