@@ -67,6 +67,7 @@ PORT_TRIES = 20  # LIVE_PORT taken: the next free one among this many
 MAX_BODY = 1_500_000  # bytes of a request body: a 1 MB PNG as a base64 data URL is 1.37 MB
 MAX_DRAWING = 1_000_000  # bytes of the drawing's PNG
 MAX_SIDE = 2048  # pixels of the drawing a side
+DRAIN = 8_000_000  # a body too large but under this is read and dropped, then refused
 MAX_REQUESTS = 8  # requests answered at once; more get 503
 RUNNING_POINTS = 1000  # points of the running training loss kept for the current epoch
 POINT_SECONDS = 0.1  # a point of the running loss (and the progress figures) at most this often
@@ -223,7 +224,7 @@ def layer_of(line, n_layers):
     """The layers (0-based) a line of the diagnosis is about: those it names first."""
     if line.startswith("the output layer"):
         return [n_layers - 1]
-    listed = re.match(r"layers? ([\d, ]+(?: and \d+)?)", line)
+    listed = re.match(r"layers? (\d+(?:, \d+)*(?: and \d+)?)", line)
     if listed:
         return [int(n) - 1 for n in re.findall(r"\d+", listed.group(1))]
     named = re.search(r"\blayer (\d+)|(the output layer)", line)
@@ -455,6 +456,7 @@ class Live:
         with self.lock:
             self.status = "paused"
         self._point(done, total, time.perf_counter())
+        self._copy(done, total)  # the pad answers with the paused network
         with self.cond:
             while self._paused and not self._stopped():
                 if self._want:
@@ -570,6 +572,17 @@ class Live:
                       "hidden": [np.round(A.astype(np.float64), 4).tolist() for A in hidden],
                       "step": net.step, "epoch": round(net.epoch, 3), "warnings": doubts})
 
+    def show_saved(self, saved, label=""):
+        """Show a finished run, as runs.load_weights returns it: its curves, its layers, its
+        weights, and the pad answering with them."""
+        history = saved.get("history") or {}
+        config = {"ACTIVATION": "relu", "BATCH_NORM": False, **saved.get("config", {}),
+                  "LAYERS": list(saved["layers"])}
+        self.begin({"config": config, "label": label, "params": saved["params"],
+                    "stats": saved["stats"], "history": history,
+                    "epochs": len(history.get("epoch", [])), "steps_per_epoch": 0})
+        self.end({**saved, "history": history, "status": saved.get("status") or "finished"})
+
     # the server
 
     def serve(self, host="127.0.0.1", port=8000, tries=PORT_TRIES, out=None):
@@ -673,7 +686,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 -- the standard library's name
+    def log_message(self, format, *args):
         """No line on the console per request."""
 
     def handle_one_request(self):
@@ -726,13 +739,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             self.server.slots.release()
 
-    def do_GET(self):  # noqa: N802 -- http.server's name
+    def do_GET(self):
         self.checked(self.get)
 
-    def do_HEAD(self):  # noqa: N802
+    def do_HEAD(self):
         self.checked(self.get)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.checked(self.post)
 
     def path_only(self):
@@ -762,6 +775,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if length is None or not length.isdigit():
             raise RequestError(411, "a POST needs a Content-Length")
         if int(length) > MAX_BODY:
+            left = int(length) if int(length) <= DRAIN else 0
+            while left > 0:  # read it (up to DRAIN), so that the client hears the answer
+                chunk = self.rfile.read(min(65536, left))
+                left = left - len(chunk) if chunk else 0
             raise RequestError(413, f"the body is {int(length):,} bytes; at most {MAX_BODY:,}")
         if self.headers.get_content_type() != "application/json":
             raise RequestError(415, "a POST's body must be JSON (Content-Type: application/json)")
@@ -814,17 +831,12 @@ def start(c, open_browser=True, out=None):
 def show_weights(c, path, load, open_browser=True):
     """Serve a finished run from its weights file, without training, until Ctrl-C.
 
-    load -- runs.load_weights (which checks the file). Returns an exit status."""
+    load -- runs.load_weights (which checks the file and raises InputError).
+    Returns an exit status: 0, or 4 when no port could be had."""
     saved = load(path)
-    config = {**c, **saved.get("config", {}), "LAYERS": list(saved["layers"])}
-    history = saved.get("history") or {}
     live = start(c, open_browser)
     if live is None:
         return 4
-    run = {"config": config, "label": os.path.basename(os.path.dirname(os.path.abspath(path))),
-           "params": saved["params"], "stats": saved["stats"], "history": history,
-           "epochs": len(history.get("epoch", [])), "steps_per_epoch": 0}
-    live.begin(run)
-    live.end({**saved, "history": history, "status": "finished"})
+    live.show_saved(saved, os.path.basename(os.path.dirname(os.path.abspath(path))))
     live.linger()
     return 0

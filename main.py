@@ -86,6 +86,9 @@ COMPARE = []                 # e.g. [[784,10,10],{"BATCH_NORM": True}]: train ea
 PREDICT = ""                 # a picture, a data file, or a folder or *.png pattern to classify
 WEIGHTS = ""                 # weights for PREDICT ("": this run's); a list of files: a committee
 GRADCHECK = False            # True: check backward against finite differences, train nothing
+LIVE = False                 # True: watch it learn in a browser (docs/live.md); with WEIGHTS, a finished run
+LIVE_PORT = 8000             # the live page's port; the next free one if it is taken
+LIVE_HOST = "127.0.0.1"      # where the live page listens; any other address lets others stop the run
 # ----------------------------------------------------------------------------
 
 

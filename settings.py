@@ -31,12 +31,13 @@ KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "TRAIN_LABELS": str, "TEST_LABELS": 
          "MAX_ROTATE": float, "MAX_SCALE": float, "ELASTIC_ALPHA": float,
          "ELASTIC_SIGMA": float, "PATIENCE": int, "SEED": int, "THREADS": int,
          "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
-         "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool}
+         "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool, "LIVE": bool, "LIVE_PORT": int,
+         "LIVE_HOST": str}
 ALSO_ACCEPTS = {"DROPOUT": (list,), "WEIGHTS": (list,)}  # beyond the type of the default
 # Settings that say what to do or where to write, not how to train: a run's
 # name and its recorded settings leave them out.
 NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RESUME", "THREADS",
-               "GRADCHECK"}
+               "GRADCHECK", "LIVE", "LIVE_PORT", "LIVE_HOST"}
 # What decides the rows a run trains, validates and tests on: loaded once for all of
 # COMPARE's entries, so no entry may change them.
 SAME_ROWS = ("TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS", "TRANSPOSED",
@@ -361,6 +362,10 @@ def check(c):
     need(c["PATIENCE"] >= 0, f"PATIENCE = {c['PATIENCE']}: must be >= 0 (0 is off)")
     need(c["THREADS"] >= 0, f"THREADS = {c['THREADS']}: must be >= 0 (0 chooses from the load)")
     need(c["SEED"] >= 0, f"SEED = {c['SEED']}: must be a whole number >= 0 (NumPy's seeds are)")
+    need(0 <= c["LIVE_PORT"] <= 65535,
+         f"LIVE_PORT = {c['LIVE_PORT']}: must be a port number 1..65535 (0: any free port)")
+    need(c["LIVE_HOST"].strip() != "" and not any(ch.isspace() or ch in "/?#@" for ch in c["LIVE_HOST"]),
+         f"LIVE_HOST = {c['LIVE_HOST']!r}: must be an address to listen on, e.g. \"127.0.0.1\"")
     need(c["RUNS_DIR"].strip() != "", "RUNS_DIR = '': must name a folder, e.g. \"runs\"")
     for name in ("TRAIN_CSV", "TEST_CSV"):
         need(c[name].strip() != "", f"{name} = '': must name a CSV file")

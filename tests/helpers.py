@@ -196,8 +196,12 @@ def watched_run(watchers, X, y, X_val, y_val, layers=(784, 32, 10), epochs=2, ba
     run = {"config": config, "label": label, "folder": "", "params": params, "stats": None,
            "history": history, "stop": stop, "n_train": len(X), "steps_per_epoch": total,
            "X_val": X_val, "y_val": y_val, "epochs": epochs}
-    for w in watchers:
-        w.begin(run)
+    def call(method, *args):  # a watcher may define any of the methods
+        for w in watchers:
+            if hasattr(w, method):
+                getattr(w, method)(*args)
+
+    call("begin", run)
     for epoch in range(1, epochs + 1):
         start, seen, loss_sum, right = time.perf_counter(), 0, 0.0, 0
         before = diagnostics.weights_of(params)
@@ -205,8 +209,7 @@ def watched_run(watchers, X, y, X_val, y_val, layers=(784, 32, 10), epochs=2, ba
             loss, correct = utils.train_step(params, state, utils.normalise(X[idx]), y[idx], lr,
                                              rng)
             seen, loss_sum, right = seen + len(idx), loss_sum + loss * len(idx), right + correct
-            for w in watchers:
-                w.step(done, total, loss)
+            call("step", done, total, loss)
             if stop.set:
                 break
             time.sleep(pace)
@@ -221,11 +224,9 @@ def watched_run(watchers, X, y, X_val, y_val, layers=(784, 32, 10), epochs=2, ba
         history["layers"].append(diagnostics.layer_stats(params, *probe, "relu", None, before,
                                                          lr, "momentum", epoch=epoch))
         history["diagnosis"] = diagnostics.diagnose(history["layers"])
-        for w in watchers:
-            w.epoch(history)
+        call("epoch", history)
     result = {"params": utils.copy_params(params), "stats": None, "history": history,
               "test_accuracy": None, "status": "stopped" if stop.set else "finished",
               "folder": ""}
-    for w in watchers:
-        w.end(result)
+    call("end", result)
     return result
