@@ -130,6 +130,7 @@ function showCurves(s) {
     return i < 0 ? null : e.curves[key][i];
   });
   const several = s.entries.length > 1;
+  $("loss-chart").dataset.epochs = s.entries[s.current].curves.epoch.length;
   for (const [id, key] of [["loss-chart", "loss"], ["acc-chart", "acc"]]) {
     const series = [], data = [xs];
     s.entries.forEach((e, n) => {
