@@ -39,7 +39,10 @@ all sides alike. It measures:
      a checkpoint of the network costs, against the epoch; and what the
      per-layer statistics main.train reads after every epoch cost
      (diagnostics.layer_stats on its probe of validation rows): the epoch
-     with them, interleaved with the epoch without, and their own time.
+     with them, interleaved with the epoch without, and their own time;
+  9. with --live: what the live page costs (python main.py --LIVE=True):
+     the epoch with the page open in headless Chromium and a digit on its
+     pad, against the epoch without, in interleaved blocks.
 
 It begins with the BLAS library and kernel NumPy runs on, and ends with
 one line, `headline: ...`, of the main figures.
@@ -85,7 +88,11 @@ QUICK_ROWS = 2000
 SETTLE_SECONDS = 0.2  # a pause between two timed runs, for idle BLAS threads to sleep
 TARGETS = (0.98, 0.985)  # test accuracies of the time-to-accuracy table
 FAST_RECIPE = ROOT / "recipes" / "fast.py"
-BUSY_LOOP = "while True: pass"  # a competing process: one CPU-bound thread, like a busy browser tab
+BUSY_LOOP = "while True: pass"
+LIVE_BLOCK = 3  # epochs in a row with the live page open (its epoch pictures overlap the next)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # a competing process: one CPU-bound thread, like a busy browser tab
 
 
 # ----------------------------------------------------------------------------
@@ -129,11 +136,17 @@ def parse_args(argv):
                    help="the table of BLAS threads under load (default: yes)")
     p.add_argument("--threads-epochs", type=int,
                    help="timed epochs per cell of that table (default 5)")
+    p.add_argument("--live", action=argparse.BooleanOptionalAction, default=False,
+                   help="the epoch with the live page (--LIVE=True) open in headless Chromium, "
+                        "against the epoch without (default: no; needs chromium and Playwright)")
+    p.add_argument("--live-rounds", type=int, default=5,
+                   help=f"rounds of {LIVE_BLOCK} epochs without the page, then {LIVE_BLOCK} with "
+                        "it (default 5)")
     p.add_argument("--hogs", type=int, nargs="+", default=[1],
                    help="numbers of competing busy processes to try (default: 1)")
     args = p.parse_args(argv)
     for name in ("rows", "epochs", "mem_epochs", "table_epochs", "table_rows", "race_epochs",
-                 "threads_epochs"):
+                 "threads_epochs", "live_rounds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -327,7 +340,7 @@ def thread_policy(setting):
 
 
 def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, probe=None,
-                looked=None):
+                looked=None, watcher=None, X_val=None, y_val=None):
     """utils.train_epoch, set up and called exactly as main.train does.
 
     main.setup builds the params, optimiser state, schedule and options;
@@ -338,6 +351,9 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, prob
     (X, y) of diagnostics.probe, adds what main.train does around each epoch
     for the per-layer statistics (a copy of the weights before it,
     diagnostics.layer_stats after it); their seconds go to the list looked.
+    watcher, a live.Live, is called as main.train calls its watchers: begin
+    (with X_val, y_val), step after every batch, epoch after every epoch
+    (with the statistics' record, when there is a probe).
     """
     rng = np.random.default_rng([c["SEED"], 1])
     c = {**c, "BATCH_SIZE": batch_size, "LAYERS": list(layers),
@@ -348,7 +364,16 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, prob
     augment_with = augmentation(c, augment)
     threads, used, describe = thread_policy(c["THREADS"])
 
+    history = {key: [] for key in (*main.HISTORY, "layers", "diagnosis")}
+    if watcher is not None:
+        watcher.begin({"config": c, "label": "", "folder": "", "params": params,
+                       "stats": options["stats"], "history": history, "stop": None,
+                       "n_train": len(X), "steps_per_epoch": -(-len(X) // batch_size),
+                       "X_val": X_val, "y_val": y_val, "epochs": c["EPOCHS"]})
+
     def between_batches(done, total, loss):
+        if watcher is not None:
+            watcher.step(done, total, loss)
         return False
 
     def epoch():
@@ -361,10 +386,18 @@ def our_trainer(c, layers, batch_size, X, y, augment=True, batch_norm=None, prob
                                        augment_with, between_batches, **options)
             if probe:
                 start = time.perf_counter()
-                diagnostics.layer_stats(params, *probe, c["ACTIVATION"], options["stats"],
-                                        before, lr_at(state["step"] - 1), c["OPTIMISER"],
-                                        c["MOMENTUM"], 1)
+                record = diagnostics.layer_stats(params, *probe, c["ACTIVATION"],
+                                                 options["stats"], before,
+                                                 lr_at(state["step"] - 1), c["OPTIMISER"],
+                                                 c["MOMENTUM"], 1)
                 looked.append(seconds + time.perf_counter() - start)
+                history["layers"].append(record)
+            if watcher is not None:
+                for key, value in zip(main.HISTORY, (len(history["epoch"]) + 1, result["loss"],
+                                                     result["acc"], math.nan, math.nan,
+                                                     lr_at(state["step"] - 1), 0.0, 0)):
+                    history[key].append(value)
+                watcher.epoch(history)
         finally:
             used[threads.threads] += 1
             threads.end()
@@ -1050,6 +1083,80 @@ def report_threads(args, c, X, y):
             f"1 thread: {ratios['1', conditions[1]]:.1f}x)")
 
 
+def report_live(args, c, X, y, X_val, y_val):
+    """Section 9: the default epoch with the live page open in a browser, against without.
+
+    Two trainers as main.train runs them, with the per-layer statistics;
+    one has a live.Live watching it (main.py --LIVE=True). Headless Chromium
+    (Debian's, driven by Playwright) shows its page, with a digit drawn on
+    the pad, so the page polls the state, fetches each epoch's pictures and
+    has the digit answered again as the network trains. Each round times
+    LIVE_BLOCK epochs without (the browser on a blank page), then LIVE_BLOCK
+    with the page open, so that an epoch's pictures, computed on the
+    server's thread, fall on the next epoch as in a real run. Returns the
+    headline's part, or None when the browser is missing.
+    """
+    import live
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("\nlive page: skipped (pip install playwright)")
+        return None
+    if not os.path.exists(CHROMIUM):
+        print(f"\nlive page: skipped ({CHROMIUM} missing: apt-get install chromium)")
+        return None
+    print(f"\n... timing the epoch with the live page open in headless Chromium, "
+          f"{args.live_rounds} rounds of {LIVE_BLOCK} epochs without it then {LIVE_BLOCK} with it",
+          flush=True)
+    probe = diagnostics.probe(X_val, y_val, X, y)
+    watcher = live.Live()
+    url = watcher.serve("127.0.0.1", 0)
+    plain = our_trainer(c, c["LAYERS"], c["BATCH_SIZE"], X, y, probe=probe, looked=[])
+    watched = our_trainer(c, c["LAYERS"], c["BATCH_SIZE"], X, y, probe=probe, looked=[],
+                          watcher=watcher, X_val=X_val, y_val=y_val)
+    seconds = {"without": [], "with the page": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tab = browser.new_page(viewport={"width": 1280, "height": 900})
+            for _ in range(args.warmup):
+                plain.epoch()
+                watched.epoch()
+            for _ in range(args.live_rounds):
+                tab.goto("about:blank")
+                for _ in range(LIVE_BLOCK):
+                    time.sleep(args.settle)
+                    start = time.perf_counter()
+                    plain.epoch()
+                    seconds["without"].append(time.perf_counter() - start)
+                tab.goto(url)
+                box = tab.locator("#pad").bounding_box()
+                tab.mouse.move(box["x"] + 140, box["y"] + 40)  # a 1
+                tab.mouse.down()
+                tab.mouse.move(box["x"] + 140, box["y"] + 240, steps=10)
+                tab.mouse.up()
+                for _ in range(LIVE_BLOCK):
+                    time.sleep(args.settle)
+                    start = time.perf_counter()
+                    watched.epoch()
+                    seconds["with the page"].append(time.perf_counter() - start)
+                end = time.perf_counter() + 5  # the last epoch's pictures, before the blank page
+                while watcher.view_cache[0] != watcher.version and time.perf_counter() < end:
+                    time.sleep(0.05)
+            answer = tab.inner_text("#answer")
+            browser.close()
+    finally:
+        watcher.close()
+    for name, secs in seconds.items():
+        print(f"epoch {name:<15} {describe(secs)}")
+    ratio = statistics.median(seconds["with the page"]) / statistics.median(seconds["without"])
+    mins = min(seconds["with the page"]) / min(seconds["without"])
+    print(f"the live page open and polling, a digit on its pad (answered {answer}): the epoch "
+          f"takes {ratio:.3f}x the epoch without it (ratio of medians; {mins:.3f}x of the fastest)")
+    return f"live page {ratio:.3f}x the epoch without"
+
+
 def load_sample():
     """(wall clock, busy seconds of this process's CPUs, own CPU seconds), or None."""
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
@@ -1107,6 +1214,8 @@ def run_benchmark(argv):
                                  (torch, mlp), skipped))
     if args.threads:
         parts.append(report_threads(args, c, X, y))
+    if args.live:
+        parts.append(report_live(args, c, X, y, X_val, y_val) or "live page skipped")
     print(f"\nload average  {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end"
           f" (above {threads} means other work shared the CPUs: read the ratios, not the "
           f"seconds); other work now: {others_now()}")
