@@ -337,6 +337,7 @@ class Live:
         self._rate = collections.deque(maxlen=RATE_WINDOW)
         self.url = None
         self.server = None
+        self.stopped_here = False  # the run was stopped from the page (not by Ctrl-C)
 
     # the watcher protocol, in the training thread
 
@@ -517,8 +518,11 @@ class Live:
                 raise RequestError(409, f"the run is {self.status}: nothing to stop")
             self.status = "stopping"
             run = self.run
-        run["stop"].request("stopping after this batch, as asked from the live page")
-        self.resume()
+        self.stopped_here = True
+        run["stop"].request("stop pressed on the live page")
+        with self.cond:  # a paused run goes on to the stop
+            self._paused = False
+            self.cond.notify_all()
 
     def state(self):
         """What the page polls: status, progress, the running loss, every entry's curves."""
