@@ -89,13 +89,12 @@ class RequestError(Exception):
 
 
 # ----------------------------------------------------------------------------
-# the network: the one place that knows how params are laid out
+# the network
 
 
 def first_weights(params):
-    """The first layer's W, (n_in, n_out), whether a layer is a dict or a tuple."""
-    layer = params[0]
-    return layer["W"] if isinstance(layer, dict) else layer[0]
+    """The first layer's W, (n_in, n_out)."""
+    return params[0]["W"]
 
 
 def answer(net, x):
@@ -108,7 +107,7 @@ def answer(net, x):
     Z, cache = utils.forward(net.params, utils.normalise(x[None, :]), net.activation,
                              stats=net.stats)
     P = utils.softmax(Z.astype(np.float64))[0]
-    return P, [A[0] for A in cache[1]]
+    return P, [step["A"][0] for step in cache[:-1]]
 
 
 class Snapshot:
@@ -813,12 +812,13 @@ def has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def start(c, open_browser=True, out=None):
-    """The live view of main.py's settings: a Live serving at LIVE_HOST:LIVE_PORT, its
-    address printed on a line of its own, a browser opened where there is a display.
-    Returns the Live, or None when it could not listen (one warning line; train anyway)."""
+def start(c, open_browser=True, out=None, live=None):
+    """The live view of main.py's settings: a Live (a new one, or live) serving at
+    LIVE_HOST:LIVE_PORT, its address printed on a line of its own, a browser opened where
+    there is a display. Returns the Live, or None when it could not listen (one warning
+    line; the run trains all the same)."""
     out = out or sys.stdout
-    live = Live()
+    live = live or Live()
     url = live.serve(c["LIVE_HOST"], c["LIVE_PORT"], out=out)
     if url is None:
         return None
@@ -832,15 +832,31 @@ def start(c, open_browser=True, out=None):
     return live
 
 
+def watchers(c, open_browser=True):
+    """main.py's live view: [a Live serving its page] when LIVE is set (and a port could be
+    had), else []."""
+    page = start(c, open_browser) if c["LIVE"] else None
+    return [page] if page is not None else []
+
+
+def linger(views, results):
+    """After main.py's runs: each live page stays, showing them, until Ctrl-C; not after a
+    run that Ctrl-C or SIGTERM stopped (the user asked to be done), only after one stopped
+    from the page."""
+    for view in views:
+        if isinstance(view, Live) and not (results and results[-1]["status"] == "stopped"
+                                           and not view.stopped_here):
+            view.linger()
+
+
 def show_weights(c, path, load, open_browser=True):
     """Serve a finished run from its weights file, without training, until Ctrl-C.
 
     load -- runs.load_weights (which checks the file and raises InputError).
     Returns an exit status: 0, or 4 when no port could be had."""
-    saved = load(path)
-    live = start(c, open_browser)
-    if live is None:
+    live = Live()
+    live.show_saved(load(path), os.path.basename(os.path.dirname(os.path.abspath(path))))
+    if start(c, open_browser, live=live) is None:
         return 4
-    live.show_saved(saved, os.path.basename(os.path.dirname(os.path.abspath(path))))
     live.linger()
     return 0

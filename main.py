@@ -28,9 +28,11 @@ try:
 
     import data
     import diagnostics
+    import live
     import machine
     import plots
     import predict
+    import progress
     import runs
     import settings
     import stopping
@@ -114,6 +116,8 @@ def main(argv):
             c["WEIGHT_DECAY"] * (c["OPTIMISER"] != "adamw"))
         print("\n".join(lines))
         return 0 if ok else 1
+    if c["LIVE"] and c["WEIGHTS"]:  # a finished run's page, without training
+        return live.show_weights(c, c["WEIGHTS"], runs.load_weights)
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
     folders, plans = runs.plan(c, entries, DEFAULTS, argv)  # where each run writes; --RESUME
     if plans[0] and plans == [("finished", plans[0][1])]:
@@ -128,7 +132,8 @@ def main(argv):
                                for i, (label, config) in enumerate(entries)],
                            np.random.default_rng(c["SEED"]))
     print(f"loaded {c['TRAIN_CSV']} and {c['TEST_CSV']} in {time.perf_counter() - start:.1f}s")
-    results, views = [], []  # views: watchers that outlive one network (a live page)
+    views = [progress.Progress(), *live.watchers(c)]  # watchers that outlive one network
+    results = []
     try:
         for i, ((label, config), (folder, earlier), plan) in enumerate(zip(entries, folders,
                                                                            plans)):
@@ -145,7 +150,9 @@ def main(argv):
         raise
     if c["COMPARE"]:
         plots.write_comparison(c, [label for label, _ in entries], results, DEFAULTS)
-    return stopping.exit_status(results, argv)
+    status = stopping.exit_status(results, argv)
+    live.linger(views, results)  # the live page stays until Ctrl-C
+    return status
 
 
 def run(c, split, folder, earlier, tag="", plan=None, threads=None, label="", views=()):

@@ -104,7 +104,7 @@ def test_the_epoch_view_has_layers_weights_and_validation(finished):
     assert len(hidden["hist"]["counts"]) == 40 and len(hidden["dW_rms"]) == 3
     assert hidden["update"][0] is None and hidden["update"][2] > 0
     tiles = view["tiles"]
-    W = result["params"][0][0]
+    W = result["params"][0]["W"]
     shown = np.frombuffer(base64.b64decode(tiles["data"]), np.uint8).reshape(32, 784)
     assert tiles["count"] == 32 and tiles["side"] == 28
     k = int(np.argmax(np.abs(W[:, 0])))  # each tile's largest |weight| is at 0 or 255
@@ -168,8 +168,9 @@ def test_the_pads_network_is_a_copy_taken_between_two_steps(rows, monkeypatch):
     assert len({net.step for net in copies}) >= 3
     for net in copies:
         for mine, theirs in zip(net.params, recorder.after[net.step]):
-            for a, b in zip(mine, theirs):
-                np.testing.assert_array_equal(a, b)
+            assert mine.keys() == theirs.keys()
+            for name in mine:
+                np.testing.assert_array_equal(mine[name], theirs[name])
 
 
 # ----------------------------------------------------------------------------
@@ -456,3 +457,85 @@ def test_the_progress_line_waits_and_stays_out_of_files(monkeypatch):
     for done in range(1, 11):
         bar.step(done, 10, 0.5)
     assert log.getvalue() == ""
+
+
+# ----------------------------------------------------------------------------
+# python main.py --LIVE=True
+
+
+def live_main(tmp_path, *args):
+    """Start `python main.py --LIVE=True --LIVE_PORT=0 args` (no display: no browser); return
+    the process and the page's address, read from its output."""
+    import os
+    import subprocess
+    import sys
+
+    from helpers import MAIN
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    child = subprocess.Popen([sys.executable, "-u", str(MAIN), "--LIVE=True", "--LIVE_PORT=0",
+                              f"--RUNS_DIR={tmp_path / 'runs'}", *args], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if line.startswith("http://"):
+            return child, line.strip(), lines
+    child.wait()
+    raise AssertionError("no address printed:\n" + "".join(lines))
+
+
+def get_state(url):
+    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/api/state")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def ctrl_c(child):
+    """Ctrl-C the child; its exit status and the rest of its output."""
+    import signal
+
+    child.send_signal(signal.SIGINT)
+    rest, _ = child.communicate(timeout=30)
+    return child.returncode, rest
+
+
+def test_main_trains_with_the_page_which_stays_until_ctrl_c(tmp_path, repo, head_csv):
+    train = head_csv(repo / "train.csv", tmp_path / "train.csv", 1500)
+    test = head_csv(repo / "test.csv", tmp_path / "test.csv", 200)
+    child, url, _ = live_main(tmp_path, f"--TRAIN_CSV={train}", f"--TEST_CSV={test}",
+                              "--EPOCHS=2", "--LAYERS=[784,32,10]")
+    try:
+        wait_for(lambda: get_state(url)["status"] == "finished", 60)
+        state = get_state(url)
+        assert state["entries"][0]["curves"]["epoch"] == [1, 2]
+        assert state["entries"][0]["test_accuracy"] is not None
+        time.sleep(0.3)
+        assert child.poll() is None  # the page stays
+    finally:
+        code, rest = ctrl_c(child)
+    assert code == 0, rest
+    assert "the live page shows the finished run" in rest and "Traceback" not in rest
+    assert "\r" not in rest  # no progress line into a pipe
+    weights = next((tmp_path / "runs").glob("*/weights.pkl"))
+    child, url, _ = live_main(tmp_path, f"--WEIGHTS={weights}")  # the finished run, again
+    try:
+        state = get_state(url)
+        assert state["status"] == "finished"
+        assert state["entries"][0]["curves"]["epoch"] == [1, 2]
+    finally:
+        code, rest = ctrl_c(child)
+    assert code == 0 and "Traceback" not in rest, rest
+
+
+def test_main_live_with_a_bad_weights_file_is_one_line(tmp_path):
+    from helpers import assert_user_error, run_cli
+
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    assert_user_error(run_cli(tmp_path, "--LIVE=True", "--LIVE_PORT=0",
+                              f"--WEIGHTS={tmp_path / 'bad.pkl'}"), prefix=str(tmp_path))
