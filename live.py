@@ -76,7 +76,7 @@ FRESH = 0.5  # seconds a copy of the network serves the pad before a new one is 
 COPY_WAIT = 2.0  # seconds a request waits for the training thread's copy before using the last
 TILES = 64  # first-layer units shown as weight tiles (as plots.plot_weights)
 MISTAKES = 16  # most confident validation mistakes shown
-EVAL_ROWS = 2000  # validation rows of the confusion matrix and mistakes (the first, random ones)
+EVAL_ROWS = diagnostics.PROBE_ROWS  # validation rows of the confusion matrix and mistakes
 TOKEN_HEADER = "X-Live-Token"
 
 

@@ -1083,6 +1083,33 @@ def report_threads(args, c, X, y):
             f"1 thread: {ratios['1', conditions[1]]:.1f}x)")
 
 
+def children_cpu_seconds():
+    """CPU seconds used so far by this process's descendants (Playwright's driver and the
+    browser it started), from /proc (Linux); None elsewhere."""
+    try:
+        parents, ticks = {}, {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:  # gone meanwhile
+                    continue
+                parents[int(entry)] = int(fields[1])
+                ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return None
+    mine, grew = {os.getpid()}, True
+    while grew:  # the children, their children, ...
+        grew = False
+        for pid, parent in parents.items():
+            if parent in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    total = sum(ticks[pid] for pid in mine if pid != os.getpid())
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def report_live(args, c, X, y, X_val, y_val):
     """Section 9: the default epoch with the live page open in a browser, against without.
 
@@ -1116,6 +1143,7 @@ def report_live(args, c, X, y, X_val, y_val):
     watched = our_trainer(c, c["LAYERS"], c["BATCH_SIZE"], X, y, probe=probe, looked=[],
                           watcher=watcher, X_val=X_val, y_val=y_val)
     seconds = {"without": [], "with the page": []}
+    cpu = {"without": [0.0, 0.0], "with the page": [0.0, 0.0]}  # this process's, the browser's
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -1127,9 +1155,12 @@ def report_live(args, c, X, y, X_val, y_val):
                 tab.goto("about:blank")
                 for _ in range(LIVE_BLOCK):
                     time.sleep(args.settle)
-                    start = time.perf_counter()
+                    start, own, browser_cpu = (time.perf_counter(), time.process_time(),
+                                               children_cpu_seconds())
                     plain.epoch()
                     seconds["without"].append(time.perf_counter() - start)
+                    cpu["without"][0] += time.process_time() - own
+                    cpu["without"][1] += (children_cpu_seconds() or 0) - (browser_cpu or 0)
                 tab.goto(url)
                 box = tab.locator("#pad").bounding_box()
                 tab.mouse.move(box["x"] + 140, box["y"] + 40)  # a 1
@@ -1138,9 +1169,12 @@ def report_live(args, c, X, y, X_val, y_val):
                 tab.mouse.up()
                 for _ in range(LIVE_BLOCK):
                     time.sleep(args.settle)
-                    start = time.perf_counter()
+                    start, own, browser_cpu = (time.perf_counter(), time.process_time(),
+                                               children_cpu_seconds())
                     watched.epoch()
                     seconds["with the page"].append(time.perf_counter() - start)
+                    cpu["with the page"][0] += time.process_time() - own
+                    cpu["with the page"][1] += (children_cpu_seconds() or 0) - (browser_cpu or 0)
                 end = time.perf_counter() + 5  # the last epoch's pictures, before the blank page
                 while watcher.view_cache[0] != watcher.version and time.perf_counter() < end:
                     time.sleep(0.05)
@@ -1154,6 +1188,12 @@ def report_live(args, c, X, y, X_val, y_val):
     mins = min(seconds["with the page"]) / min(seconds["without"])
     print(f"the live page open and polling, a digit on its pad (answered {answer}): the epoch "
           f"takes {ratio:.3f}x the epoch without it (ratio of medians; {mins:.3f}x of the fastest)")
+    n = len(seconds["without"])
+    (own0, browser0), (own1, browser1) = cpu["without"], cpu["with the page"]
+    print(f"CPU seconds per epoch (less sensitive to other work than the wall clock): this "
+          f"process {own0 / n:.3f} without, {own1 / n:.3f} with the page (training, the server's "
+          f"thread); the browser and its driver {browser0 / n:.3f} without (a blank page), "
+          f"{browser1 / n:.3f} with; all together {(own1 + browser1) / (own0 + browser0):.3f}x")
     return f"live page {ratio:.3f}x the epoch without"
 
 

@@ -5,7 +5,7 @@
 const TOKEN = document.querySelector('meta[name="live-token"]').content;
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                  "#17becf", "#7f7f7f", "#bcbd22"];
-const POLL_TRAINING = 500, POLL_IDLE = 3000, REANSWER = 1500;
+const POLL_TRAINING = 1000, POLL_IDLE = 3000, REANSWER = 1500;
 const $ = (id) => document.getElementById(id);
 
 let state = null, version = -1, charts = {}, drawing = null, answered = {step: -1, at: 0};
