@@ -1144,6 +1144,16 @@ def report_live(args, c, X, y, X_val, y_val):
                           watcher=watcher, X_val=X_val, y_val=y_val)
     seconds = {"without": [], "with the page": []}
     cpu = {"without": [0.0, 0.0], "with the page": [0.0, 0.0]}  # this process's, the browser's
+
+    def timed_block(name, trainer):  # LIVE_BLOCK epochs in a row: seconds, and CPU seconds
+        for _ in range(LIVE_BLOCK):
+            time.sleep(args.settle)
+            start, own, browser = time.perf_counter(), time.process_time(), children_cpu_seconds()
+            trainer.epoch()
+            seconds[name].append(time.perf_counter() - start)
+            cpu[name][0] += time.process_time() - own
+            cpu[name][1] += (children_cpu_seconds() or 0) - (browser or 0)
+
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -1153,28 +1163,14 @@ def report_live(args, c, X, y, X_val, y_val):
                 watched.epoch()
             for _ in range(args.live_rounds):
                 tab.goto("about:blank")
-                for _ in range(LIVE_BLOCK):
-                    time.sleep(args.settle)
-                    start, own, browser_cpu = (time.perf_counter(), time.process_time(),
-                                               children_cpu_seconds())
-                    plain.epoch()
-                    seconds["without"].append(time.perf_counter() - start)
-                    cpu["without"][0] += time.process_time() - own
-                    cpu["without"][1] += (children_cpu_seconds() or 0) - (browser_cpu or 0)
+                timed_block("without", plain)
                 tab.goto(url)
                 box = tab.locator("#pad").bounding_box()
                 tab.mouse.move(box["x"] + 140, box["y"] + 40)  # a 1
                 tab.mouse.down()
                 tab.mouse.move(box["x"] + 140, box["y"] + 240, steps=10)
                 tab.mouse.up()
-                for _ in range(LIVE_BLOCK):
-                    time.sleep(args.settle)
-                    start, own, browser_cpu = (time.perf_counter(), time.process_time(),
-                                               children_cpu_seconds())
-                    watched.epoch()
-                    seconds["with the page"].append(time.perf_counter() - start)
-                    cpu["with the page"][0] += time.process_time() - own
-                    cpu["with the page"][1] += (children_cpu_seconds() or 0) - (browser_cpu or 0)
+                timed_block("with the page", watched)
                 end = time.perf_counter() + 5  # the last epoch's pictures, before the blank page
                 while watcher.view_cache[0] != watcher.version and time.perf_counter() < end:
                     time.sleep(0.05)

@@ -97,9 +97,9 @@ def test_the_page_watches_a_run_answers_a_drawing_pauses_and_stops(page, mnist_s
         assert tab.locator("#hidden canvas").count() == 1  # the one hidden layer's activations
         tab.click("#pause")
         wait_until(lambda: tab.inner_text("#status") == "paused")
-        time.sleep(0.3)
+        time.sleep(1.3)  # the page polls once a second: a poll since the pause
         paused_at = steps(tab)
-        time.sleep(1.0)
+        time.sleep(1.5)
         assert steps(tab) == paused_at and watcher._steps == paused_at
         tab.click("#pause")  # now "continue"
         wait_until(lambda: steps(tab) > paused_at)
@@ -113,3 +113,21 @@ def test_the_page_watches_a_run_answers_a_drawing_pauses_and_stops(page, mnist_s
         watcher.resume()
         run.join()
         watcher.close()
+
+
+def test_the_benchmark_of_the_live_page_runs(mnist_small, capsys):
+    """bench.py --live's section on a few hundred rows: it prints both timings and a ratio
+    (the figure itself is the benchmark's, not asserted)."""
+    import argparse
+
+    from test_bench import load_bench
+
+    playwright_or_skip()
+    bench = load_bench()
+    X, y = mnist_small
+    args = argparse.Namespace(live_rounds=1, warmup=0, settle=0.0)
+    part = bench.report_live(args, bench.default_config(), X[:300], y[:300], X[300:400],
+                             y[300:400])
+    out = capsys.readouterr().out
+    assert part.startswith("live page ") and part.endswith("x the epoch without")
+    assert "epoch without" in out and "epoch with the page" in out and "CPU seconds" in out

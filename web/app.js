@@ -5,7 +5,7 @@
 const TOKEN = document.querySelector('meta[name="live-token"]').content;
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                  "#17becf", "#7f7f7f", "#bcbd22"];
-const POLL_TRAINING = 1000, POLL_IDLE = 3000, REANSWER = 1500;
+const POLL_TRAINING = 1000, POLL_IDLE = 3000, REANSWER = 2000;
 const $ = (id) => document.getElementById(id);
 
 let state = null, version = -1, charts = {}, drawing = null, answered = {step: -1, at: 0};
@@ -122,7 +122,15 @@ function line(label, colour, current, dashed) {
           value: (u, v) => v === null || v === undefined ? "-" : v.toPrecision(4)};
 }
 
+let curvesKey = "";
+
 function showCurves(s) {
+  const running = s.running;
+  chart("running-chart", [line("running loss", COLOURS[0], true, false)],
+        [running.map((p) => p[0]), running.map((p) => p[1])], false);
+  const key = s.current + ":" + s.entries.map((e) => e.curves.epoch.length).join(",");
+  if (key === curvesKey) return;  // the epoch curves change once an epoch
+  curvesKey = key;
   const most = Math.max(1, ...s.entries.map((e) => e.curves.epoch.length));
   const xs = Array.from({length: most}, (_, i) => i + 1);
   const pick = (e, key) => xs.map((x) => {
@@ -143,9 +151,6 @@ function showCurves(s) {
     });
     chart(id, series, data, key === "loss");
   }
-  const running = s.running;
-  chart("running-chart", [line("running loss", COLOURS[0], true, false)],
-        [running.map((p) => p[0]), running.map((p) => p[1])], false);
   const entry = s.entries[s.current];
   chart("lr-chart", [line("learning rate", COLOURS[2], true, false)],
         [entry.curves.epoch, entry.curves.lr], false);
@@ -441,16 +446,20 @@ function showAnswer(a) {
   paintGrey($("input"), a.input);
   $("input").style.width = $("input").style.height = "112px";
   const probs = $("probs");
-  probs.innerHTML = "";
+  if (probs.children.length !== 3 * a.probs.length) {
+    probs.innerHTML = "";
+    a.probs.forEach((_, k) => {
+      const label = document.createElement("span"); label.textContent = k;
+      const track = document.createElement("div");
+      track.appendChild(document.createElement("div"));
+      probs.append(label, track, document.createElement("span"));
+    });
+  }
   a.probs.forEach((p, k) => {
-    const label = document.createElement("span"); label.textContent = k;
-    const track = document.createElement("div");
-    const bar = document.createElement("div");
+    const bar = probs.children[3 * k + 1].firstChild;
     bar.className = "bar" + (k === a.answer ? " top" : "");
     bar.style.width = (100 * p).toFixed(1) + "%";
-    track.appendChild(bar);
-    const value = document.createElement("span"); value.textContent = (100 * p).toFixed(1) + "%";
-    probs.append(label, track, value);
+    probs.children[3 * k + 2].textContent = (100 * p).toFixed(1) + "%";
   });
   const hidden = $("hidden");
   hidden.innerHTML = "";
