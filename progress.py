@@ -2,8 +2,9 @@
 
 When an epoch has run for more than DELAY seconds, a line shows the
 batches done, the running loss and the time left in it, redrawn in place
-(a carriage return) at most every REDRAW seconds, and wiped before the
-epoch's own line is printed. Only on a terminal: when the output goes to a
+(a carriage return) at most every REDRAW seconds, and wiped at the epoch's
+last batch, before the epoch's own line is printed. The cursor stays at the
+line's start, so whatever is printed meanwhile writes over it. Only on a terminal: when the output goes to a
 file or a pipe, nothing is written, so logs hold the epoch lines alone.
 
 A few lines rather than tqdm: the loop already counts its batches, and a
@@ -39,9 +40,9 @@ class Progress:
             self.started, self.next, self.loss_sum, self.steps = now, now + DELAY, 0.0, 0
         self.loss_sum += loss
         self.steps += 1
-        if done >= total:
+        if done >= total - 1:  # (batch normalisation may skip a last batch of one row)
             self.wipe()
-            self.started = None
+            self.started = None if done >= total else self.started
         elif now >= self.next and done > 1 and now > self.started:
             self.next = now + REDRAW
             rate = (done - 1) / (now - self.started)  # steps since the first one ended
@@ -53,7 +54,7 @@ class Progress:
         """Write text over the line shown (cut to the terminal's width)."""
         width = shutil.get_terminal_size((80, 24)).columns - 1
         text = text[:width]
-        self.out.write("\r" + text.ljust(self.shown))
+        self.out.write("\r" + text.ljust(self.shown) + "\r")  # what is printed next overwrites it
         self.out.flush()
         self.shown = len(text)
 

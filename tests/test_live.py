@@ -441,7 +441,7 @@ def test_the_progress_line_is_redrawn_in_place_on_a_terminal(monkeypatch):
         bar.step(done, 10, 0.5)
     text = screen.getvalue()
     assert text.count("\r") >= 9 and "\n" not in text
-    assert "batch 9/10" in text and "running loss 0.5000" in text and "s left" in text
+    assert "batch 8/10" in text and "running loss 0.5000" in text and "s left" in text
     assert text.endswith("\r") and text.rstrip("\r").split("\r")[-1].strip() == ""  # wiped
 
 

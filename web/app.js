@@ -37,7 +37,8 @@ async function poll() {
       version = view.version;
       showEpoch(view);
     }
-    if (s.status === "training" || s.status === "paused" || s.status === "stopping") {
+    if ((s.status === "training" || s.status === "paused" || s.status === "stopping") &&
+        !document.hidden) {  // a tab in the background asks less often
       wait = POLL_TRAINING;
     }
     reanswer(s);
@@ -462,15 +463,28 @@ function showAnswer(a) {
     probs.children[3 * k + 2].textContent = (100 * p).toFixed(1) + "%";
   });
   const hidden = $("hidden");
-  hidden.innerHTML = "";
+  if (hidden.children.length !== 2 * a.hidden.length) {  // built once, then repainted
+    hidden.innerHTML = "";
+    a.hidden.forEach(() => {
+      const label = document.createElement("div");
+      label.className = "label";
+      const c = document.createElement("canvas");
+      c.height = 1;
+      c.addEventListener("mousemove", (ev) => {
+        const acts = c.acts;
+        const i = Math.min(acts.length - 1, Math.floor(ev.offsetX * acts.length / c.clientWidth));
+        c.title = "unit " + (i + 1) + ": activation " + acts[i].toPrecision(3);
+      });
+      hidden.append(label, c);
+    });
+  }
   a.hidden.forEach((acts, l) => {
-    const label = document.createElement("div");
-    label.className = "label";
+    const label = hidden.children[2 * l], c = hidden.children[2 * l + 1];
     const active = acts.filter((v) => v > 0).length;
     label.textContent = "hidden layer " + (l + 1) + ": " + acts.length + " units, " + active +
                         " active (brighter: larger activation)";
-    const c = document.createElement("canvas");
-    c.width = acts.length; c.height = 1;
+    c.acts = acts;
+    c.width = acts.length;
     const g = c.getContext("2d"), img = g.createImageData(acts.length, 1);
     const top = Math.max(1e-9, ...acts.map(Math.abs));
     acts.forEach((v, i) => {
@@ -479,11 +493,6 @@ function showAnswer(a) {
       img.data[4 * i + 2] = v < 0 ? 255 * t : 40; img.data[4 * i + 3] = 255;
     });
     g.putImageData(img, 0, 0);
-    c.addEventListener("mousemove", (ev) => {
-      const i = Math.min(acts.length - 1, Math.floor(ev.offsetX * acts.length / c.clientWidth));
-      c.title = "unit " + (i + 1) + ": activation " + acts[i].toPrecision(3);
-    });
-    hidden.append(label, c);
   });
 }
 
