@@ -69,7 +69,7 @@ MAX_DRAWING = 1_000_000  # bytes of the drawing's PNG
 MAX_SIDE = 2048  # pixels of the drawing a side
 DRAIN = 8_000_000  # a body too large but under this is read and dropped, then refused
 MAX_REQUESTS = 8  # requests answered at once; more get 503
-RUNNING_POINTS = 1000  # points of the running training loss kept for the current epoch
+RUNNING_POINTS = 1000  # points of the running training loss kept (the latest)
 POINT_SECONDS = 0.1  # a point of the running loss (and the progress figures) at most this often
 RATE_WINDOW = 20  # points over which steps per second are measured
 FRESH = 0.5  # seconds a copy of the network serves the pad before a new one is asked for
@@ -388,7 +388,6 @@ class Live:
             self.at_epoch = Snapshot(run["params"], run["stats"], entry["activation"],
                                      self._steps, float(entry["curves"]["epoch"][-1]) if n else 0)
             self.progress.update(epoch=n + 1, done=0)
-            self.running.clear()
             self._loss_sum, self._loss_n = 0.0, 0
             self.version += 1
 
