@@ -855,7 +855,10 @@ def show_weights(c, path, load, open_browser=True):
     Returns an exit status: 0, or 4 when no port could be had."""
     live = Live()
     live.show_saved(load(path), os.path.basename(os.path.dirname(os.path.abspath(path))))
-    if start(c, open_browser, live=live) is None:
-        return 4
-    live.linger()
+    try:
+        if start(c, open_browser, live=live) is None:
+            return 4
+        live.linger()
+    except KeyboardInterrupt:  # before linger was waiting for it: the same end
+        live.close()
     return 0

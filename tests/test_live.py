@@ -497,12 +497,18 @@ def get_state(url):
 
 
 def ctrl_c(child):
-    """Ctrl-C the child; its exit status and the rest of its output."""
+    """Ctrl-C the child once it says the page stays until Ctrl-C; its exit status and the
+    rest of its output."""
     import signal
 
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        if "until Ctrl-C" in line:
+            break
     child.send_signal(signal.SIGINT)
     rest, _ = child.communicate(timeout=30)
-    return child.returncode, rest
+    return child.returncode, "".join(lines) + rest
 
 
 def test_main_trains_with_the_page_which_stays_until_ctrl_c(tmp_path, repo, head_csv):
@@ -515,11 +521,9 @@ def test_main_trains_with_the_page_which_stays_until_ctrl_c(tmp_path, repo, head
         state = get_state(url)
         assert state["entries"][0]["curves"]["epoch"] == [1, 2]
         assert state["entries"][0]["test_accuracy"] is not None
-        time.sleep(0.3)
-        assert child.poll() is None  # the page stays
     finally:
         code, rest = ctrl_c(child)
-    assert code == 0, rest
+    assert code == 0, rest  # it stayed until Ctrl-C
     assert "the live page shows the finished run" in rest and "Traceback" not in rest
     assert "\r" not in rest  # no progress line into a pipe
     weights = next((tmp_path / "runs").glob("*/weights.pkl"))
@@ -539,3 +543,16 @@ def test_main_live_with_a_bad_weights_file_is_one_line(tmp_path):
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
     assert_user_error(run_cli(tmp_path, "--LIVE=True", "--LIVE_PORT=0",
                               f"--WEIGHTS={tmp_path / 'bad.pkl'}"), prefix=str(tmp_path))
+
+
+@pytest.mark.parametrize("name, value, says", [("LIVE_PORT", 70000, "port number"),
+                                               ("LIVE_PORT", -1, "port number"),
+                                               ("LIVE_HOST", "", "an address"),
+                                               ("LIVE_HOST", "http://x/", "an address")])
+def test_the_live_settings_are_checked(name, value, says):
+    import main
+    import settings
+    from data import InputError
+
+    with pytest.raises(InputError, match=says):
+        settings.check({**main.DEFAULTS, name: value})

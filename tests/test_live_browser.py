@@ -97,9 +97,9 @@ def test_the_page_watches_a_run_answers_a_drawing_pauses_and_stops(page, mnist_s
         assert tab.locator("#hidden canvas").count() == 1  # the one hidden layer's activations
         tab.click("#pause")
         wait_until(lambda: tab.inner_text("#status") == "paused")
-        time.sleep(1.3)  # the page polls once a second: a poll since the pause
+        time.sleep(1.8)  # the page polls every 1.5 s: a poll since the pause
         paused_at = steps(tab)
-        time.sleep(1.5)
+        time.sleep(2.0)
         assert steps(tab) == paused_at and watcher._steps == paused_at
         tab.click("#pause")  # now "continue"
         wait_until(lambda: steps(tab) > paused_at)

@@ -5,7 +5,7 @@
 const TOKEN = document.querySelector('meta[name="live-token"]').content;
 const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
                  "#17becf", "#7f7f7f", "#bcbd22"];
-const POLL_TRAINING = 1000, POLL_IDLE = 3000, REANSWER = 2000;
+const POLL_TRAINING = 1500, POLL_IDLE = 3000, REANSWER = 3000;
 const $ = (id) => document.getElementById(id);
 
 let state = null, version = -1, charts = {}, drawing = null, answered = {step: -1, at: 0};
@@ -73,8 +73,10 @@ function showState(s) {
   const entry = s.entries[s.current];
   if (!entry) return;
   const name = entry.layers.join("-") + (entry.label ? " (" + entry.label + ")" : "");
-  $("title").textContent = "live: " + name;
-  document.title = "live: " + name;
+  if (document.title !== "live: " + name) {  // a change repaints: only when there is one
+    $("title").textContent = "live: " + name;
+    document.title = "live: " + name;
+  }
   const p = s.progress;
   const parts = [];
   if (s.status === "training" || s.status === "paused" || s.status === "stopping") {
@@ -87,7 +89,8 @@ function showState(s) {
   parts.push('steps <span id="steps">' + p.steps + "</span>");
   if (p.steps_per_s) parts.push(p.steps_per_s.toFixed(0) + " steps/s");
   if (s.status === "training") parts.push(seconds(p.eta) + " left");
-  $("progress").innerHTML = parts.join(" &middot; ");
+  const progress = parts.join(" &middot; ");
+  if ($("progress").innerHTML !== progress) $("progress").innerHTML = progress;
   showCurves(s);
 }
 
