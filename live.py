@@ -852,7 +852,11 @@ def show_weights(c, path, load, open_browser=True):
     """Serve a finished run from its weights file, without training, until Ctrl-C.
 
     load -- runs.load_weights (which checks the file and raises InputError).
-    Returns an exit status: 0, or 4 when no port could be had."""
+    Returns an exit status: 0, or 4 when no port could be had. Raises
+    InputError for a list of files (a committee) or a file that is not weights."""
+    if not isinstance(path, str):  # a list: a committee, which has no single network to show
+        raise InputError("WEIGHTS: the live page shows one network: give one weights file, "
+                         "not a list")
     live = Live()
     live.show_saved(load(path), os.path.basename(os.path.dirname(os.path.abspath(path))))
     try:

@@ -1165,6 +1165,8 @@ def report_live(args, c, X, y, X_val, y_val):
                 tab.goto("about:blank")
                 timed_block("without", plain)
                 tab.goto(url)
+                while not tab.locator("#loss-chart canvas").count():  # the layout settled
+                    time.sleep(0.05)
                 box = tab.locator("#pad").bounding_box()
                 tab.mouse.move(box["x"] + 140, box["y"] + 40)  # a 1
                 tab.mouse.down()
@@ -1174,7 +1176,10 @@ def report_live(args, c, X, y, X_val, y_val):
                 end = time.perf_counter() + 5  # the last epoch's pictures, before the blank page
                 while watcher.view_cache[0] != watcher.version and time.perf_counter() < end:
                     time.sleep(0.05)
-            answer = tab.inner_text("#answer")
+            answer = tab.inner_text("#answer").strip()
+            if not answer.isdigit():
+                print(f"warning: the pad was not answered ({answer!r}): the figures below "
+                      "leave its cost out")
             browser.close()
     finally:
         watcher.close()

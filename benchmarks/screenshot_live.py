@@ -65,6 +65,7 @@ def main(argv):
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             tab = browser.new_page(viewport={"width": 1500, "height": 1040})
             tab.goto(url)
+            wait_until(lambda: tab.locator("#loss-chart canvas").count(), 60, "the first epoch")
             box = tab.locator("#pad").bounding_box()
             tab.mouse.move(box["x"] + 70, box["y"] + 60)  # a 7
             tab.mouse.down()

@@ -543,6 +543,8 @@ def test_main_live_with_a_bad_weights_file_is_one_line(tmp_path):
     (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
     assert_user_error(run_cli(tmp_path, "--LIVE=True", "--LIVE_PORT=0",
                               f"--WEIGHTS={tmp_path / 'bad.pkl'}"), prefix=str(tmp_path))
+    assert_user_error(run_cli(tmp_path, "--LIVE=True", "--LIVE_PORT=0",
+                              "--WEIGHTS=['a.pkl','b.pkl']"), prefix="WEIGHTS", contains=["one"])
 
 
 @pytest.mark.parametrize("name, value, says", [("LIVE_PORT", 70000, "port number"),
