@@ -440,16 +440,28 @@ class _SafeUnpickler(pickle.Unpickler):
     file from someone else could run any command. Lists, dicts, tuples,
     strings and numbers need no import; the few NumPy names below are all an
     array needs, and anything else is refused before it runs.
+    NumPy 2 renamed numpy.core to numpy._core, and a pickle names the module
+    of the NumPy that wrote it: either spelling is taken, and each name is
+    looked up in the module the installed NumPy has (NumPy 1.26 has no
+    numpy._core.numeric; a NumPy without numpy.core may come), so weights
+    travel between NumPy 1.26 and 2 both ways (numpy/numpy#28340).
     """
 
-    ALLOWED = frozenset({
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.numeric", "_frombuffer"), ("numpy.core.numeric", "_frombuffer"),
-    })
+    ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype")})
+    CORE = frozenset({("multiarray", "_reconstruct"), ("multiarray", "scalar"),
+                      ("numeric", "_frombuffer")})  # in numpy._core (NumPy 2) or numpy.core
+    CORES = ("numpy._core", "numpy.core")[::1 if int(np.__version__.split(".")[0]) >= 2 else -1]
 
     def find_class(self, module, name):
+        package, _, inner = module.rpartition(".")
+        if package in self.CORES and (inner, name) in self.CORE:
+            for core in self.CORES:  # the installed NumPy's own spelling first
+                try:
+                    return super().find_class(f"{core}.{inner}", name)
+                except ImportError:
+                    continue
+            raise pickle.UnpicklingError(f"{module}.{name} is in no module of NumPy "
+                                         f"{np.__version__}")
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refused to load {module}.{name}")

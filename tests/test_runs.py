@@ -754,3 +754,62 @@ def test_a_run_recorded_before_elastic_distortions_is_still_the_run_of_its_setti
     assert {"ELASTIC_ALPHA": 36.0, "ELASTIC_SIGMA": 6.0}.items() <= runs.recorded(on).items()
     with pytest.raises(data.InputError, match="ELASTIC_ALPHA None there, 36.0 here"):
         runs.run_folder({**on, "NAME": os.path.basename(folder)}, main.DEFAULTS)
+
+
+# ----------------------------------------------------------------------------
+# weights written under another NumPy (numpy.core in 1.26, numpy._core in 2)
+
+
+def renamed_modules(data, old, new):
+    """A pickle's bytes with every global from module prefix `old` named from `new` instead,
+    as the other NumPy writes it: rebuilt opcode by opcode with pickletools, without frames
+    (optional in protocol 4+), so the strings' lengths may change."""
+    import pickletools
+
+    out = bytearray()
+    ops = list(pickletools.genops(data))
+    for (op, arg, pos), (_, _, end) in zip(ops, [*ops[1:], (None, None, len(data))]):
+        if op.name == "FRAME":
+            continue
+        if op.name == "SHORT_BINUNICODE" and (arg == old or arg.startswith(old + ".")):
+            text = (new + arg[len(old):]).encode()
+            out += b"\x8c" + bytes([len(text)]) + text
+        else:
+            out += data[pos:end]
+    return bytes(out)
+
+
+@pytest.mark.parametrize("written, missing", [
+    ("numpy._core", "numpy._core"),  # written by NumPy 2, read where numpy._core lacks them
+    ("numpy.core", "numpy.core"),  # written by NumPy 1.26, read by a NumPy without numpy.core
+])
+def test_weights_of_the_other_numpy_load_through_the_safe_unpickler(tmp_path, monkeypatch,
+                                                                    written, missing):
+    """NumPy 1.26 has no numpy._core.numeric (numpy/numpy#28340): the names a file gives are
+    found in whichever of numpy._core and numpy.core the installed NumPy has. Simulated by
+    making the modules of one spelling unimportable (sys.modules[name] = None)."""
+    import sys
+
+    rng = np.random.default_rng(0)
+    result = {"layers": [4, 3, 2], "params": utils.init_params([4, 3, 2], rng),
+              "config": {}, "history": {}, "best_epoch": np.int64(1), "lr": np.float64(0.5)}
+    path = tmp_path / "weights.pkl"
+    runs.save_weights(str(path), result)
+    original = path.read_bytes()
+    assert b"numpy._core." in original  # written by this NumPy 2
+    path.write_bytes(renamed_modules(original, "numpy._core", written))
+    for inner in ("numeric", "multiarray"):
+        monkeypatch.setitem(sys.modules, f"{missing}.{inner}", None)  # import raises
+    loaded = runs.load_weights(str(path))
+    assert loaded["best_epoch"] == 1 and loaded["lr"] == 0.5
+    for (W, b), (W0, b0) in zip(loaded["params"], result["params"]):
+        assert W.dtype == W0.dtype and np.array_equal(W, W0) and np.array_equal(b, b0)
+
+
+def test_the_safe_unpickler_still_refuses_other_numpy_names(tmp_path):
+    path = tmp_path / "weights.pkl"
+    runs.save_weights(str(path), {"layers": [2, 2], "params": [(np.zeros((2, 2)), np.zeros(2))]})
+    path.write_bytes(renamed_modules(path.read_bytes(), "numpy._core.numeric",
+                                     "numpy._core.records"))
+    with pytest.raises(data.InputError, match="refused to load numpy._core.records._frombuffer"):
+        runs.load_weights(str(path))
