@@ -26,6 +26,7 @@ import time
 try:
     import numpy as np
 
+    import console
     import data
     import diagnostics
     import live
@@ -99,6 +100,7 @@ DEFAULTS = {name: value for name, value in globals().items() if name.isupper()}
 
 def main(argv):
     """The story of a run: settings, data, training, test, weights, pictures."""
+    console.protect_output()  # a file name the terminal's encoding lacks prints as escapes
     if "--help" in argv or "-h" in argv:
         with open(__file__, encoding="utf-8") as f:
             print(settings.help_text(__doc__, f.read(), DEFAULTS), end="")

@@ -6,6 +6,7 @@ matplotlib is imported on first use, on its headless Agg backend, so the
 trainer starts without it. Each picture is written atomically.
 """
 
+import functools
 import math
 import os
 import textwrap
@@ -42,15 +43,35 @@ def draw(path, plot, *args, **kwargs):
     weights are saved before any picture, so a picture that fails loses
     nothing else, and the rest of the run goes on.
     """
+    args = [_shown(a) if isinstance(a, str) else a for a in args]  # the titles
+    kwargs = {k: _shown(v) if isinstance(v, str) else v for k, v in kwargs.items()}
     try:
-        with warnings.catch_warnings():  # a title naming a file in Chinese: the glyph is left
-            warnings.filterwarnings("ignore", r"Glyph .* missing from", UserWarning)  # blank
+        with warnings.catch_warnings():  # a glyph _shown missed is left blank
+            warnings.filterwarnings("ignore", r"Glyph .* missing from", UserWarning)
             plot(*args, path=path, **kwargs)
         return path
     except Exception as e:  # noqa: BLE001 -- a picture is never worth the run's other outputs
         why = getattr(e, "strerror", None) or f"{type(e).__name__}: {e}"
         print(f"warning: could not draw {path} ({str(why)[:200]})")
         return None
+
+
+@functools.cache
+def _font_characters():
+    """The code points matplotlib's default font can draw."""
+    from matplotlib import font_manager, ft2font
+    font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    return frozenset(font.get_charmap())
+
+
+def _shown(text):
+    """text as a picture can show it: the bytes of a file name that are not UTF-8 (held as
+    surrogates) and the characters the font lacks (数字 in DejaVu Sans) as Python's
+    backslash escapes, \\xff and \\u6570, so every name stays readable and distinct."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    drawn = _font_characters()
+    return "".join(ch if ch in "\n\t" or ord(ch) in drawn else ch.encode("unicode_escape")
+                   .decode("ascii") for ch in text)
 
 
 def _title(fig, title, subtitle=""):

@@ -811,6 +811,31 @@ def test_predictions_of_two_inputs_of_one_name_never_replace_each_other(tmp_path
     assert [len(p.read_text().splitlines()) for p in outputs] in ([11, 12], [12, 11])
 
 
+def test_predict_in_a_legacy_encoding_prints_escapes(tmp_path, weights, digit_png):
+    """Output redirected on Windows is cp1252: a picture named in Chinese prints as escapes
+    (issue 21, item 2), and its picture's title too, where the font has no glyph."""
+    (tmp_path / "数字7.png").write_bytes(digit_png.read_bytes())
+    result = subprocess.run([sys.executable, str(MAIN), "--PREDICT=数字7.png",
+                             f"--WEIGHTS={weights}"], cwd=tmp_path, capture_output=True,
+                            env={**os.environ, "PYTHONIOENCODING": "cp1252"}, timeout=120, check=False)
+    out, err = result.stdout.decode("cp1252"), result.stderr.decode("cp1252")
+    assert result.returncode == 0, err
+    assert "\\u6570\\u5b577.png (weights" in out, out
+    assert (weights.parent / "predicted-数字7-png.png").is_file()
+
+
+def test_a_file_name_that_is_not_utf8_is_drawn_in_the_title(tmp_path, monkeypatch):
+    """A file name with bytes that are not UTF-8 (held as surrogates) and characters the font
+    lacks: the picture is drawn, its title shows the name with escapes."""
+    titles = []
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path, dpi=110: titles.append(
+        fig._suptitle.get_text()))
+    name = b"bad\xff".decode("utf-8", "surrogateescape") + "数字.png"
+    image, x, P = draw("seven"), np.zeros(784, np.uint8), np.full(10, 0.1)
+    path = plots.draw(str(tmp_path / "p.png"), plots.plot_prediction, image, x, P, name)
+    assert path is not None and titles == ["bad\\xff\\u6570\\u5b57.png"]
+
+
 def test_predict_a_missing_image(tmp_path, weights):
     result = run_cli(tmp_path, "--PREDICT=nothere.png", f"--WEIGHTS={weights}")
     assert_user_error(result, "nothere.png: ")
