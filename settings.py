@@ -15,6 +15,7 @@ import math
 import os
 import shlex
 import tokenize
+import warnings
 
 from data import InputError
 from utils import ACTIVATIONS, learning_rate
@@ -55,8 +56,12 @@ def parse_value(name, text, default, shown=None):
     """
     shown = shown or f"--{name}={text}"
     try:
-        value = ast.literal_eval(text)
+        with warnings.catch_warnings():  # "D:\data": an invalid escape, said below if it matters
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        if name in PATHS and "\\" in text and text[:1] in "'\"" and text[-1:] == text[:1]:
+            raise backslash_path(shown, text) from None  # "C:\Users\...": a \U escape
         if not isinstance(default, str):
             raise InputError(f"{shown}: not a Python literal (expected {_a(type(default))})"
                              ) from None
@@ -64,10 +69,24 @@ def parse_value(name, text, default, shown=None):
     if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = text  # a file or run named by a number: --PREDICT=7, --NAME=2
     if name in PATHS and isinstance(value, str):
+        if "\\" in text and any(ord(ch) < 32 for ch in value):  # "D:\new": \n, a new line
+            raise backslash_path(shown, text)
         value = os.path.expanduser(value)  # the shell leaves ~ after --NAME= as it is
     if name in PATHS and isinstance(value, list):  # WEIGHTS: a committee's files
         value = [os.path.expanduser(v) if isinstance(v, str) else v for v in value]
     return coerce(name, value, default, shown)
+
+
+def backslash_path(shown, text):
+    """The InputError for a Windows path in quotes whose backslashes Python read as escapes
+    (\\n a new line, \\t a tab, \\U the start of a character's number), with the two ways
+    to write it. shown -- where and how the value was given; text -- the value as written."""
+    inner = text.strip()
+    inner = inner[1:-1] if inner[:1] in "'\"" and inner[-1:] == inner[:1] else inner
+    return InputError(f"{shown}: in quotes, a backslash starts an escape (\\n is a new line, "
+                      f"\\t a tab), so this is not the path written; write it with forward "
+                      f"slashes, \"{inner.replace(chr(92), '/')}\", or as a raw string, "
+                      f"r\"{inner}\"")
 
 
 def _a(kind):
@@ -97,12 +116,18 @@ def read_recipe(path):
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()
-        tree = ast.parse(source, filename=path)
+        with warnings.catch_warnings():  # "D:\data": an invalid escape, said below if it matters
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(source, filename=path)
     except OSError as e:
         raise InputError(f"{path}: cannot read the recipe ({e.strerror})") from None
     except (UnicodeDecodeError, ValueError):
         raise InputError(f"{path}: not a UTF-8 text file") from None
     except SyntaxError as e:
+        if "unicodeescape" in e.msg and e.lineno:  # "C:\Users\...": \U starts an escape
+            written = source.splitlines()[e.lineno - 1].strip()
+            value = written.partition("=")[2].strip()
+            raise backslash_path(f"{path}: line {e.lineno}: {written}", value) from None
         raise InputError(f"{path}: line {e.lineno}: not valid Python ({e.msg})") from None
     pairs = []
     for node in tree.body:

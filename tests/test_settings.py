@@ -227,3 +227,38 @@ def test_the_schedule_counts_the_steps_batch_normalisation_takes():
     assert lr_at(7) < 0.05 * c["LEARNING_RATE"]
     _, lr_at = main.setup(dict(c, BATCH_NORM=False), 257, np.random.default_rng(0))
     assert lr_at(11) < 0.05 * c["LEARNING_RATE"] < lr_at(7)  # 3 steps an epoch without
+
+
+# ----------------------------------------------------------------------------
+# Windows paths (issue 21, item 3)
+
+WINDOWS_PATHS = [  # (how it is given, what the message shows as written, the forward form)
+    ("recipe", 'TRAIN_CSV = "D:\\data\\new\\train.csv"', "D:/data/new/train.csv"),
+    ("recipe", 'TEST_CSV = "C:\\Users\\me\\test.csv"', "C:/Users/me/test.csv"),
+    ("command", '--TRAIN_CSV="D:\\data\\new\\train.csv"', "D:/data/new/train.csv"),
+    ("command", "--WEIGHTS='C:\\Users\\me\\w.pkl'", "C:/Users/me/w.pkl"),
+]
+
+
+@pytest.mark.parametrize("how, written, forward", WINDOWS_PATHS)
+def test_a_windows_path_in_quotes_is_refused_as_written_with_the_fix(tmp_path, capsys, how,
+                                                                    written, forward):
+    """Python reads "D:\\new" as a new line and "C:\\Users" as a bad \\U escape: the path
+    is refused as written (one line), with forward slashes and r"..." as the ways out."""
+    if how == "recipe":
+        (tmp_path / "r.py").write_text(f"EPOCHS = 2\n{written}\n", encoding="utf-8")
+        args, where = [str(tmp_path / "r.py")], f"{tmp_path / 'r.py'}: line 2: {written}: "
+    else:
+        args, where = [written], f"{written}: "
+    with pytest.raises(data.InputError) as info:
+        settings.configure(main.DEFAULTS, args)
+    message = str(info.value)
+    assert "\n" not in message and "\t" not in message, message
+    assert message.startswith(where), message
+    assert f'"{forward}"' in message and 'r"' in message, message
+
+
+def test_a_windows_path_without_quotes_or_with_forward_slashes_is_taken_as_written():
+    c = settings.configure(main.DEFAULTS, ["--TRAIN_CSV=D:\\data\\new\\train.csv",
+                                           '--TEST_CSV="D:/data/new/test.csv"'])
+    assert (c["TRAIN_CSV"], c["TEST_CSV"]) == ("D:\\data\\new\\train.csv", "D:/data/new/test.csv")
