@@ -130,7 +130,7 @@ def main(argv):
                                    and plan[1].get("threads"))
                for (_, config), plan in zip(entries, plans)]  # they watch the load meanwhile
     start = time.perf_counter()
-    split = data.load_data(c, [(label and f"COMPARE[{i}]" or "LAYERS", config)
+    split = data.load_data(settings.located(c), [(label and f"COMPARE[{i}]" or "LAYERS", config)
                                for i, (label, config) in enumerate(entries)],
                            np.random.default_rng(c["SEED"]))
     print(f"loaded {c['TRAIN_CSV']} and {c['TEST_CSV']} in {time.perf_counter() - start:.1f}s")

@@ -35,7 +35,7 @@ def predict(c, defaults, argv=()):
     weights, and returns the exit status (4 when an output could not be
     written where asked). Raises data.InputError for bad input.
     """
-    weights = c["WEIGHTS"] or os.path.join(runs.run_folder(c, defaults)[0], "weights.pkl")
+    weights = runs.find_weights(c, defaults)
     paths = weights if isinstance(weights, list) else [weights]
     for weights in paths if c["WEIGHTS"] else ():
         if not os.path.exists(weights):

@@ -156,6 +156,39 @@ def run_folder(c, defaults):
     return folder, theirs == mine and holds_run(folder)
 
 
+def find_weights(c, defaults):
+    """The weights file --PREDICT reads: WEIGHTS (found as settings.found finds a path), or
+    the weights.pkl of the run of settings c. When that is not there and RUNS_DIR is a
+    relative path, the same run's weights in the project's folder (started from another
+    folder), then RUNS_DIR/<layers>.pkl, where the project's first version saved them, here
+    or in the project's folder. Prints a line when the file read is not the one named.
+    Returns the path (which may not exist: the caller says so), or the list of paths of a
+    committee's WEIGHTS."""
+    if c["WEIGHTS"]:
+        named = c["WEIGHTS"] if isinstance(c["WEIGHTS"], list) else [c["WEIGHTS"]]
+        paths = [settings.found(path) for path in named]  # a committee's several files
+        for path, given in zip(paths, named):
+            if path != given:
+                print(f"WEIGHTS: {given} is not in the current folder; reading the "
+                      f"project's, {path}")
+        return paths if isinstance(c["WEIGHTS"], list) else paths[0]
+    path = os.path.join(run_folder(c, defaults)[0], "weights.pkl")
+    if os.path.exists(path) or has_checkpoint(os.path.dirname(path)):
+        return path
+    project = os.path.join(settings.PROJECT, c["RUNS_DIR"])
+    elsewhere = not os.path.isabs(c["RUNS_DIR"]) and os.path.abspath(c["RUNS_DIR"]) != project
+    places = ([(os.path.join(run_folder(dict(c, RUNS_DIR=project), defaults)[0],
+                             "weights.pkl"), "the project's folder")] if elsewhere else [])
+    places += [(os.path.join(runs_dir, f"{arch_name(c['LAYERS'])}.pkl"),
+                "the project's first version saved weights there")
+               for runs_dir in (c["RUNS_DIR"], project)[:1 + elsewhere]]
+    for other, why in places:
+        if os.path.exists(other):
+            print(f"{path} is not there; reading {other} ({why})")
+            return other
+    return path
+
+
 def compare_folder(c, labels, defaults):
     """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>~<hash>.
 
@@ -1089,8 +1122,8 @@ def finish_run(folder, c, result, Z, y_test, written, defaults, tag=""):
     """
     if result["saved"] and y_test is None:
         written.append(os.path.join(folder, "predictions.csv"))
-        write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(c["TEST_CSV"]) if
-                          data.formats.form_of(c["TEST_CSV"]) == "csv" else None,
+        write_predictions(written[-1], Z.argmax(axis=1), data.row_ids(settings.found(c["TEST_CSV"])) if
+                          data.formats.form_of(settings.found(c["TEST_CSV"])) == "csv" else None,
                           result.get("classes"))
         print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
     if result["status"] == "finished" and result["written"]:

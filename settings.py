@@ -44,6 +44,7 @@ NOT_RESULTS = {"NAME", "RUNS_DIR", "COMPARE", "PREDICT", "WEIGHTS", "RUNS", "RES
 SAME_ROWS = ("TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS", "TRANSPOSED",
              "VAL_FRACTION", "SEED")
 PATHS = {"TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS", "RUNS_DIR", "PREDICT", "WEIGHTS"}  # files and folders: ~ expanded
+PROJECT = os.path.dirname(os.path.abspath(__file__))  # where main.py and its CSVs are
 OPTIMISERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 
@@ -285,6 +286,33 @@ def help_text(doc, source, defaults, outputs=OUTPUTS):
 def dropout_rates(dropout, layers):
     """One dropout rate per hidden layer, from a single rate or a list."""
     return list(dropout) if isinstance(dropout, list) else [dropout] * (len(layers) - 2)
+
+
+def found(path):
+    """The file a path names: as it is when it is absolute or there, else the project's file
+    of that relative path (a run started from another folder: an IDE's Run button, a cron
+    job) when that one is there, else as it is (and its reader says it is missing)."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    theirs = os.path.join(PROJECT, path)
+    return theirs if os.path.exists(theirs) else path
+
+
+def located(c):
+    """A copy of the settings c whose data files (TRAIN_CSV, TEST_CSV, and their labels files
+    if any) are found (found), with a line for each one read from the project's folder
+    rather than the current one. The settings a run records keep the paths as written, so
+    that its name and folder are the same from any folder."""
+    c = dict(c)
+    for name in ("TRAIN_CSV", "TEST_CSV", "TRAIN_LABELS", "TEST_LABELS"):
+        if not c.get(name):
+            continue  # no separate labels file
+        path = found(c[name])
+        if path != c[name]:
+            print(f"{name}: {c[name]} is not in the current folder ({os.getcwd()}); "
+                  f"reading the project's, {path}")
+            c[name] = path
+    return c
 
 
 def compare_entries(c):

@@ -871,6 +871,37 @@ def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
     assert message == "missing.pkl: no such weights file"  # no command would write it there
 
 
+def test_started_from_another_folder_the_projects_files_are_found(tmp_path, monkeypatch):
+    """An IDE's Run button or a cron job starts main.py elsewhere (issue 21, item 4): the
+    project's train.csv and test.csv are read, and --PREDICT finds the run's weights in the
+    project's runs/, then at runs/<layers>.pkl, where the first version saved them; each
+    time the run says which file it used. (settings.PROJECT is pointed at a tiny project.)"""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    tiny_project(project)
+    write_files(elsewhere, {"rows.csv": csv_text(table(5))})
+    monkeypatch.setattr(settings, "PROJECT", str(project), raising=False)
+    args = ["--LAYERS=[4,3,10]", "--EPOCHS=1"]
+    result = run_in_process(elsewhere, args, monkeypatch)
+    assert result.returncode == 0, result
+    assert f"reading the project's, {project / 'train.csv'}" in result.stdout
+    assert f"reading the project's, {project / 'test.csv'}" in result.stdout
+    assert (elsewhere / "runs" / "4-3-10,EPOCHS=1" / "weights.pkl").is_file()  # writes here
+    trained = run_in_process(project, args, monkeypatch)
+    assert trained.returncode == 0, trained
+    weights = project / "runs" / "4-3-10,EPOCHS=1" / "weights.pkl"
+    (elsewhere / "runs" / "4-3-10,EPOCHS=1" / "weights.pkl").unlink()
+    predicted = run_in_process(elsewhere, [*args, "--PREDICT=rows.csv"], monkeypatch)
+    assert predicted.returncode == 0, predicted
+    assert f"reading {weights} (the project's folder)" in predicted.stdout
+    first = project / "runs" / "4-3-10.pkl"
+    weights.rename(first)
+    predicted = run_in_process(elsewhere, [*args, "--PREDICT=rows.csv"], monkeypatch)
+    assert predicted.returncode == 0, predicted
+    assert f"reading {first} (the project's first version" in predicted.stdout
+
+
 def test_predict_while_the_run_still_trains_says_so(tmp_path, digit_png):
     folder = tmp_path / "runs" / "784-256-128-64-10"
     folder.mkdir(parents=True)
