@@ -111,7 +111,7 @@ def main(argv):
         print(runs.read_log(c["RUNS_DIR"]))
         return 0
     if c["PREDICT"]:
-        return predict.predict(c, DEFAULTS, argv)
+        return predict.predict(c, settings.SHIPPED, argv)
     if c["GRADCHECK"]:  # on a small float64 copy of the network and random rows: no data
         lines, ok = diagnostics.gradient_check(
             c["LAYERS"], c["ACTIVATION"], c["BATCH_NORM"], c["INIT"], dropout_rates(c),
@@ -121,7 +121,7 @@ def main(argv):
     if c["LIVE"] and c["WEIGHTS"]:  # a finished run's page, without training
         return live.show_weights(c, c["WEIGHTS"], runs.load_weights)
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
-    folders, plans = runs.plan(c, entries, DEFAULTS, argv)  # where each run writes; --RESUME
+    folders, plans = runs.plan(c, entries, settings.SHIPPED, argv)  # where each run writes; --RESUME
     if plans[0] and plans == [("finished", plans[0][1])]:
         print(f"{folders[0][0]}: this run finished (test accuracy "
               f"{plans[0][1]['test_accuracy'] or 0:.2%}); nothing to resume")
@@ -151,7 +151,7 @@ def main(argv):
             return 130
         raise
     if c["COMPARE"]:
-        plots.write_comparison(c, [label for label, _ in entries], results, DEFAULTS)
+        plots.write_comparison(c, [label for label, _ in entries], results, settings.SHIPPED)
     status = stopping.exit_status(results, argv)
     live.linger(views, results)  # the live page stays until Ctrl-C
     return status
@@ -192,11 +192,11 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None, label="", vi
     if tested:
         print(f"{tag}test accuracy {result['test_accuracy']:.2%} ({c['TEST_CSV']}, "
               f"{len(y_test)} rows)")
-    written = runs.save_run(folder, c, result, DEFAULTS)  # weights.pkl, settings.json
+    written = runs.save_run(folder, c, result, settings.SHIPPED)  # weights.pkl, settings.json
     if result["saved"]:
-        written += plots.run_pictures(folder, c, result, runs.details(c, DEFAULTS), X_test,
+        written += plots.run_pictures(folder, c, result, runs.details(c, settings.SHIPPED), X_test,
                                       y_test, Z)
-    runs.finish_run(folder, c, result, Z, y_test, written, DEFAULTS, tag)  # log.csv
+    runs.finish_run(folder, c, result, Z, y_test, written, settings.SHIPPED, tag)  # log.csv
     notify(watchers, "end", result)
     stop.release()
     if stop.set:  # the results are whole; now stop as asked

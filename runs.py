@@ -1,7 +1,8 @@
 """What a run leaves behind: its folder and name, atomic writes, the weights file, the run log.
 
 Each run writes into a folder of its own, runs/<name>/, named after the
-settings that differ from main.py's defaults, so runs with other settings
+settings that differ from those the project ships with (settings.SHIPPED:
+edited constants count), so runs with other settings
 never write over each other. Every file is written whole or not at all
 (save_atomic); a weights file is read back by an unpickler that builds
 arrays and plain data only, so a file from someone else cannot run code;
@@ -142,15 +143,14 @@ def run_folder(c, defaults):
     folder = os.path.join(c["RUNS_DIR"], name)
     theirs = folder_settings(folder)
     if theirs is not None and theirs != mine:
-        what, why, guess = ("settings that cannot be told", UNKNOWN_WHY, "") if theirs == UNKNOWN \
-            else ("other settings", "; ".join(changed(theirs, mine)),
-                  ": main.py's defaults were edited?")
+        what, why = ("settings that cannot be told", UNKNOWN_WHY) if theirs == UNKNOWN \
+            else ("other settings", "; ".join(changed(theirs, mine)))
         if c["NAME"]:
             raise InputError(f"{folder}: holds a run with {what} ({why}); choose another NAME")
         digest = hashlib.sha256(json.dumps(mine, sort_keys=True).encode()).hexdigest()[:8]
         other = folder
         folder = os.path.join(c["RUNS_DIR"], f"{name[:MAX_NAME - 9]}~{digest}")
-        print(f"{other} holds a run of {what} ({why}{guess}); the run of these settings "
+        print(f"{other} holds a run of {what} ({why}); the run of these settings "
               f"is {folder}")
         theirs = folder_settings(folder)
     return folder, theirs == mine and holds_run(folder)

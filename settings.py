@@ -20,20 +20,25 @@ import warnings
 from data import InputError
 from utils import ACTIVATIONS, learning_rate
 
-# The kind of value each setting of main.py takes: its constants are checked
-# against these (an edit to EPOCHS = "5" is one line, not a traceback), and
-# overrides must have the same kind. An int is taken where a float is wanted.
-KINDS = {"TRAIN_CSV": str, "TEST_CSV": str, "TRAIN_LABELS": str, "TEST_LABELS": str,
-         "TRANSPOSED": str, "VAL_FRACTION": float, "LAYERS": list,
-         "ACTIVATION": str, "INIT": str, "BATCH_NORM": bool, "EPOCHS": int, "BATCH_SIZE": int,
-         "LEARNING_RATE": float, "OPTIMISER": str, "MOMENTUM": float, "SCHEDULE": str,
-         "WARMUP_EPOCHS": float, "STEP_EPOCHS": int, "STEP_GAMMA": float,
-         "WEIGHT_DECAY": float, "DROPOUT": float, "MAX_NORM": float, "MAX_SHIFT": int,
-         "MAX_ROTATE": float, "MAX_SCALE": float, "ELASTIC_ALPHA": float,
-         "ELASTIC_SIGMA": float, "PATIENCE": int, "SEED": int, "THREADS": int,
-         "RUNS_DIR": str, "NAME": str, "RUNS": bool, "RESUME": bool, "COMPARE": list,
-         "PREDICT": str, "WEIGHTS": str, "GRADCHECK": bool, "LIVE": bool, "LIVE_PORT": int,
-         "LIVE_HOST": str}
+# The settings as the project ships them: main.py's block, unedited (tests/test_settings.py
+# checks that the two agree). A run's name, its pictures' subtitles and its row of the run
+# log say what differs from these, so a constant edited in main.py shows there as a recipe
+# or --NAME=value would (settings.json holds every setting). Their types are the kinds of
+# value each setting takes: main.py's constants are checked against them (an edit to
+# EPOCHS = "5" is one line, not a traceback), and overrides must have the same kind. An int
+# is taken where a float is wanted.
+SHIPPED = {"TRAIN_CSV": "train.csv", "TEST_CSV": "test.csv", "TRAIN_LABELS": "",
+           "TEST_LABELS": "", "TRANSPOSED": "", "VAL_FRACTION": 0.1,
+           "LAYERS": [784, 256, 128, 64, 10], "ACTIVATION": "relu", "INIT": "",
+           "BATCH_NORM": False, "EPOCHS": 20, "BATCH_SIZE": 128, "LEARNING_RATE": 0.05,
+           "OPTIMISER": "momentum", "MOMENTUM": 0.9, "SCHEDULE": "cosine",
+           "WARMUP_EPOCHS": 0.0, "STEP_EPOCHS": 10, "STEP_GAMMA": 0.1, "WEIGHT_DECAY": 0.0,
+           "DROPOUT": 0.0, "MAX_NORM": 0.0, "MAX_SHIFT": 1, "MAX_ROTATE": 0.0, "MAX_SCALE": 0.0,
+           "ELASTIC_ALPHA": 0.0, "ELASTIC_SIGMA": 6.0, "PATIENCE": 0, "SEED": 0, "THREADS": 0,
+           "RUNS_DIR": "runs", "NAME": "", "RUNS": False, "RESUME": False, "COMPARE": [],
+           "PREDICT": "", "WEIGHTS": "", "GRADCHECK": False, "LIVE": False, "LIVE_PORT": 8000,
+           "LIVE_HOST": "127.0.0.1"}
+KINDS = {name: type(value) for name, value in SHIPPED.items()}
 ALSO_ACCEPTS = {"DROPOUT": (list,), "WEIGHTS": (list,)}  # beyond the type of the default
 # Settings that say what to do or where to write, not how to train: a run's
 # name and its recorded settings leave them out.

@@ -2,6 +2,8 @@
 lines (never executed), and the settings check refuses."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -262,3 +264,44 @@ def test_a_windows_path_without_quotes_or_with_forward_slashes_is_taken_as_writt
     c = settings.configure(main.DEFAULTS, ["--TRAIN_CSV=D:\\data\\new\\train.csv",
                                            '--TEST_CSV="D:/data/new/test.csv"'])
     assert (c["TRAIN_CSV"], c["TEST_CSV"]) == ("D:\\data\\new\\train.csv", "D:/data/new/test.csv")
+
+
+# ----------------------------------------------------------------------------
+# what differs from the settings the project ships with (issue 21, item 8)
+
+
+def test_shipped_is_main_py_s_block_unedited():
+    """settings.SHIPPED is main.py's settings block as the project ships it: a change to a
+    default in main.py is made in both (runs are named by what differs from SHIPPED)."""
+    import main
+
+    assert main.DEFAULTS == settings.SHIPPED, (
+        "main.py's settings differ from settings.SHIPPED: "
+        + ", ".join(k for k in settings.SHIPPED if main.DEFAULTS.get(k) != settings.SHIPPED[k]))
+    assert all(type(main.DEFAULTS[k]) is type(v) for k, v in settings.SHIPPED.items())
+
+
+def test_a_constant_edited_in_main_py_is_named_like_an_override(tmp_path):
+    """EPOCHS = 1 edited in a copy of main.py: the run's folder, its log row and its pictures'
+    subtitle say EPOCHS=1, as --EPOCHS=1 would; settings.json holds every setting."""
+    import json
+    import shutil
+
+    from helpers import ROOT, csv_text, table
+
+    for source in ROOT.glob("*.py"):
+        shutil.copy(source, tmp_path / source.name)
+    main_py = tmp_path / "main.py"
+    text = main_py.read_text(encoding="utf-8")
+    assert "\nEPOCHS = 20 " in text
+    main_py.write_text(text.replace("\nEPOCHS = 20 ", "\nEPOCHS = 1 "), encoding="utf-8")
+    (tmp_path / "train.csv").write_text(csv_text(table(30)), encoding="utf-8")
+    (tmp_path / "test.csv").write_text(csv_text(table(20)), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(main_py), "--LAYERS=[4,3,10]"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "runs" / "4-3-10,EPOCHS=1"
+    assert folder.is_dir(), sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert json.loads((folder / "settings.json").read_text())["EPOCHS"] == 1
+    log = (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8").splitlines()
+    assert "EPOCHS=1" in log[1].split(",")[-1], log
