@@ -779,6 +779,7 @@ def renamed_modules(data, old, new):
     return bytes(out)
 
 
+@pytest.mark.filterwarnings("ignore:numpy.core.*is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("written, missing", [
     ("numpy._core", "numpy._core"),  # written by NumPy 2, read where numpy._core lacks them
     ("numpy.core", "numpy.core"),  # written by NumPy 1.26, read by a NumPy without numpy.core
