@@ -570,15 +570,15 @@ def imbalance(y):
 
 
 def still_at_chance(score, chance, y):
-    """What to say of a network still at chance after 3 epochs (score, the validation or
-    training accuracy; chance, the commonest class's share; y, the validation labels or
-    None): imbalanced classes first when they are (imbalance), then the learning rate,
-    vanishing gradients, mismatched labels."""
+    """What to say of a network none of whose 3 epochs has learned (score, the best
+    validation or training accuracy so far, the kept epoch's; chance, the commonest class's
+    share; y, the validation labels or None): imbalanced classes first when they are
+    (imbalance), then the learning rate, vanishing gradients, mismatched labels."""
     first = ("the classes are imbalanced, and the network may be answering the commonest "
              "class every time: give it balanced classes (fewer rows of the common ones, or "
              "more of the rare ones); else " if imbalance(y) else "")
-    return (f"after 3 epochs the network is still at chance ({score:.2%}, the commonest class "
-            f"is {chance:.2%}): {first}the learning rate may be far too high or too low, a deep "
+    return (f"after 3 epochs no epoch has learned (the best reached {score:.2%}, the commonest "
+            f"class is {chance:.2%}): {first}the learning rate may be far too high or too low, a deep "
             "sigmoid or tanh network may have vanishing gradients (try ACTIVATION=\"relu\"), "
             "or the labels may not match the pixels")
 
@@ -589,7 +589,8 @@ class Report:
     A full line (train and validation loss and accuracy, learning rate,
     seconds), or a compact one in COMPARE (tag set); the diagnosis after the
     first epoch; a note when the BLAS threads change; after three epochs, a
-    word if the network is still at chance.
+    word if no epoch so far has learned (the best is at chance: a third epoch back at
+    chance after one that learned is not, since the run keeps that one).
     """
 
     def __init__(self, c, tag, n_val):
@@ -615,6 +616,6 @@ class Report:
         print_diagnosis(tag, history)
         if self.threads and self.threads.note:  # machine.BlasThreads lowered the threads
             print(f"{tag}{self.threads.note}")
-        score = h["val_acc"] if self.n_val else h["train_acc"]
-        if h["epoch"] == 3 and score <= self.chance + 0.01:
+        score = max(history["val_acc"] if self.n_val else history["train_acc"])
+        if h["epoch"] == 3 and score <= self.chance + 0.01:  # the best epoch's: the kept one
             print(f"{tag}{still_at_chance(score, self.chance, self.labels)}")

@@ -49,6 +49,7 @@ from helpers import (
 
 import augment
 import data
+import diagnostics
 import digit
 import main
 import plots
@@ -142,6 +143,26 @@ def test_early_stopping_keeps_the_best_epoch(mnist_small):
     assert acc == val_acc[best_epoch - 1]
     assert loss == pytest.approx(val_loss[best_epoch - 1], rel=1e-6)
     assert acc > val_acc[-1]
+
+
+@pytest.mark.parametrize("accuracies, said", [((0.2, 0.3053, 0.1092), False),
+                                               ((0.11, 0.1092, 0.105), True)])
+def test_the_chance_message_speaks_of_the_kept_epoch(mnist_small, monkeypatch, accuracies,
+                                                     said):
+    """A third epoch back at chance after a second that learned is not "still at chance"
+    (issue 21, item 9): the message speaks of the best epoch, the one the run keeps."""
+    X, y = mnist_small
+    scores = iter(accuracies)
+    monkeypatch.setattr(utils, "evaluate", lambda *args, **kwargs: (2.0, next(scores)))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        c = settings.configure(main.DEFAULTS, ["--EPOCHS=3", "--LAYERS=[784,8,10]"])
+        result = main.train(c, X[:300], y[:300], X[300:400], y[300:400],
+                            np.random.default_rng(0), watchers=[diagnostics.Report(c, "", 100)])
+    assert result["best_epoch"] == 1 + int(np.argmax(accuracies))
+    assert "still at chance" not in out.getvalue()
+    message = f"after 3 epochs no epoch has learned (the best reached {max(accuracies):.2%}"
+    assert (message in out.getvalue()) == said, out.getvalue()
 
 
 # ----------------------------------------------------------------------------
