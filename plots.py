@@ -244,17 +244,18 @@ def plot_compare(histories, path, title="", chance=0.1):
     """Draw the validation accuracy and loss of several runs on shared axes.
 
     histories -- a dict of {label: history}. The accuracy axis is zoomed on
-    the runs that learned (best validation accuracy more than 10 points
-    above `chance`), so good networks are not squeezed into a band at the
-    top; runs below the axis say so in the legend, which sits under both
-    panels. The loss axis is logarithmic.
+    the top of the runs that learned (best validation accuracy more than 10
+    points above `chance`): the epochs of each within 5 points of its best,
+    so good networks are not squeezed into a band at the top by their
+    first epochs; runs below the axis say so in the legend, which sits
+    under both panels. The loss axis is logarithmic.
     """
     plt = _pyplot()
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4 + 0.22 * len(histories)))
     learned = [h["val_acc"] for h in histories.values()
                if max(h["val_acc"], default=0) > chance + 0.1]
-    tail = [v for accs in learned for v in accs[len(accs) // 10:]]  # past the first tenth
-    low, top = (min(tail), max(tail)) if tail else (0.0, 1.0)
+    near = [v for accs in learned for v in accs if v >= max(accs) - 0.05]  # each one's top
+    low, top = (min(near), max(near)) if near else (0.0, 1.0)
     low, top = max(0.0, low - 0.1 * (top - low) - 0.002), min(1.0, top + 0.15 * (top - low) + 0.002)
     for label, h in histories.items():
         below = max(h["val_acc"], default=0) < low
@@ -558,13 +559,14 @@ def run_pictures(folder, c, result, details, X_test, y_test, Z):
 def write_comparison(c, labels, results, defaults):
     """Draw and tabulate the networks of COMPARE together, in a folder of the comparison
     (runs.compare_folder): compare.md, the table printed too, and compare.png."""
-    folder = runs.compare_folder(c, labels, defaults)
+    folder = runs.compare_folder(c, defaults)
     table = runs.compare_table(labels, results)
     print(table, end="")
     path = os.path.join(folder, "compare.md")
     runs.save_atomic(path, lambda f: f.write(table.encode()))
-    details = runs.details(dict(c, COMPARE=[]), defaults)
+    shared = ", ".join(runs.shared_differences(c, defaults))  # not what one entry changes
     picture = draw(os.path.join(folder, "compare.png"), plot_compare,
                    {label: r["history"] for label, r in zip(labels, results)},
-                   title=f"compared with {details}", chance=results[0]["chance"])
+                   title=f"compared, all with {shared}" if shared else
+                   "compared, all else the default settings", chance=results[0]["chance"])
     print("wrote:\n" + "\n".join(f"  {p}" for p in (path, picture) if p))

@@ -189,22 +189,38 @@ def find_weights(c, defaults):
     return path
 
 
-def compare_folder(c, labels, defaults):
-    """The folder of a comparison: RUNS_DIR/compare,<what differs>,<the base settings>~<hash>.
+def compare_folder(c, defaults):
+    """The folder of a comparison: RUNS_DIR/compare,<each entry>,<the base settings>~<hash>.
 
-    The hash (8 hex digits of the SHA-256 of every setting that shapes the
-    results, COMPARE included) keeps two comparisons of other settings apart
-    even when their readable parts agree (main.py's defaults edited, say).
+    Each entry is named by what it sets itself (784-100-10, or BATCH_NORM=True, or
+    ACTIVATION=relu+BATCH_NORM=True; "base" for {}), so every entry shows before the base
+    settings that differ from the defaults (main.py's LAYERS and the rest) take what room
+    is left. The hash (8 hex digits of the SHA-256 of every setting that shapes the
+    results, COMPARE included) keeps two comparisons of other settings apart even when
+    their readable parts agree.
     """
     base = dict(c, COMPARE=[])
-    parts = ["compare", *labels]
+    entries = [arch_name(e) if isinstance(e, list) else
+               "+".join(settings.short(k, v) for k, v in e.items()) or "base"
+               for e in c["COMPARE"]]
+    parts = ["compare", *entries]
     if c["LAYERS"] != defaults["LAYERS"]:
         parts.append(settings.short("LAYERS", c["LAYERS"]))
     parts += differences(base, defaults)
     digest = hashlib.sha256(json.dumps([recorded(base), c["COMPARE"]], sort_keys=True)
                             .encode()).hexdigest()[:8]
-    name = shortened([p.replace(", ", "+") for p in parts])
+    name = shortened(parts)
     return os.path.join(c["RUNS_DIR"], f"{name.split('~')[0][:MAX_NAME - 9]}~{digest}")
+
+
+def shared_differences(c, defaults):
+    """The settings every entry of c's COMPARE shares and that differ from the defaults,
+    as ["784-100-10", "OPTIMISER=adam", ...]: what a comparison's title says they have in
+    common (a setting one entry changes is not shared, though the others take c's)."""
+    configs = [config for _, config in settings.compare_entries(c)]
+    return [settings.short(k, v) for k, v in configs[0].items()
+            if k not in settings.NOT_RESULTS and v != defaults.get(k)
+            and all(config[k] == v for config in configs)]
 
 
 def compare_table(labels, results):

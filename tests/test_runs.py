@@ -496,13 +496,12 @@ def test_two_comparisons_of_other_settings_never_share_a_folder():
     entries = [{"BATCH_NORM": False}, {"BATCH_NORM": True}]
     a = dict(main.DEFAULTS, COMPARE=entries, LAYERS=[784, 32, 10])
     b = dict(main.DEFAULTS, COMPARE=entries, LAYERS=[784, 16, 10])
-    labels = ["BATCH_NORM=False", "BATCH_NORM=True"]
-    folder_a = runs.compare_folder(a, labels, main.DEFAULTS)
-    assert folder_a != runs.compare_folder(b, labels, main.DEFAULTS)
-    assert folder_a == runs.compare_folder(dict(a), labels, main.DEFAULTS)
+    folder_a = runs.compare_folder(a, main.DEFAULTS)
+    assert folder_a != runs.compare_folder(b, main.DEFAULTS)
+    assert folder_a == runs.compare_folder(dict(a), main.DEFAULTS)
     assert "784-32-10" in folder_a and "BATCH_NORM=True" in folder_a
     edited = dict(main.DEFAULTS, LEARNING_RATE=0.1)  # main.py's default edited
-    assert runs.compare_folder(dict(a, LEARNING_RATE=0.1), labels, edited) != folder_a
+    assert runs.compare_folder(dict(a, LEARNING_RATE=0.1), edited) != folder_a
 
 
 def test_a_folder_in_use_by_another_run_is_refused(tmp_path):
