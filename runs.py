@@ -986,7 +986,9 @@ def threads_used(history):
 
 
 def read_log(runs_dir):
-    """The run log as text: a table of every run, best test accuracy first.
+    """The run log as text: a table of every run, best validation accuracy first, its test
+    accuracy beside it (a model is chosen on the validation rows, never on the test set;
+    the test accuracy breaks ties and reports).
 
     Raises InputError for a missing or unreadable log.
     """
@@ -1003,14 +1005,14 @@ def read_log(runs_dir):
         raise InputError(f"{path}: line 1: expected the columns {','.join(LOG_COLUMNS)}")
     for column in ("test_acc", "best_val_acc"):
         log[column] = pd.to_numeric(log[column], errors="coerce")
-    log = log.sort_values(["test_acc", "best_val_acc"], ascending=False, na_position="last",
+    log = log.sort_values(["best_val_acc", "test_acc"], ascending=False, na_position="last",
                           kind="stable")
     for column in ("test_acc", "best_val_acc"):
         log[column] = log[column].map(lambda v: "-" if math.isnan(v) else f"{v:.2%}")
-    shown = ["test_acc", "best_val_acc", "status", "epochs", "kept_epoch", "train_seconds",
+    shown = ["best_val_acc", "test_acc", "status", "epochs", "kept_epoch", "train_seconds",
              "time", "name"]
     width = max(map(len, log["name"]), default=4)
-    return f"{len(log)} run{'s' * (len(log) != 1)} in {path}, best test accuracy first:\n" + log[shown].to_string(
+    return f"{len(log)} run{'s' * (len(log) != 1)} in {path}, best validation accuracy first:\n" + log[shown].to_string(
         index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"})
 
 

@@ -464,6 +464,18 @@ def test_the_log_gains_a_row_per_run_and_prints_best_first(tmp_path):
     assert order == ["high", "mid", "low", "none"], table
 
 
+def test_the_log_prints_the_best_validation_accuracy_first_with_the_test_beside(tmp_path):
+    """--RUNS never ranks by the test set (issue 21, item 11): by best validation accuracy,
+    the test accuracy in the next column."""
+    for name, val, test in [("a", "0.95", "0.99"), ("b", "0.97", "0.96"), ("c", "", "0.98")]:
+        runs.append_log(str(tmp_path), {**log_entry(name, test), "best_val_acc": val})
+    table = runs.read_log(str(tmp_path)).splitlines()
+    assert "best validation accuracy first" in table[0]
+    assert table[1].split()[:2] == ["best_val_acc", "test_acc"], table
+    assert [line.split()[-1] for line in table[2:]] == ["b", "a", "c"], table
+    assert table[2].split()[:2] == ["97.00%", "96.00%"], table
+
+
 def test_a_crash_while_logging_keeps_the_earlier_rows(tmp_path, monkeypatch):
     runs.append_log(str(tmp_path), log_entry("first", "0.5"))
     before = (tmp_path / "log.csv").read_bytes()
