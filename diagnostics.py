@@ -548,11 +548,17 @@ def chance(labels):
 
 def print_diagnosis(tag, history, last=False):
     """Print what the layers' statistics say is wrong (history["diagnosis"]), if anything:
-    after the first epoch, and with last=True at the end of a run of more than one epoch."""
+    after the first epoch, and with last=True at the end of a run of more than one epoch,
+    but for the lines said after the first word for word (kept in history["diagnosis_said"],
+    so a resumed run remembers them too)."""
     epoch = history["layers"][-1]["epoch"] if history["layers"] else 0
     if epoch and (epoch == 1) != last:
-        for line in history.get("diagnosis") or []:
+        said = history.get("diagnosis_said", []) if last else []
+        lines = [line for line in history.get("diagnosis") or [] if line not in said]
+        for line in lines:
             print(f"{tag}after epoch {epoch}: {line}")
+        if not last:
+            history["diagnosis_said"] = lines
 
 
 def imbalance(y):

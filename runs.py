@@ -688,7 +688,8 @@ def checkpoint(folder, state, seconds, every, epoch_seconds):
     session's training, added to those of the sessions before it. A
     checkpoint is written every epoch while that costs at most
     CHECKPOINT_SHARE (5%) of an epoch; a network for which writing costs more gets one every few epochs
-    instead, and says so. A checkpoint that cannot be written (a full disk)
+    instead, and says so when a later checkpoint of the run shows it (a run near its end
+    writes no more, and says nothing). A checkpoint that cannot be written (a full disk)
     is a warning, and training goes on without.
     """
     begin = time.perf_counter()
@@ -701,8 +702,9 @@ def checkpoint(folder, state, seconds, every, epoch_seconds):
     cost = time.perf_counter() - begin
     if every == 1 and cost > CHECKPOINT_SHARE * epoch_seconds:
         every = math.ceil(cost / (CHECKPOINT_SHARE * epoch_seconds))
-        print(f"writing a checkpoint takes {cost * 1000:.0f} ms, more than 5% of an epoch: "
-              f"one every {every} epochs from now on")
+        if state["epoch"] + every < state["settings"]["EPOCHS"]:  # else none is left to space
+            print(f"writing a checkpoint takes {cost * 1000:.0f} ms, more than 5% of an "
+                  f"epoch: one every {every} epochs from now on")
     return every
 
 

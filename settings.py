@@ -107,9 +107,15 @@ def coerce(name, value, default, shown):
         value = float(value)
     allowed = (type(default), *ALSO_ACCEPTS.get(name, ()))
     if type(value) not in allowed:
+        hint = ""
+        if list in allowed and isinstance(value, tuple):  # --LAYERS=784,100,10: a tuple
+            written = repr(list(value)).replace(" ", "")
+            hint = (f"; a list is written in brackets, and quoted for the shell: "
+                    f"\"--{name}={written}\"" if shown.startswith("--") else
+                    f"; a list is written in brackets: {name} = {list(value)!r}")
         raise InputError(
             f"{shown}: expected {' or '.join(t.__name__ for t in allowed)}, "
-            f"got {type(value).__name__}"
+            f"got {type(value).__name__}{hint}"
         )
     return value
 
@@ -371,8 +377,20 @@ def short(name, value):
     return f"{name}={value}"
 
 
-def check(c):
-    """Refuse settings that cannot work, with a one-line InputError."""
+def doubts(c):
+    """Settings that work but do not do what they seem to: lines of warning (none if all is
+    well). A step schedule whose first drop lies beyond the run keeps the rate constant."""
+    lines = []
+    if c["SCHEDULE"] == "step" and c["STEP_EPOCHS"] >= c["EPOCHS"]:
+        lines.append(f"SCHEDULE = \"step\" drops the learning rate after every STEP_EPOCHS = "
+                     f"{c['STEP_EPOCHS']} epochs, and this run has {c['EPOCHS']}: the rate "
+                     "never drops (set STEP_EPOCHS below EPOCHS)")
+    return lines
+
+
+def check(c, quiet=False):
+    """Refuse settings that cannot work, with a one-line InputError; print a warning for
+    each that works but not as it seems (doubts), unless quiet."""
     layers = c["LAYERS"]
 
     def need(ok, message):
@@ -391,7 +409,7 @@ def check(c):
              f"{where}LAYERS = {arch!r}: every width must be a whole number >= 1")
         if config is not c:
             try:
-                check(config)
+                check(config, quiet=True)
             except InputError as e:
                 raise InputError(f"{key}: {e}") from None
     need(c["EPOCHS"] >= 1, f"EPOCHS = {c['EPOCHS']}: must be at least 1")
@@ -450,6 +468,9 @@ def check(c):
          f"DROPOUT = {c['DROPOUT']!r}: rates must be in [0, 1)")
     need(len(rates) == len(layers) - 2,
          f"DROPOUT = {c['DROPOUT']!r}: a list needs one rate per hidden layer ({len(layers) - 2})")
+    for key, config in entries if not quiet else ():
+        for line in doubts(config):
+            print(f"warning: {'' if config is c else key + ': '}{line}")
 
 
 def schedule(c, steps_per_epoch):

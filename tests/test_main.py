@@ -165,6 +165,20 @@ def test_the_chance_message_speaks_of_the_kept_epoch(mnist_small, monkeypatch, a
     assert (message in out.getvalue()) == said, out.getvalue()
 
 
+def test_a_diagnosis_repeated_unchanged_is_said_once(mnist_small):
+    """LEARNING_RATE=1e-5 for 2 epochs: "the learning rate is too low" after epoch 1 is not
+    repeated word for word after epoch 2 (issue 21, item 12)."""
+    X, y = mnist_small
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        c = settings.configure(main.DEFAULTS, ["--EPOCHS=2", "--LEARNING_RATE=1e-5"])
+        main.train(c, X[:500], y[:500], X[500:600], y[500:600], np.random.default_rng(0))
+    said = [line.split(": ", 1)[1] for line in out.getvalue().splitlines()
+            if line.startswith("after epoch ")]
+    assert any("learning rate is too low" in line for line in said), out.getvalue()
+    assert len(said) == len(set(said)), said
+
+
 # ----------------------------------------------------------------------------
 # bad input: one line, exit 2, nothing written
 

@@ -476,6 +476,19 @@ def test_the_log_prints_the_best_validation_accuracy_first_with_the_test_beside(
     assert table[2].split()[:2] == ["97.00%", "96.00%"], table
 
 
+@pytest.mark.parametrize("epochs, said", [(3, False), (100, True)])
+def test_a_slower_checkpoint_pace_is_said_only_when_a_later_checkpoint_shows_it(
+        tmp_path, monkeypatch, capsys, epochs, said):
+    """Writing the checkpoint costs more than 5% of an epoch (an epoch of 1 microsecond
+    here): a 3-epoch run has no later checkpoint to space out and says nothing (issue 21,
+    item 12); a 100-epoch run says how often it writes one from now on."""
+    monkeypatch.setattr(runs, "save_checkpoint", lambda folder, state: None)
+    state = {"settings": {"EPOCHS": epochs}, "epoch": 1, "seconds": 0.0}
+    every = runs.checkpoint(str(tmp_path), state, 1.0, 1, 1e-6)
+    assert every > 2
+    assert ("one every" in capsys.readouterr().out) == said
+
+
 def test_a_crash_while_logging_keeps_the_earlier_rows(tmp_path, monkeypatch):
     runs.append_log(str(tmp_path), log_entry("first", "0.5"))
     before = (tmp_path / "log.csv").read_bytes()

@@ -305,3 +305,29 @@ def test_a_constant_edited_in_main_py_is_named_like_an_override(tmp_path):
     assert json.loads((folder / "settings.json").read_text())["EPOCHS"] == 1
     log = (tmp_path / "runs" / "log.csv").read_text(encoding="utf-8").splitlines()
     assert "EPOCHS=1" in log[1].split(",")[-1], log
+
+
+# ----------------------------------------------------------------------------
+# silence and noise (issue 21, item 12)
+
+
+@pytest.mark.parametrize("args, warned", [
+    (["--SCHEDULE=step", "--EPOCHS=2"], True), (["--SCHEDULE=step", "--EPOCHS=11"], False),
+    (["--SCHEDULE=cosine", "--EPOCHS=2"], False),
+    (["--SCHEDULE=step", "--COMPARE=[{'EPOCHS': 2}, {'EPOCHS': 20}]"], True)])
+def test_a_step_schedule_that_never_drops_is_warned_about(capsys, args, warned):
+    settings.check(settings.configure(main.DEFAULTS, args))
+    out = capsys.readouterr().out
+    assert ("the rate never drops" in out) == warned, out
+    if "--COMPARE" in args[-1]:
+        assert "warning: COMPARE[0]: SCHEDULE" in out and "COMPARE[1]" not in out, out
+
+
+@pytest.mark.parametrize("written, hint", [
+    ("--LAYERS=784,100,10", '"--LAYERS=[784,100,10]"'),
+    ("--DROPOUT=0.2,0.1", '"--DROPOUT=[0.2,0.1]"')])
+def test_a_list_without_brackets_gets_the_brackets_and_quotes_hint(written, hint):
+    with pytest.raises(data.InputError) as info:
+        settings.configure(main.DEFAULTS, [written])
+    assert str(info.value).endswith(f"got tuple; a list is written in brackets, and quoted for "
+                                    f"the shell: {hint}"), info.value
