@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+import data
 import runs
 from images import class_name, picture_of, shape_of
 from runs import save_atomic
@@ -97,18 +98,22 @@ def _epoch_axis(ax):
     ax.set_xlabel("epoch")
 
 
-def plot_history(history, title, path, subtitle="", kept_epoch=0):
+def plot_history(history, title, path, subtitle="", kept_epoch=0, augmented=False):
     """Plot train and validation loss and accuracy against epoch, side by side.
 
     The loss axis is logarithmic, so one blow-up does not flatten the rest;
     a dashed line marks kept_epoch, the epoch whose weights the run kept.
+    augmented -- the training figures were measured on augmented batches
+    (shifted, rotated, scaled: harder than the rows themselves), which the
+    legend says, since they then sit below the validation figures early on.
     """
     plt = _pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4.2))
     epochs = history["epoch"]
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (log scale)"),
                            (ax_acc, "acc", "accuracy")):
-        ax.plot(epochs, history[f"train_{key}"], "o-", ms=3, label="train")
+        ax.plot(epochs, history[f"train_{key}"], "o-", ms=3,
+                label="train (augmented batches)" if augmented else "train")
         if not all(math.isnan(v) for v in history[f"val_{key}"]):
             ax.plot(epochs, history[f"val_{key}"], "o-", ms=3, label="validation")
         if kept_epoch:
@@ -370,8 +375,7 @@ def plot_layers(records, title, path, subtitle=""):
         ax_step.plot(epochs, _series(records, "step", l), "o-", **style)
         ax_update.plot(epochs, _series(records, "update", l), "o-", **style)
     ax_step.axhline(1e-3, color="grey", ls="--", lw=1, label="1e-3: a healthy step")
-    low = np.nanmin([1e-3, *(v for l in range(n_layers) for v in _series(records, "step", l))])
-    ax_step.set_ylim(bottom=max(low / 2, 1e-8))  # the schedule's last steps, near 0, fall off
+    _schedule_ends(ax_step, records, n_layers)
     share = ("dead", "share of dead units (never active on the probe)")
     if records[-1]["saturated"] is not None:
         share = ("saturated", "share of saturated activations")
@@ -400,7 +404,8 @@ def plot_layers(records, title, path, subtitle=""):
         ax.set_ylabel(name, fontsize=9)
         ax.grid(alpha=0.3)
     ax_grad.legend(fontsize=7, ncol=2 if n_layers > 6 else 1)
-    ax_step.legend(handles=ax_step.get_lines()[-1:], fontsize=7)
+    ax_step.legend(handles=[line for line in ax_step.get_lines() if line.get_label()
+                            .startswith(("1e-3", "below"))], fontsize=7, loc="best")
     if share[0] != "act_std":
         ax_share.legend(handles=ax_share.get_lines()[-1:], fontsize=7)
     _title(fig, title, subtitle)
@@ -409,6 +414,29 @@ def plot_layers(records, title, path, subtitle=""):
     fig.subplots_adjust(left=0.085, right=0.985, bottom=0.065, hspace=0.3, wspace=0.26,
                         top=1 - (0.3 + 0.19 * title_lines) / 6.9)
     _save_figure(fig, path, dpi=100)
+
+
+def _schedule_ends(ax, records, n_layers):
+    """Fit the step panel's axis to the epochs trained at a tenth of the peak learning rate or
+    more, and mark the others that fall below it (a warm-up's start, a cosine schedule's
+    end, where the rate nears 0 and so does every step) as hollow triangles at the axis'
+    foot, which the legend explains (with the last rate when it is the schedule's end), so
+    that a plunge by design is not read as a fault."""
+    rates = [r.get("lr", math.nan) for r in records]
+    peak = np.nanmax([math.nan, *rates])
+    slow = [bool(rate < 0.1 * peak) for rate in rates]
+    steps = [_series(records, "step", l) for l in range(n_layers)]
+    kept = [v for series in steps for v, s in zip(series, slow) if not s]
+    bottom = np.nanmin([1e-3, *kept]) / 3
+    ax.set_ylim(bottom=bottom)
+    off = [(i, series[i]) for series in steps for i in range(len(records))
+           if slow[i] and not series[i] >= bottom]
+    if off:
+        end = (f" (the schedule's end: {rates[-1]:.2g})" if slow[-1] and len(records) > 1
+               else "")
+        ax.plot([records[i]["epoch"] for i, _ in off], [bottom * 1.25] * len(off), "v",
+                mfc="none", color="grey", ms=6,
+                label=f"below the axis: steps at a rate under\na tenth of its peak{end}")
 
 
 def _record_name(record):
@@ -420,11 +448,13 @@ def plot_activations(records, title, path, subtitle="", limits=None):
     """Draw the distribution of each hidden layer's activations, first and last record.
 
     One panel per hidden layer: histograms of its activations on the probe
-    before training and at the last epoch, as the share of all activations
-    per unit of activation (a density: the two histograms' bins differ).
+    before training and at the last epoch, as a density (the share of all
+    activations per 1.0 of activation: the two histograms' bins differ).
     Activations exactly 0 (ReLU's inactive units) are left out of the bars
     and given as a share in the legend, with the mean, the standard
-    deviation and the share saturated or dead. limits -- the
+    deviation and the share saturated or dead; a layer whose every
+    activation is 0 (every unit dead) is a thick line at 0, and its panel's
+    title says so. The legends sit under their panels, off the bars. limits -- the
     activation's range, (0, 1) for the sigmoid, (-1, 1) for tanh, shown
     whole so that saturation shows; None fits the axis to the values.
     """
@@ -433,7 +463,7 @@ def plot_activations(records, title, path, subtitle="", limits=None):
     hidden = len(first["hist"])
     cols = min(hidden, 4)
     rows = math.ceil(hidden / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.5 * rows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.2 * rows + 0.9), squeeze=False)
     for ax in axes.ravel()[hidden:]:
         ax.axis("off")
     for l, ax in enumerate(axes.ravel()[:hidden]):
@@ -448,16 +478,21 @@ def plot_activations(records, title, path, subtitle="", limits=None):
             for key, word in (("saturated", "saturated"), ("dead", "units dead")):
                 if record[key] is not None and record[key][l] >= 0.005:
                     notes.append(f"{record[key][l]:.0%} {word}")
+            label = f"{_record_name(record)}:\n" + ", ".join(notes)
+            if h["zero"] >= 1:  # all at 0: no bars; a thick line where every value is
+                ax.axvline(0, color=colour, lw=4, alpha=0.7, label=label)
+                continue
             density = counts / max(total, 1) / (edges[1] - edges[0])  # the bins differ
-            ax.stairs(density, edges, color=colour, fill=True, alpha=0.45,
-                      label=f"{_record_name(record)}:\n" + ", ".join(notes))
-        ax.set_title(f"layer {l + 1}", fontsize=9)
+            ax.stairs(density, edges, color=colour, fill=True, alpha=0.45, label=label)
+        dead = last["hist"][l]["zero"] >= 1
+        ax.set_title(f"layer {l + 1}" + (": every unit dead (all at 0)" if dead else ""),
+                     fontsize=9, color="firebrick" if dead else "black")
         if limits:
             ax.set_xlim(*limits)
         ax.set_xlabel("activation", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6.5, loc="best")
-    axes[0, 0].set_ylabel("share of the activations\nper unit of activation", fontsize=8)
+        ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    axes[0, 0].set_ylabel("density: share of the\nactivations per 1.0", fontsize=8)
     _title(fig, title, subtitle)
     fig.tight_layout()
     _save_figure(fig, path, dpi=100)
@@ -546,7 +581,8 @@ def run_pictures(folder, c, result, details, X_test, y_test, Z):
     if result["history"]["epoch"]:
         written.append(draw(os.path.join(folder, "curves.png"), plot_history, result["history"],
                             f"{name}: learning curves", subtitle=details,
-                            kept_epoch=result["best_epoch"]))
+                            kept_epoch=result["best_epoch"],
+                            augmented=bool(data.augmentation(c))))
         written += inside_pictures(folder, name, result["history"]["layers"],
                                    result["params"][0]["W"], c["ACTIVATION"], details,
                                    result["best_epoch"])

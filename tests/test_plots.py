@@ -149,3 +149,56 @@ def test_the_first_layer_weights_worst_case_stays_small(tmp_path):
     with pytest.raises(ValueError, match="not a square image"):
         plots.plot_weights(W[:700], "700 inputs", str(tmp_path / "no.png"))
     assert not (tmp_path / "no.png").exists()
+
+
+# ----------------------------------------------------------------------------
+# pictures that say what they show (issue 21, item 13)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions draw, kept instead of saved."""
+    kept = []
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path, dpi=110: kept.append(fig))
+    return kept
+
+
+def test_the_step_panel_marks_the_schedule_s_end_rather_than_plunging(figures):
+    """A cosine schedule ends at a rate near 0, and so does its last epoch's step: the axis
+    keeps to the epochs at a tenth of the peak rate or more, and the last is marked."""
+    records, _ = records_of([784, 32, 16, 10], "relu", 3)
+    for record, lr in zip(records, [0.05, 0.04, 0.02, 1e-9]):
+        record["step"] = [v * lr / record["lr"] for v in record["step"]]
+        record["lr"] = lr
+    plots.plot_layers(records, "t", "layers.png")
+    ax_step = figures[0].axes[1]
+    assert ax_step.get_ylim()[0] > 1e-5, ax_step.get_ylim()
+    legend = [t.get_text() for t in ax_step.get_legend().get_texts()]
+    assert any("the schedule's end: 1e-09" in t for t in legend), legend
+
+
+def test_activations_legends_sit_off_the_data_and_a_dead_layer_is_drawn(figures):
+    records, _ = records_of([784, 32, 16, 10], "relu", 2)
+    last = records[-1]
+    last["hist"][1] = {**last["hist"][1], "counts": [0] * len(last["hist"][1]["counts"]),
+                       "zero": 1.0}
+    last["dead"][1] = 1.0
+    plots.plot_activations(records, "t", "activations.png")
+    fig = figures[0]
+    fig.canvas.draw()
+    dead = fig.axes[1]
+    assert "every unit dead" in dead.get_title()
+    assert [line.get_xdata()[0] for line in dead.get_lines()] == [0], "no 'after' drawn"
+    assert "100% units dead" in dead.get_legend().get_texts()[1].get_text()
+    for ax in fig.axes[:2]:
+        assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())
+    assert "unit of activation" not in fig.axes[0].get_ylabel()  # a unit is a neuron here
+
+
+@pytest.mark.parametrize("augmented", [True, False])
+def test_the_curves_say_when_training_figures_come_from_augmented_batches(figures, augmented):
+    history = {"epoch": [1, 2], "train_loss": [0.5, 0.3], "train_acc": [0.9, 0.95],
+               "val_loss": [0.4, 0.3], "val_acc": [0.92, 0.96]}
+    plots.plot_history(history, "t", "curves.png", augmented=augmented)
+    legend = [t.get_text() for t in figures[0].axes[1].get_legend().get_texts()]
+    assert legend[0] == ("train (augmented batches)" if augmented else "train"), legend
