@@ -5,7 +5,10 @@ conftest.py puts this folder and the project root on sys.path, so a test file
 says `from helpers import ...`.
 """
 
+import fnmatch
+import hashlib
 import itertools
+import os
 import struct
 import subprocess
 import sys
@@ -230,3 +233,37 @@ def watched_run(watchers, X, y, X_val, y_val, layers=(784, 32, 10), epochs=2, ba
               "folder": ""}
     call("end", result)
     return result
+
+
+# the project's files, with or without git
+
+
+def ignored_patterns(root):
+    """The patterns of root/.gitignore (comments and blank lines left out)."""
+    path = Path(root) / ".gitignore"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def project_files(root):
+    """The relative paths (str, with /) of root's own files: every file but .git and what
+    root/.gitignore ignores (a pattern ending in / names a folder anywhere; others match a
+    file's name). Needs no git, so it works in a copy made by "Download ZIP" or git archive
+    as in a checkout."""
+    patterns = ignored_patterns(root)
+    folders = [p.rstrip("/") for p in patterns if p.endswith("/")]
+    names = [p for p in patterns if not p.endswith("/")]
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if d != ".git"
+                               and not any(fnmatch.fnmatch(d, f) for f in folders))
+        for name in sorted(files):
+            if name != ".git" and not any(fnmatch.fnmatch(name, n) for n in names):
+                found.append(Path(folder, name).relative_to(root).as_posix())
+    return found
+
+
+def contents(root):
+    """{relative path: SHA-256 of its bytes} of root's own files (project_files)."""
+    return {name: hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()
+            for name in project_files(root)}

@@ -37,10 +37,12 @@ from helpers import (
     ROOT,
     assert_small_png,
     assert_user_error,
+    contents,
     csv_text,
     draw,
     head_lines,
     only_run,
+    project_files,
     run_cli,
     table,
     write_animation,
@@ -1006,30 +1008,44 @@ def test_the_summary_counts_every_parameter(mnist, tmp_path):
 
 
 def test_a_readme_example_leaves_the_repository_unchanged(tmp_path):
-    """Run a command the README shows in a copy of the repository: git status stays clean."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
-    if not all((ROOT / name).exists() for name in tracked if name):
-        pytest.skip("the working tree lacks tracked files")
+    """Run a command the README shows in a copy of the project: its own files (all but what
+    .gitignore ignores) keep their contents, and no file is added. No git is needed: a copy
+    made with "Download ZIP" or git archive runs this too (issue 21, item 15)."""
     copy = tmp_path / "repo"
-    for name in filter(None, tracked):
+    for name in project_files(ROOT):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         if name.endswith(".csv"):
             os.link(ROOT / name, copy / name)  # read only: no need to copy 128 MB
         else:
             (copy / name).write_bytes((ROOT / name).read_bytes())
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "core.autocrlf=false"]
-    subprocess.run([*git, "init", "-q"], cwd=copy, check=True)
-    (copy / ".git" / "info" / "exclude").write_text("/*.csv\n")  # linked, only read
-    subprocess.run([*git, "add", "-A"], cwd=copy, check=True)
-    subprocess.run([*git, "commit", "-qm", "copy"], cwd=copy, check=True)
+    before = contents(copy)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert 'python main.py "--LAYERS=[784,10,10]"' in readme
     result = run_cli(copy, "--LAYERS=[784,10,10]", "--EPOCHS=1", timeout=300)
     assert result.returncode == 0, result
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=copy, capture_output=True,
-                            text=True, check=True).stdout
-    assert status == "", status
+    assert (copy / "runs").is_dir()  # it wrote, where .gitignore ignores
+    assert contents(copy) == before
+
+
+def test_project_files_and_contents_need_no_git(tmp_path):
+    """The helpers of the test above on a tiny tree without .git: what .gitignore ignores is
+    left out, and a changed, added or removed file changes the contents."""
+    write_files(tmp_path, {".gitignore": "# comment\n__pycache__/\n*.pkl\nruns/\n",
+                           "main.py": "x = 1\n", "sub": None, "sub/keep.csv": "a\n",
+                           "runs": None, "runs/log.csv": "r\n", "sub/w.pkl": "p",
+                           "__pycache__": None, "__pycache__/m.pyc": "c"})
+    assert project_files(tmp_path) == [".gitignore", "main.py", "sub/keep.csv"]
+    before = contents(tmp_path)
+    (tmp_path / "runs" / "new.csv").write_text("ignored")
+    assert contents(tmp_path) == before
+    (tmp_path / "main.py").write_text("x = 2\n")
+    assert contents(tmp_path) != before
+    (tmp_path / "main.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "new.txt").write_text("added")
+    assert contents(tmp_path) != before
+    (tmp_path / "sub" / "new.txt").unlink()
+    (tmp_path / "sub" / "keep.csv").unlink()
+    assert contents(tmp_path) != before
 
 
 # ----------------------------------------------------------------------------
