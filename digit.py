@@ -611,6 +611,7 @@ def prepare_digit(img, side=28, box=20, report=None, path=None):
     whole = (full.shape[1], full.shape[0]) if path is None else picture_size(path)
     img = _shrunk(full, math.ceil(max(full.shape[:2]) / MAX_SIDE))
     ink, size, dark_ink, left_out = _find_digit(img, full, whole, path, None)
+    ink = even_strokes(ink, report)  # a fat marker thinned, a hairline thickened
     x = _to_row(ink, side, box)
     why = implausible(x, side)
     if why:
@@ -631,3 +632,91 @@ def prepare_digit(img, side=28, box=20, report=None, path=None):
         report(f"{left_out} other mark{'s' * (left_out > 1)} at least a quarter the size of "
                "the digit left out: only the largest is read (one digit per picture)")
     return x
+
+
+# ----------------------------------------------------------------------------
+# a pen much finer or fatter than MNIST's
+
+# The width of MNIST's strokes as a share of the digit's height (its longer side, strokes
+# included), measured as strokes_of does on the first 1000 training digits enlarged ten
+# times with Lanczos (python benchmarks/fat_strokes.py --mnist 1000): median 0.121;
+# percentiles 1, 10, 90, 95, 99: 0.070, 0.091, 0.162, 0.179, 0.205.
+STROKE_MNIST = 0.12  # a hairline is thickened to this
+STROKE_BOLD = 0.16  # a fat marker is thinned to this, the bold end of MNIST's pens: thinner
+# still turned a fat MNIST 0 of test.csv (row 25, 0.25) into a 6 in benchmarks/photos.py
+STROKE_RANGE = (0.06, 0.18)  # a width outside this is changed: below, to STROKE_MNIST;
+STROKE_FAT = 0.21  # above, towards STROKE_BOLD, fully from STROKE_FAT (past 99% of MNIST's)
+# so that a digit near the bound changes little; each thinning is said
+STROKE_MIN_SIDE = 56  # a digit this many pixels tall or more: smaller ones are too coarse
+
+
+def stroke_width(mask):
+    """The width of the strokes of a bool (h, w) mask, in pixels: twice the median of the
+    Euclidean distance to the background, beyond the mask's edge included
+    (scipy.ndimage.distance_transform_edt), at the strokes' ridge, its local maxima: the middle of every stroke, however long, counts
+    alike, and a blob (a loop a fat pen filled) adds few ridge pixels. 0 for no ink."""
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))  # a cropped digit: the edge too
+    ridge = (depth > 0) & (depth >= ndimage.maximum_filter(depth, size=3))
+    return 2 * float(np.median(depth[ridge])) if ridge.any() else 0.0
+
+
+def strokes_of(ink):
+    """The strokes of a digit's ink (h, w) float 0..1 as a bool mask, and their width in
+    pixels (stroke_width): the ink smoothed a little (a Gaussian of a hundredth of its
+    longer side, so a dithered picture's dots make one stroke) taken above half its peak."""
+    from scipy import ndimage
+
+    smooth = ndimage.gaussian_filter(np.asarray(ink, dtype=np.float64), max(ink.shape) / 100)
+    mask = smooth > smooth.max() / 2
+    return mask, stroke_width(mask)
+
+
+def even_strokes(ink, report=None):
+    """A digit's ink with strokes much finer or fatter than MNIST's brought to its width.
+
+    ink -- float64 (h, w) 0..1, cropped to the digit (prepare_digit's). A digit drawn with
+    a fat marker on a canvas (a stroke over STROKE_FAT of its longer side) is eroded until
+    its strokes are STROKE_BOLD of it (between STROKE_RANGE[1] and STROKE_FAT, part of the
+    way), one drawn with a hairline (under STROKE_RANGE[0]) dilated to STROKE_MNIST: the
+    network learnt MNIST's pens, and Lanczos shrinking keeps a stroke's share of the
+    digit. Both changes use the distance transform of the
+    strokes (strokes_of; scipy.ndimage), so the result is their shape with a one-pixel soft
+    edge. report -- called with a line when a stroke was thinned: a loop the marker filled
+    stays filled, and the answer may be wrong. Digits under
+    STROKE_MIN_SIDE pixels are left as they are. Returns the ink, a new array cropped to
+    the changed strokes if changed.
+    """
+    from scipy import ndimage
+
+    side = max(ink.shape)
+    if side < STROKE_MIN_SIDE or ink.max() <= 0:
+        return ink
+    mask, width = strokes_of(ink)
+    share = width / side
+    if STROKE_RANGE[0] <= share <= STROKE_RANGE[1]:
+        return ink
+    # the width wanted: a share of the height the digit has once its strokes change
+    wanted = STROKE_BOLD if share > STROKE_RANGE[1] else STROKE_MNIST
+    target = wanted * (side - width) / (1 - wanted)
+    if share > STROKE_RANGE[1]:
+        inside = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        ramp = min(1.0, (share - STROKE_RANGE[1]) / (STROKE_FAT - STROKE_RANGE[1]))
+        thinned = np.clip(inside - ramp * (width - target) / 2, 0, 1)
+        if report is not None:
+            report(f"the strokes are {width:.0f} pixels wide, {share:.0%} of the digit's size "
+                   f"(MNIST's are {STROKE_MNIST:.0%}, at most about 20%): thinned to "
+                   f"{wanted:.0%}, but a loop the pen filled stays filled, and the answer may "
+                   "be wrong")
+        return _cropped(thinned)
+    pad = math.ceil((target - width) / 2) + 1
+    grown = np.pad(ink, pad)  # room for the strokes to grow at the box's edges
+    outside = ndimage.distance_transform_edt(~np.pad(mask, pad))
+    return _cropped(np.maximum(grown, np.clip((target - width) / 2 + 1 - outside, 0, 1)))
+
+
+def _cropped(ink):
+    """ink cut to the rows and columns that hold any (the digit's box once more)."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if len(rows) else ink

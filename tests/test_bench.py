@@ -232,3 +232,31 @@ def test_photos_prints_a_table_of_the_five_pictures(tmp_path):
     for c in cells:
         assert re.fullmatch(r"\d+\.\d%", c[2]) and re.fullmatch(r"[+-]\d+\.\d points", c[4])
     assert len(list((tmp_path / "pictures").iterdir())) == 15
+
+
+def test_fat_strokes_prints_a_table_of_the_widths(tmp_path):
+    """benchmarks/fat_strokes.py on 2 digits at two widths with untrained weights: a row per
+    width, each counting its 2 digits once; --mnist measures MNIST's own strokes."""
+    sys.path.insert(0, str(ROOT))
+    import runs
+    import utils
+
+    weights = tmp_path / "w.pkl"
+    runs.save_weights(str(weights), {"layers": [784, 16, 10], "config": {},
+                                     "params": utils.init_params([784, 16, 10],
+                                                                 np.random.default_rng(0))})
+    script = str(ROOT / "benchmarks" / "fat_strokes.py")
+    done = subprocess.run([sys.executable, script, "--n", "2", "--widths", "1", "60",
+                           "--weights", str(weights), "--keep", str(tmp_path / "pens")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in done.stdout.splitlines() if line.startswith("| ")][2:]
+    assert [r[0] for r in rows] == ["1", "60"], done.stdout
+    for width, right, warned, silent in rows:
+        assert int(right.split("/")[0]) + int(warned) + int(silent) == 2, rows
+    assert len(list((tmp_path / "pens").iterdir())) == 4
+    measured = subprocess.run([sys.executable, script, "--mnist", "20"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+    assert measured.returncode == 0 and "percentiles" in measured.stdout, measured

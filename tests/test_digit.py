@@ -686,3 +686,27 @@ def test_a_thick_filled_shape_is_not_taken_for_a_digit():
     assert "filled shape" in digit.implausible(disc.ravel())
     ring = np.where((r2 <= 81) & (r2 >= 36), 255, 0).astype(np.uint8)  # a bold pen's 0
     assert digit.implausible(ring.ravel()) == ""
+
+
+# ----------------------------------------------------------------------------
+# a pen much finer or fatter than MNIST's (issue 21, item 14)
+
+
+@pytest.mark.parametrize("width", [1, 60])
+def test_a_hairline_or_a_fat_marker_reads_like_a_pen_of_mnist_s_width(digits, width):
+    """Digits drawn on a 280-pixel canvas with a 1-pixel or a 60-pixel pen (as
+    benchmarks/fat_strokes.py draws them): prepared, they look like the same path drawn with
+    a pen of MNIST's width (20 pixels here), where the untouched hairline is a faint trace
+    and the marker's strokes a third of the digit; the marker is warned about."""
+    import fat_strokes
+
+    X, _ = digits
+    for row in X[:6]:
+        path = fat_strokes.pen_path(row, 280)
+        said = []
+        x = digit.prepare_digit(fat_strokes.drawn(path, width), report=said.append)
+        mnist_like = digit.prepare_digit(fat_strokes.drawn(path, 20))
+        assert likeness(x, mnist_like) > 0.85, likeness(x, mnist_like)
+        assert bool(said) == (width == 60), said
+        if said:
+            assert "pixels wide" in said[0] and "thinned to 16%" in said[0]
