@@ -303,7 +303,23 @@ def start_folder(folder, c):
     """
     os.makedirs(folder, exist_ok=True)
     _claim(folder)
+    remove_leftovers(folder)
     _write_settings(folder, c)
+
+
+def remove_leftovers(folder, suffix=""):
+    """Delete the temporary files (.tmp-*<suffix>) that a write killed midway left in folder
+    (save_atomic's, whose own cleanup a SIGKILL or a power cut skips: a checkpoint of a
+    large network is hundreds of MB). Called by the one process that holds the folder
+    (start_folder's lock, or the run log's for suffix "log.csv"), so none is being written.
+    """
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(".tmp-") and name.endswith(suffix):
+            remove(os.path.join(folder, name))
 
 
 def _claim(folder):
@@ -948,6 +964,7 @@ def append_log(runs_dir, row):
     with open(os.path.join(runs_dir, ".log.lock"), "a") as lock:
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            remove_leftovers(runs_dir, "log.csv")  # a killed append's, now none is writing
         try:
             with open(path, "rb") as f:
                 old = f.read()

@@ -1,50 +1,142 @@
-"""How a run stops: Ctrl-C and SIGTERM caught at a safe point, and what the run says then.
+"""How a run stops: Ctrl-C, SIGTERM and SIGHUP caught at a safe point, and what it says then.
 
 A signal does not kill the run where it stands: it sets a StopFlag, which
 the training loop reads after every batch. The run then keeps the best
 weights so far, writes its pictures and its log row, and says how to
 continue; a second Ctrl-C aborts at once. A stop button (the live view)
-calls StopFlag.request, which acts exactly as Ctrl-C. The exit status
-tells a script what happened (see exit_status).
+calls StopFlag.request, which acts exactly as Ctrl-C. SIGHUP (an ssh
+session dropped, the terminal closed) is taken as SIGTERM is. A standard
+output or error that goes away (| head, or tee killed by the same Ctrl-C)
+costs nothing either: what the run prints then goes nowhere (guard_output),
+and training stops after the batch as if by a signal, SIGPIPE. Signals
+can only be caught on Python's main thread: main() called on another thread
+(a small web page wrapping the trainer) trains without catching them, and
+stopping is the caller's (StopFlag.request). The exit status tells a script
+what happened (see exit_status).
 """
 
+import errno
 import os
 import shlex
 import signal
 import sys
+import threading
 
 import runs
 from data import InputError
 
+BATCH = "stopping after this batch"  # what a StopFlag of training says it does
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))  # Windows has no SIGHUP
+SIGPIPE = int(getattr(signal, "SIGPIPE", 13))  # the output went away: 128 + 13 = 141 (an int:
+# a Signals member would not load through runs' safe unpickler from weights.pkl)
+_CAUGHT = []  # the StopFlags between catch and release
+_LOST = []  # True once the standard output or error went away
+_TOLD = []  # True once a run on another thread was told signals are not caught
+
 
 class StopFlag:
-    """Set by Ctrl-C (or SIGTERM, or request) so that the run stops at the next safe point:
-    after the current batch while training, after its results are written once trained."""
+    """Set by Ctrl-C (or SIGTERM, SIGHUP, request, a standard output that went away) so that
+    the run stops at the next safe point: after the current batch while training, after its
+    results are written once trained."""
 
-    def __init__(self, then="stopping after this batch"):
+    def __init__(self, then=BATCH):
         self.set, self.then, self.signum, self.handlers = False, then, None, {}
 
     def catch(self):
-        """Make Ctrl-C and SIGTERM set this flag (until release); returns self."""
-        self.handlers = {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+        """Make Ctrl-C, SIGTERM and SIGHUP set this flag (until release); returns self.
+
+        On a thread other than the main one Python cannot catch signals: the flag is
+        then set only by request (said once per process). A flag of training
+        (then=BATCH) is set at once if the output has already gone away."""
+        _CAUGHT.append(self)
+        if threading.current_thread() is threading.main_thread():
+            self.handlers = {sig: signal.signal(sig, self) for sig in STOP_SIGNALS}
+        elif not _TOLD:
+            _TOLD.append(True)
+            print("training on a thread other than the main one: Ctrl-C is the caller's to "
+                  "handle (StopFlag.request stops a run after its batch)", flush=True)
+        if _LOST:
+            self.output_lost()
         return self
 
     def release(self):
-        """Give Ctrl-C and SIGTERM back the handlers they had before catch."""
+        """Give the stop signals back the handlers they had before catch."""
         for sig, handler in self.handlers.items():
             signal.signal(sig, handler)
+        if self in _CAUGHT:
+            _CAUGHT.remove(self)
+
+    def output_lost(self):
+        """The standard output went away: a flag of training stops the run after the batch
+        (as by SIGPIPE, unless a signal came first); one of writing the results lets them be
+        written whole."""
+        if self.then == BATCH and not self.set:
+            self.set, self.signum = True, SIGPIPE
 
     def request(self, reason="asked to stop"):
         """Stop as Ctrl-C does, from code (a stop button); reason is printed."""
         print(f"\n{reason}: {self.then}", flush=True)
-        self.set, self.signum = True, self.signum or signal.SIGINT
+        self.set, self.signum = True, self.signum or int(signal.SIGINT)
 
     def __call__(self, signum, frame):
         what = (f"Ctrl-C: {self.then} (press Ctrl-C again to abort at once)"
-                if signum == signal.SIGINT else f"asked to stop: {self.then}")
+                if signum == signal.SIGINT else
+                f"the terminal closed (SIGHUP): {self.then}"
+                if signum == getattr(signal, "SIGHUP", None) else f"asked to stop: {self.then}")
+        self.set, self.signum = True, signum  # before the print, which may find no terminal
         print(f"\n{what}", flush=True)
-        self.set, self.signum = True, signum
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class _Guarded:
+    """A text stream (sys.stdout, sys.stderr) whose reader may go away: a write or flush
+    that fails for that (EPIPE: | head ended, tee was killed; EIO: the terminal closed)
+    sends the stream to os.devnull, tells every caught StopFlag (output_lost), and is not
+    an error. Everything else is the stream's own."""
+
+    GONE = (errno.EPIPE, errno.EIO)
+
+    def __init__(self, stream):
+        self._stream, self.lost = stream, False
+
+    def _guard(self, action, *args):
+        if self.lost:
+            return None
+        try:
+            return action(*args)
+        except OSError as e:
+            if e.errno not in self.GONE:
+                raise
+        self.lost = True
+        try:  # what is still buffered, and every later write, go nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        except (OSError, ValueError):
+            pass
+        _LOST.append(True)
+        for flag in _CAUGHT[:]:  # output_lost changes nothing in it; a copy all the same
+            flag.output_lost()
+        return None
+
+    def write(self, text):
+        self._guard(self._stream.write, text)
+        return len(text)
+
+    def flush(self):
+        self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def guard_output():
+    """Make sys.stdout and sys.stderr survive their reader going away (_Guarded): the run
+    then stops after its batch and saves everything, exiting with 141 (or the status of a
+    signal that came first). For python main.py; a caller's own streams are left alone."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _Guarded):
+            setattr(sys, name, _Guarded(stream))
 
 
 def resume_command(argv):
@@ -57,8 +149,9 @@ def exit_status(results, argv):
     """The exit status of the run(s), with a last word on a run that did not finish.
 
     0 done; 3 the last run diverged; 4 an output could not be written; 128 +
-    the signal's number for a stopped run (130 Ctrl-C or a stop button, 143
-    SIGTERM), after saying how to continue it.
+    the signal's number for a stopped run (129 SIGHUP, 130 Ctrl-C or a stop
+    button, 141 a standard output that went away, 143 SIGTERM), after saying how to
+    continue it.
     """
     last = results[-1]
     if last["status"] == "diverged":
@@ -82,6 +175,7 @@ def exit_code(main, argv):
     while loading or a second Ctrl-C, 141 the reader of the output went away
     (| head): never a traceback for these.
     """
+    guard_output()
     try:
         return main(argv)
     except InputError as e:

@@ -489,6 +489,26 @@ def test_a_slower_checkpoint_pace_is_said_only_when_a_later_checkpoint_shows_it(
     assert ("one every" in capsys.readouterr().out) == said
 
 
+def test_temporary_files_a_killed_write_left_go_when_the_folder_is_next_used(tmp_path):
+    """A SIGKILL midway through save_atomic leaves .tmp-*checkpoint.pkl (hundreds of MB for
+    a large network) and .tmp-*log.csv (issue 21, item 6): the next run of the folder, and
+    the next row of the log, remove them; other files stay."""
+    import main
+
+    c = settings_with(RUNS_DIR=str(tmp_path))
+    folder, _ = runs.run_folder(c, main.DEFAULTS)
+    os.makedirs(folder)
+    for name in (".tmp-k2j1checkpoint.pkl", ".tmp-9xweights.pkl", "keep.txt"):
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(b"x")
+    with open(tmp_path / ".tmp-a1log.csv", "wb") as f:
+        f.write(b"x")
+    runs.start_folder(folder, c)
+    assert sorted(os.listdir(folder)) == [".lock", "keep.txt", "settings.json"]
+    runs.append_log(str(tmp_path), log_entry("a", "0.5"))
+    assert not (tmp_path / ".tmp-a1log.csv").exists()
+
+
 def test_a_crash_while_logging_keeps_the_earlier_rows(tmp_path, monkeypatch):
     runs.append_log(str(tmp_path), log_entry("first", "0.5"))
     before = (tmp_path / "log.csv").read_bytes()
