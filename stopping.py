@@ -55,7 +55,7 @@ class StopFlag:
         elif not _TOLD:
             _TOLD.append(True)
             print("training on a thread other than the main one: Ctrl-C is the caller's to "
-                  "handle (StopFlag.request stops a run after its batch)", flush=True)
+                  "handle (stopping.request_stop() stops the run after its batch)", flush=True)
         if _LOST:
             self.output_lost()
         return self
@@ -87,6 +87,14 @@ class StopFlag:
         self.set, self.signum = True, signum  # before the print, which may find no terminal
         print(f"\n{what}", flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def request_stop(reason="asked to stop"):
+    """Stop every run of this process that is training after its batch, as Ctrl-C does
+    (StopFlag.request on each caught flag): for a caller of main.main on another thread,
+    whose Ctrl-C the run cannot catch."""
+    for flag in _CAUGHT[:]:
+        flag.request(reason)
 
 
 class _Guarded:
@@ -132,7 +140,7 @@ class _Guarded:
 def guard_output():
     """Make sys.stdout and sys.stderr survive their reader going away (_Guarded): the run
     then stops after its batch and saves everything, exiting with 141 (or the status of a
-    signal that came first). For python main.py; a caller's own streams are left alone."""
+    signal that came first). exit_code calls it; main.main alone leaves them as they are."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, _Guarded):
