@@ -698,6 +698,19 @@ def test_main_trains_on_a_thread_other_than_the_main_one(tmp_path, monkeypatch, 
     assert (tmp_path / "runs" / "4-3-10,EPOCHS=1" / "weights.pkl").is_file()
 
 
+def test_request_stop_stops_every_training_run_as_ctrl_c_does(capsys):
+    """What a caller on another thread has instead of Ctrl-C: every caught flag is set."""
+    import stopping
+
+    flag = stopping.StopFlag().catch()
+    try:
+        stopping.request_stop("the page's stop button")
+    finally:
+        flag.release()
+    assert flag.set and flag.signum == signal.SIGINT and type(flag.signum) is int
+    assert "the page's stop button: stopping after this batch" in capsys.readouterr().out
+
+
 def test_ctrl_c_while_the_results_are_written_lets_them_finish(tmp_path, monkeypatch):
     """Ctrl-C after training, while the pictures are drawn: the weights, pictures and the
     log's row are still written whole, then the run stops with status 130."""
