@@ -185,7 +185,8 @@ def exit_code(main, argv):
     """
     guard_output()
     try:
-        return main(argv)
+        status = main(argv)
+        return 128 + SIGPIPE if _LOST and status == 0 else status  # | head: 141 as ever
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
