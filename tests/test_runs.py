@@ -847,8 +847,10 @@ def test_weights_of_the_other_numpy_load_through_the_safe_unpickler(tmp_path, mo
         monkeypatch.setitem(sys.modules, f"{missing}.{inner}", None)  # import raises
     loaded = runs.load_weights(str(path))
     assert loaded["best_epoch"] == 1 and loaded["lr"] == 0.5
-    for (W, b), (W0, b0) in zip(loaded["params"], result["params"]):
-        assert W.dtype == W0.dtype and np.array_equal(W, W0) and np.array_equal(b, b0)
+    for layer, layer0 in zip(loaded["params"], result["params"]):
+        assert layer.keys() == layer0.keys()
+        for key, a in layer.items():
+            assert a.dtype == layer0[key].dtype and np.array_equal(a, layer0[key])
 
 
 def test_the_safe_unpickler_still_refuses_other_numpy_names(tmp_path):
