@@ -546,19 +546,22 @@ def chance(labels):
     return float(np.bincount(labels).max() / len(labels))
 
 
+_SAID = {}  # id(history): the diagnosis printed after its first epoch, until its run's end
+
+
 def print_diagnosis(tag, history, last=False):
     """Print what the layers' statistics say is wrong (history["diagnosis"]), if anything:
     after the first epoch, and with last=True at the end of a run of more than one epoch,
-    but for the lines said after the first word for word (kept in history["diagnosis_said"],
-    so a resumed run remembers them too)."""
+    but for the lines this process said after the first word for word (kept aside, not in
+    the history, which a checkpoint holds as it was)."""
     epoch = history["layers"][-1]["epoch"] if history["layers"] else 0
+    said = _SAID.pop(id(history), []) if last else []
     if epoch and (epoch == 1) != last:
-        said = history.get("diagnosis_said", []) if last else []
         lines = [line for line in history.get("diagnosis") or [] if line not in said]
         for line in lines:
             print(f"{tag}after epoch {epoch}: {line}")
         if not last:
-            history["diagnosis_said"] = lines
+            _SAID[id(history)] = lines
 
 
 def imbalance(y):
