@@ -30,11 +30,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import photos  # benchmarks/: the options it shares
+import small_digits  # and how it counts what --PREDICT reads
 
 import data  # after the path is set
 import digit
 import runs
-import utils
 
 
 def thinned(mask):
@@ -105,37 +105,22 @@ def main(argv=None):
         print(mnist_shares(os.path.join(ROOT, "train.csv"), args.mnist))
         return
     saved = runs.load_weights(args.weights)
-    activation = saved["config"].get("ACTIVATION", "relu")
     X, y = data.load_csv(args.csv, 9)
     X, y = X[:args.n], y[:args.n]
     paths = [pen_path(row, args.canvas) for row in X]
     lines = [(f"{args.n} digits of {os.path.basename(args.csv)} drawn with a round pen on a "
               f"{args.canvas}x{args.canvas} canvas, weights {args.weights}"),
-             "| stroke width (px) | right | wrong, with a warning | wrong, silently |",
-             "| ---: | ---: | ---: | ---: |"]
+             *small_digits.table_head("stroke width (px)")]
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.keep or scratch
         os.makedirs(folder, exist_ok=True)
         for width in args.widths:
             start = time.perf_counter()
-            right = warned = silent = 0
-            for i, path in enumerate(paths):
-                file = os.path.join(folder, f"pen-{width:02d}px-{i:03d}-{y[i]}.png")
+            files = [os.path.join(folder, f"pen-{width:02d}px-{i:03d}-{y[i]}.png")
+                     for i in range(len(paths))]
+            for path, file in zip(paths, files):
                 Image.fromarray(drawn(path, width)).save(file)
-                doubts = []
-                try:
-                    x = digit.prepare_digit(digit.read_image(file), report=doubts.append,
-                                            path=file)
-                    k = int(utils.predict_logits(saved["params"], x[None, :], activation,
-                                                 stats=saved["stats"]).argmax())
-                except (ValueError, data.InputError):
-                    k, doubts = -1, ["refused"]
-                right += k == y[i]
-                warned += k != y[i] and bool(doubts)
-                silent += k != y[i] and not doubts
-            lines.append(f"| {width} | {right}/{len(y)} | {warned} | {silent} |")
-            print(f"width {width}: {right}/{len(y)} right, {time.perf_counter() - start:.1f}s",
-                  file=sys.stderr, flush=True)
+            lines.append(small_digits.table_row("width", width, files, y, saved, start))
     print("\n".join(lines))
 
 

@@ -47,6 +47,42 @@ def page_photo(row, height, page, rng):
     return Image.fromarray(np.round(grey).astype(np.uint8))
 
 
+def tally(files, y, saved):
+    """Classify each picture file as --PREDICT does (digit.read_image, digit.prepare_digit
+    given the file, the network of the weights file's dict `saved`) against its label in
+    y: returns (right, wrong with a warning, wrong silently); a refused picture is wrong,
+    with a warning."""
+    activation = saved["config"].get("ACTIVATION", "relu")
+    right = warned = silent = 0
+    for path, label in zip(files, y):
+        doubts = []
+        try:
+            x = digit.prepare_digit(digit.read_image(path), report=doubts.append, path=path)
+            k = int(utils.predict_logits(saved["params"], x[None, :], activation,
+                                         stats=saved["stats"]).argmax())
+        except (ValueError, data.InputError):
+            k, doubts = -1, ["refused"]
+        right += k == label
+        warned += k != label and bool(doubts)
+        silent += k != label and not doubts
+    return right, warned, silent
+
+
+def table_head(column):
+    """The two header lines of a table of tally's counts, its first column named."""
+    return [f"| {column} | right | wrong, with a warning | wrong, silently |",
+            "| ---: | ---: | ---: | ---: |"]
+
+
+def table_row(what, value, files, y, saved, started):
+    """tally's counts of the files as a table row of `value`, with a line on stderr saying
+    how many were right and the seconds since `started` (time.perf_counter)."""
+    right, warned, silent = tally(files, y, saved)
+    print(f"{what} {value}: {right}/{len(y)} right, {time.perf_counter() - started:.1f}s",
+          file=sys.stderr, flush=True)
+    return f"| {value} | {right}/{len(y)} | {warned} | {silent} |"
+
+
 def main(argv=None):
     parser = photos.arguments(__doc__.split("\n")[0], 20, "how many rows of the CSV per height")
     parser.add_argument("--heights", type=int, nargs="+", default=[30, 45, 60, 90, 150])
@@ -54,36 +90,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     saved = runs.load_weights(args.weights)
-    activation = saved["config"].get("ACTIVATION", "relu")
     X, y = data.load_csv(args.csv, 9)
     X, y = X[:args.n], y[:args.n]
     rng = np.random.default_rng(args.seed)
     lines = [(f"{args.n} digits of {os.path.basename(args.csv)} per height on a "
               f"{args.page[0]}x{args.page[1]} JPEG page, weights {args.weights}"),
-             "| digit height (px) | right | wrong, with a warning | wrong, silently |",
-             "| ---: | ---: | ---: | ---: |"]
+             *table_head("digit height (px)")]
     with tempfile.TemporaryDirectory() as scratch:
         for height in args.heights:
             start = time.perf_counter()
-            right = warned = silent = 0
-            for i, row in enumerate(X):
-                path = os.path.join(scratch, f"page-h{height}-{i:03d}.jpg")
+            files = [os.path.join(scratch, f"page-h{height}-{i:03d}.jpg") for i in range(len(X))]
+            for row, path in zip(X, files):
                 page_photo(row, height, (args.page[1], args.page[0]), rng).convert("RGB").save(
                     path, quality=90)
-                doubts = []
-                try:
-                    x = digit.prepare_digit(digit.read_image(path), report=doubts.append,
-                                            path=path)
-                    k = int(utils.predict_logits(saved["params"], x[None, :], activation,
-                                                 stats=saved["stats"]).argmax())
-                except (ValueError, data.InputError):
-                    k, doubts = -1, ["refused"]
-                right += k == y[i]
-                warned += k != y[i] and bool(doubts)
-                silent += k != y[i] and not doubts
-            lines.append(f"| {height} | {right}/{len(y)} | {warned} | {silent} |")
-            print(f"height {height}: {right}/{len(y)} right, {time.perf_counter() - start:.1f}s",
-                  file=sys.stderr, flush=True)
+            lines.append(table_row("height", height, files, y, saved, start))
     print("\n".join(lines))
 
 
