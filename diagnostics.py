@@ -628,3 +628,31 @@ class Report:
         score = max(history["val_acc"] if self.n_val else history["train_acc"])
         if h["epoch"] == 3 and score <= self.chance + 0.01:  # the best epoch's: the kept one
             print(f"{tag}{still_at_chance(score, self.chance, self.labels)}")
+
+
+def validate(result, params, stats, history, X_val, y_val, activation="relu"):
+    """An epoch's validation loss and accuracy, and why training has diverged ("" if not).
+
+    result -- train_epoch's dict; history -- the run's so far. Divergence is
+    judged on the training loss first (diverged), then, when there are
+    validation rows, on their loss; the rows are not scored after a
+    diverged epoch. Returns (val_loss, val_acc, problem): NaN, NaN without
+    validation rows.
+    """
+    n_classes = params[-1]["W"].shape[1]
+    problem = diverged(result, params, history, n_classes)
+    if problem or not len(X_val):
+        return math.nan, math.nan, problem
+    val_loss, val_acc = utils.evaluate(params, X_val, y_val, activation, stats=stats)
+    return val_loss, val_acc, diverged({"loss": val_loss, "status": "ok"}, params, {}, n_classes)
+
+
+def check_gradients_of(c, dropout):
+    """--GRADCHECK: gradient_check of the network the settings c describe, printed; returns
+    the exit status, 0 when backward is right, 1 when a gradient is wrong. dropout -- one
+    rate per hidden layer, or None. The weight decay checked is the coupled one (adamw's is
+    applied in update, not in the gradient)."""
+    lines, ok = gradient_check(c["LAYERS"], c["ACTIVATION"], c["BATCH_NORM"], c["INIT"], dropout,
+                               c["WEIGHT_DECAY"] * (c["OPTIMISER"] != "adamw"))
+    print("\n".join(lines))
+    return 0 if ok else 1

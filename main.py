@@ -18,7 +18,6 @@ epoch, then the test accuracy, and writes everything into a folder of its
 own, runs/<name>/, named after the settings that differ from these.
 """
 
-import math
 import os
 import sys
 import time
@@ -113,11 +112,7 @@ def main(argv):
     if c["PREDICT"]:
         return predict.predict(c, settings.SHIPPED, argv)
     if c["GRADCHECK"]:  # on a small float64 copy of the network and random rows: no data
-        lines, ok = diagnostics.gradient_check(
-            c["LAYERS"], c["ACTIVATION"], c["BATCH_NORM"], c["INIT"], dropout_rates(c),
-            c["WEIGHT_DECAY"] * (c["OPTIMISER"] != "adamw"))
-        print("\n".join(lines))
-        return 0 if ok else 1
+        return diagnostics.check_gradients_of(c, settings.step_options(c)["dropout"])
     if c["LIVE"] and c["WEIGHTS"]:  # a finished run's page, without training
         return live.show_weights(c, c["WEIGHTS"], runs.load_weights)
     entries = settings.compare_entries(c) if c["COMPARE"] else [("", c)]
@@ -220,12 +215,6 @@ def setup(c, n_train, rng):
             settings.schedule(c, steps))
 
 
-def dropout_rates(c):
-    """One dropout rate per hidden layer, or None when every rate is 0."""
-    rates = [float(p) for p in settings.dropout_rates(c["DROPOUT"], c["LAYERS"])]
-    return rates if any(rates) else None
-
-
 def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=None,
           threads=None, watchers=(), label=""):
     """Train one network, epoch by epoch; return a result dict with the weights kept.
@@ -240,14 +229,15 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     one prints the epoch's line. threads -- a machine.BlasThreads.
     """
     params, lr_at = setup(c, len(X_train), rng)
+    rows = data.fingerprint(X_train, y_train, X_val, y_val)  # which rows it trains on
     t = runs.training_state(c, params, {k: [] for k in (*HISTORY, "layers", "diagnosis")},
-                            resume, rng, data.fingerprint(X_train, y_train, X_val, y_val))
+                            resume, rng, rows)
     params, stats, state, history, best = (t[k] for k in ("params", "stats", "state",
                                                           "history", "best"))
     threads = threads or machine.BlasThreads(c["THREADS"])
     stop, augment, dropout = (stopping.StopFlag().catch(),
                                augmentation(data.in_proportion(c, X_train.shape[1])),
-                               dropout_rates(c))
+                               settings.step_options(c)["dropout"])
     probe = diagnostics.probe(X_val, y_val, X_train, y_train)
 
     def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)
@@ -255,7 +245,6 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                                        lr_at(max(state["step"] - 1, 0)), c["OPTIMISER"],
                                        c["MOMENTUM"], epoch)
 
-    rows = data.fingerprint(X_train, y_train, X_val, y_val)  # which rows it trains on
     watchers = [runs.Checkpoints(folder, c, t, rng, threads, rows), *watchers]
     notify(watchers, "begin", {
         "config": c, "label": label, "folder": folder, "params": params, "stats": stats,
@@ -277,13 +266,8 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                 activation=c["ACTIVATION"], dropout=dropout, weight_decay=c["WEIGHT_DECAY"],
                 optimiser=c["OPTIMISER"], momentum=c["MOMENTUM"], max_norm_c=c["MAX_NORM"],
                 stats=stats)
-            val_loss, val_acc = math.nan, math.nan
-            problem = diagnostics.diverged(result, params, history, c["LAYERS"][-1])
-            if not problem and len(X_val):
-                val_loss, val_acc = utils.evaluate(params, X_val, y_val, c["ACTIVATION"],
-                                                   stats=stats)
-                problem = diagnostics.diverged({"loss": val_loss, "status": "ok"}, params, {},
-                                               c["LAYERS"][-1])
+            val_loss, val_acc, problem = diagnostics.validate(result, params, stats, history,
+                                                              X_val, y_val, c["ACTIVATION"])
             if problem:
                 status = "diverged"
                 print(f"{tag}epoch {epoch}: {problem}: training diverged and stopped. "
