@@ -277,7 +277,9 @@ def test_shipped_is_main_py_s_block_unedited():
 
     assert main.DEFAULTS == settings.SHIPPED, (
         "main.py's settings differ from settings.SHIPPED: "
-        + ", ".join(k for k in settings.SHIPPED if main.DEFAULTS.get(k) != settings.SHIPPED[k]))
+        + ", ".join(k for k in settings.SHIPPED if main.DEFAULTS.get(k) != settings.SHIPPED[k])
+        + " (expected while you try a constant edited in main.py; a change to the project's "
+        "default is made in both places)")
     assert all(type(main.DEFAULTS[k]) is type(v) for k, v in settings.SHIPPED.items())
 
 
