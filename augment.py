@@ -10,7 +10,7 @@ side), uint8 or floats; the result has X's shape and dtype.
 
 What the library does and what NumPy does (each measured by
 `python benchmarks/parts.py --distortions`, on a batch of 128 rows,
-2026-12-04/05, the shared 2-core VM; docs/notes-record23.md):
+2026-12-04/05, the shared 2-core VM; docs/performance.md, "What the distortions cost"):
   - the resampling (each output pixel read, bilinearly, at the point the
     distortion maps it to) is what ndimage.map_coordinates(order=1) does,
     written as one NumPy gather over the batch (resample): map_coordinates

@@ -3,8 +3,8 @@
 A matrix product split over threads ends with its slowest thread, so a
 thread that shares its CPU with another process holds up every product:
 on this project's 2-core machine, an epoch took 8 to 44 times as long on 2
-BLAS threads as on 1 while other work kept a CPU busy (README,
-Performance), while on a quiet machine 2 threads are faster. OpenBLAS also
+BLAS threads as on 1 while other work kept a CPU busy (docs/performance.md,
+"BLAS threads under load"), while on a quiet machine 2 threads are faster. OpenBLAS also
 rounds its products a little differently on 1 and on 2 threads, so the
 thread count is chosen once, when a run begins, from the CPUs other work
 leaves free, and kept: a run repeats to the last bit on the same count, and

@@ -7,9 +7,10 @@
     python benchmarks/parts.py --rounds 30 --reps 5000   # more repetitions, steadier medians
     python benchmarks/parts.py --distortions   # section 8 alone (~2 min)
 
-Run from the project root. The README's *Performance* section quotes these
-figures. Each compares the project's own function (utils.py, data.py) with
-the alternative written below, on the default network of main.py
+Run from the project root. docs/performance.md quotes these figures (and
+docs/deep.md and docs/techniques.md the trained networks'). Each compares
+the project's own function (utils.py, augment.py, data.py) with the
+alternative written below, on the default network of main.py
 ([784, 256, 128, 64, 10], batch 128, momentum, float32) and rows of the CSV:
 
   1. float32 against float64: utils.train_step on a batch already scaled,

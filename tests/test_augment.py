@@ -149,7 +149,7 @@ def test_a_distorted_digit_is_still_read_by_a_trained_network(mnist_small):
     2010 did (sigma 6, alpha 36) nearly as well as the originals: within 10 points (measured
     here: 93.0% and 85.2% on 500 digits). A small network is the fragile case: the default
     network (`python main.py`) reads its 6,000 validation digits at 98.63% and, so distorted,
-    96.57% (docs/notes-record23.md)."""
+    96.57% (docs/techniques.md, "Elastic distortions")."""
     X, y = mnist_small
     params = trained_with_shifts(X[:2500], y[:2500], [784, 128, 10], 5)
     held, labels = X[2500:], y[2500:]

@@ -24,7 +24,7 @@ import utils
 from data import InputError
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import photos  # benchmarks/ holds the drawing of the README's pictures
+import photos  # benchmarks/ holds the drawing of the guide's pictures
 
 
 def as_kind(grey, kind):
@@ -95,7 +95,7 @@ def test_prepare_digit_never_wraps_ink_around_the_edges():
 
 # ----------------------------------------------------------------------------
 # pictures as people take or draw them: MNIST digits drawn by benchmarks/photos.py
-# (the same styles as the README's table), written as real files, read back
+# (the same styles as docs/inputs.md's table), written as real files, read back
 
 
 @pytest.fixture(scope="module")

@@ -140,6 +140,13 @@ def test_the_readme_and_every_chapter_are_short_enough_to_read():
     assert long == {}
 
 
+def test_the_settings_chapter_lists_every_setting():
+    import main  # the block of settings, main.DEFAULTS
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    table = text[text.index("## Every setting"):text.index("## The optimisers")]
+    assert [name for name in main.DEFAULTS if f"`{name}`" not in table] == []
+
+
 def test_the_readme_gives_the_two_set_up_commands_ci_runs():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "    pip install -r requirements.txt && python main.py\n" in readme

@@ -60,7 +60,7 @@ import settings
 import utils
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import photos  # benchmarks/ holds the drawing of the README's pictures
+import photos  # benchmarks/ holds the drawing of the guide's pictures
 
 # ----------------------------------------------------------------------------
 # a whole run

@@ -205,7 +205,7 @@ def test_a_bad_compare_entry_is_one_input_error(entry, message):
     ({"OPTIMISER": None}, "main.py: the setting OPTIMISER is missing from the block of settings"),
 ])
 def test_a_constant_edited_in_main_py_is_checked_like_an_override(edit, message):
-    """The README invites editing main.py's constants: a wrong edit is one line, never a
+    """The guide invites editing main.py's constants: a wrong edit is one line, never a
     traceback later (None in `edit` deletes the constant, as a rename would)."""
     defaults = {k: v for k, v in {**main.DEFAULTS, **edit}.items()
                 if not (v is None and k in edit and k != "SEED")}
