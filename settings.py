@@ -269,7 +269,8 @@ activations.png and weights.png (inside the network), and while it trains
 checkpoint.pkl, which --RESUME continues. Every run adds a row to
 RUNS_DIR/log.csv; --RUNS prints it. Exit status: 0 done, 1 --GRADCHECK found a
 wrong gradient, 2 bad input, 3 training diverged, 4 an output could not be
-written where asked, 5 out of memory, 130 stopped by Ctrl-C, 143 by SIGTERM."""
+written where asked, 5 out of memory, 129 stopped by SIGHUP (a closed terminal),
+130 by Ctrl-C, 141 the output closed (| head), 143 by SIGTERM."""
 
 
 def help_text(doc, source, defaults, outputs=OUTPUTS):

@@ -26,6 +26,7 @@ import runs
 from data import InputError
 
 BATCH = "stopping after this batch"  # what a StopFlag of training says it does
+HANGUP = getattr(signal, "SIGHUP", None)  # none on Windows; nohup starts a run ignoring it
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))  # Windows has no SIGHUP
 SIGPIPE = int(getattr(signal, "SIGPIPE", 13))  # the output went away: 128 + 13 = 141 (an int:
@@ -46,12 +47,16 @@ class StopFlag:
     def catch(self):
         """Make Ctrl-C, SIGTERM and SIGHUP set this flag (until release); returns self.
 
+        A signal the process was started ignoring stays ignored: under `nohup`, a
+        terminal that closes (SIGHUP) does not stop the run.
+
         On a thread other than the main one Python cannot catch signals: the flag is
         then set only by request (said once per process). A flag of training
         (then=BATCH) is set at once if the output has already gone away."""
         _CAUGHT.append(self)
         if threading.current_thread() is threading.main_thread():
-            self.handlers = {sig: signal.signal(sig, self) for sig in STOP_SIGNALS}
+            self.handlers = {sig: signal.signal(sig, self) for sig in STOP_SIGNALS
+                             if not (sig == HANGUP and signal.getsignal(sig) is signal.SIG_IGN)}
         elif not _TOLD:
             _TOLD.append(True)
             print("training on a thread other than the main one: Ctrl-C is the caller's to "

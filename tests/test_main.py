@@ -632,6 +632,33 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
     assert len(log) == 2 and ",stopped," in log[1], log
 
 
+def test_a_run_started_under_nohup_ignores_a_closed_terminal(mnist, tmp_path):
+    """nohup starts a run with SIGHUP ignored: the terminal that closes (SIGHUP) then leaves
+    it training to its end, as nohup promises, rather than stopping it (exit 0, finished)."""
+    out_path = tmp_path / "stdout.txt"
+    args = mnist_args(mnist, tmp_path, "--EPOCHS=3", "--BATCH_SIZE=32")
+    with open(out_path, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(["nohup", sys.executable, "-u", str(MAIN), *args], cwd=tmp_path,
+                                stdout=out, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not any(line.startswith("epoch ") for line in
+                          out_path.read_text(encoding="utf-8").splitlines()):
+                assert proc.poll() is None and time.monotonic() < deadline, "no epoch line"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGHUP)
+            returncode = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stdout = out_path.read_text(encoding="utf-8")
+    assert returncode == 0, stdout[-1000:]
+    assert "epoch   3/3" in stdout
+    assert runs.load_weights(str(only_run(tmp_path / "runs") / "weights.pkl"))["status"] == \
+        "finished"
+
+
 def run_until_an_epoch(args, cwd, err):
     """Start python main.py args with its standard output a pipe; return the process once it
     printed its first epoch's line (30 s at most)."""
