@@ -131,7 +131,10 @@ def _locate_bad_cell(path, layout, label_max, label_note="", unit=False):
     rows, lines_of_rows = [], []  # a block of rows, and the file line each starts on
     while True:
         start = layout.skip + reader.line_num + 1
-        row = next(reader, None)
+        try:
+            row = next(reader, None)
+        except csv.Error:  # a quote never closed swallows the file until the field limit
+            raise InputError(f"{path}: line {start}: a quote is never closed") from None
         joined = ",".join(row) if row else ""
         if "\n" in joined or "\r" in joined:  # a field spanning lines
             raise InputError(f"{path}: line {start}: a quote is never closed")

@@ -288,6 +288,10 @@ BAD_INPUTS = [
      ["--TRAIN_CSV=bad.csv", "--VAL_FRACTION=0.0"], "bad.csv: line 2 ", ["7 fields"], []),
     ("quote-never-closed", {"bad.csv": csv_text(table(29) + [["9", "1", "2", "3", '"4']])},
      ["--TRAIN_CSV=bad.csv"], "bad.csv: line 31", [], []),
+    # far from the end: the csv module's field then outgrows its limit (131,072 characters)
+    ("quote-never-closed-far-from-the-end",
+     {"bad.csv": csv_text(table(10) + [["9", "1", "2", "3", '"4']] + table(20000))},
+     ["--TRAIN_CSV=bad.csv"], "bad.csv: line 12: a quote is never closed", [], []),
     # bytes that are not UTF-8 text, early (in the first buffer read) and late (past 8 KB)
     ("not-utf8-early", {"bad.csv": with_cell(3, 3, "@").encode().replace(b"@", b"\xff")},
      ["--TRAIN_CSV=bad.csv"], "bad.csv: ", ["line 3"], []),
