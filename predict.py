@@ -57,6 +57,15 @@ def predict(c, defaults, argv=()):
     activation = saved["config"].get("ACTIVATION", "relu")
     network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
                "BATCH_NORM": saved["config"].get("BATCH_NORM", False)}
+    for member, member_path in zip(members, paths):  # weights that did not finish: say so
+        if member.get("status", "finished") != "finished":
+            epochs = member.get("best_epoch") or 0
+            print(f"warning: {member_path}: the weights of a run {member['status']} after {epochs} "
+                  f"epoch{'s' * (epochs != 1)}"
+                  + (f" (test accuracy {member['test_accuracy']:.2%})"
+                     if member.get("test_accuracy") is not None else "")
+                  + ("; --RESUME continues its run" if member["status"] == "stopped" else ""),
+                  file=sys.stderr)
     for key, value in network.items():  # the file defines the network, not the settings
         if c["WEIGHTS"] and c[key] != defaults[key] and c[key] != value:
             print(f"note: {key}={c[key]!r} ignored: {weights} holds a network "
