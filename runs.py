@@ -1163,7 +1163,7 @@ def finish_run(folder, c, result, Z, y_test, written, defaults, tag=""):
                           data.formats.form_of(settings.found(c["TEST_CSV"])) == "csv" else None,
                           result.get("classes"))
         print(f"{c['TEST_CSV']} has no labels: no test accuracy; predictions in {written[-1]}")
-    if result["status"] == "finished" and result["written"]:
+    if result["status"] == "finished" and result["saved"]:  # here, or spared elsewhere
         remove(os.path.join(folder, "checkpoint.pkl"))  # nothing left to resume
     append_log(c["RUNS_DIR"], log_row(os.path.basename(folder), c, defaults, result))
     written.append(os.path.join(c["RUNS_DIR"], "log.csv"))

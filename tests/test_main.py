@@ -1237,12 +1237,15 @@ def test_weights_that_cannot_be_written_go_to_the_temporary_folder_exit_4(tmp_pa
 
     monkeypatch.setattr(runs, "save_weights", full)
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "spare"))
-    result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
+    result = run_in_process(tmp_path, [*BASE_ARGS, "--EPOCHS=2"], monkeypatch)  # a checkpoint
     assert result.returncode == 4, result
     assert "Traceback" not in result.stderr
     (spare,) = (tmp_path / "spare").rglob("weights.pkl")
     assert runs.load_weights(str(spare))["status"] == "finished"
     assert str(spare) in result.stdout
+    # the run finished: its checkpoint, stale, goes (it held the space the weights needed,
+    # and would have the same command refused as an unfinished run's, or retrained)
+    assert not list((tmp_path / "runs").rglob("checkpoint.pkl"))
 
 
 # ----------------------------------------------------------------------------
