@@ -1074,6 +1074,18 @@ def start_run(folder, c, earlier, resume, tag=""):
               "finishes" + (" (its checkpoint is replaced as this run goes: --RESUME=False)"
                             if has_checkpoint(folder) else ""))
     start_folder(folder, c)
+    if resume and not _same_checkpoint(folder, c, resume):  # another run ended meanwhile
+        raise InputError(f"{folder}: its run ended while this one started (the checkpoint read "
+                         "is gone or replaced): run the command again")
+
+
+def _same_checkpoint(folder, c, resume):
+    """Whether folder's checkpoint is still the one resume was read from: another process of
+    these settings may have ended (and removed or rewritten it) between the reading and this
+    process's claim of the folder."""
+    path = os.path.join(folder, "checkpoint.pkl")
+    return (os.path.exists(path)
+            and load_checkpoint(path, c["LAYERS"])["epoch"] == resume["epoch"])
 
 
 def training_state(c, params, history, resume, rng, rows):

@@ -764,6 +764,30 @@ def test_load_weights_refuses_nan_or_inf(tmp_path, where, said):
     assert "NaN or infinite" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_resuming_a_checkpoint_that_went_while_the_run_started_is_refused(tmp_path):
+    """--RESUME reads the checkpoint before the data loads; if another run of these settings
+    ends meanwhile (removing or rewriting it) this one is refused once it holds the folder,
+    rather than training again from a stale checkpoint and logging the run twice."""
+    layers = [4, 3, 10]
+    params = utils.init_params(layers, np.random.default_rng(0))
+    checkpoint = {"settings": {}, "epoch": 1, "params": params,
+                  "state": utils.init_state(params, "momentum"), "rng": {}, "history": {},
+                  "best": {"params": utils.copy_params(params)}, "seconds": 0.0}
+    folder = tmp_path / "run"
+    folder.mkdir()
+    runs.save_checkpoint(str(folder), checkpoint)
+    c = {"LAYERS": layers, "EPOCHS": 3}
+    read = runs.load_checkpoint(str(folder / "checkpoint.pkl"), layers)
+    runs.save_checkpoint(str(folder), {**checkpoint, "epoch": 2})  # the other run went on
+    with pytest.raises(data.InputError, match="ended while this one started"):
+        runs.start_run(str(folder), c, True, read)
+    (folder / "checkpoint.pkl").unlink()  # ... and finished
+    with pytest.raises(data.InputError, match="ended while this one started"):
+        runs.start_run(str(folder), c, True, read)
+    runs.save_checkpoint(str(folder), checkpoint)  # the one read: resumed
+    runs.start_run(str(folder), c, True, read)
+
+
 def test_load_checkpoint_refuses_nan(tmp_path):
     layers = [4, 3, 10]
     params = utils.init_params(layers, np.random.default_rng(0))
