@@ -267,6 +267,9 @@ def run_in_process(cwd, args, monkeypatch):
 BAD_INPUTS = [
     # the files themselves
     ("csv-missing", {}, ["--TRAIN_CSV=missing.csv"], "missing.csv: ", ["no such file"], []),
+    ("csv-path-with-backslashes", {"data": None, "data/small.csv": csv_text(table(30))},
+     ["--TRAIN_CSV=data\\small.csv"], "data\\small.csv: no such file",
+     ["'data/small.csv' exists"], []),
     ("csv-is-a-folder", {"folder": None}, ["--TRAIN_CSV=folder"], "folder: ", ["folder"], []),
     ("csv-empty", {"bad.csv": ""}, ["--TRAIN_CSV=bad.csv"], "bad.csv: ", ["empty"], []),
     ("csv-header-only", {"bad.csv": HEADER + "\n"}, ["--TRAIN_CSV=bad.csv"], "bad.csv: ",
