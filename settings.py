@@ -71,6 +71,9 @@ def parse_value(name, text, default, shown=None):
         if not isinstance(default, str):
             raise InputError(f"{shown}: not a Python literal (expected {_a(type(default))})"
                              ) from None
+        if name == "WEIGHTS" and text.startswith("[") and text.endswith("]"):  # [a.pkl,b.pkl]
+            raise InputError(f"{shown}: a list of files needs each name quoted, e.g. "
+                             f"--{name}='[\"a.pkl\", \"b.pkl\"]'") from None
         value = text  # a bare string, as in --OPTIMISER=adam
     if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = text  # a file or run named by a number: --PREDICT=7, --NAME=2

@@ -325,6 +325,14 @@ def test_a_step_schedule_that_never_drops_is_warned_about(capsys, args, warned):
         assert "warning: COMPARE[0]: SCHEDULE" in out and "COMPARE[1]" not in out, out
 
 
+def test_a_committee_of_unquoted_names_gets_the_quoting_hint():
+    """--WEIGHTS=[a.pkl,b.pkl] is no Python literal: not one file of that name, but the
+    hint to quote each name."""
+    with pytest.raises(data.InputError) as info:
+        settings.configure(main.DEFAULTS, ["--WEIGHTS=[a.pkl,b.pkl]"])
+    assert "needs each name quoted" in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("written, hint", [
     ("--LAYERS=784,100,10", '"--LAYERS=[784,100,10]"'),
     ("--DROPOUT=0.2,0.1", '"--DROPOUT=[0.2,0.1]"')])
