@@ -600,18 +600,12 @@ def test_classes_missing_from_the_training_file_are_warned_about(mnist, tmp_path
     assert len(warning) == 1 and "(3, 8)" in warning[0], result.stdout
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143),
-                                                (signal.SIGHUP, 129)],
-                         ids=["ctrl-c", "sigterm", "sighup"])
-def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
-    """Ctrl-C, SIGTERM, and SIGHUP (an ssh session dropped; issue 21, item 6): the run stops
-    after its batch with the best weights, its pictures and log row, and says how to go on."""
-    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    args = mnist_args(mnist, tmp_path, "--EPOCHS=2000", "--BATCH_SIZE=32")
+def signal_after_an_epoch(command, cwd, signum, out_path, err_path):
+    """Start command (python main.py ...) in cwd, its output into out_path and err_path; send
+    it signum once it printed its first epoch's line (30 s at most); return its exit status."""
     with open(out_path, "w", encoding="utf-8") as out, \
             open(err_path, "w", encoding="utf-8") as err:
-        proc = subprocess.Popen([sys.executable, "-u", str(MAIN), *args], cwd=tmp_path,
-                                stdout=out, stderr=err)
+        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
         try:
             deadline = time.monotonic() + 30
             while not any(line.startswith("epoch ") for line in
@@ -620,11 +614,23 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
                 assert time.monotonic() < deadline, "no epoch line within 30 s"
                 time.sleep(0.05)
             proc.send_signal(signum)
-            returncode = proc.wait(timeout=30)
+            return proc.wait(timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                                (signal.SIGHUP, 129)],
+                         ids=["ctrl-c", "sigterm", "sighup"])
+def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
+    """Ctrl-C, SIGTERM, and SIGHUP (an ssh session dropped; issue 21, item 6): the run stops
+    after its batch with the best weights, its pictures and log row, and says how to go on."""
+    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    args = mnist_args(mnist, tmp_path, "--EPOCHS=2000", "--BATCH_SIZE=32")
+    returncode = signal_after_an_epoch([sys.executable, "-u", str(MAIN), *args], tmp_path,
+                                       signum, out_path, err_path)
     stdout = out_path.read_text(encoding="utf-8")
     assert returncode == status, (stdout[-1000:], err_path.read_text(encoding="utf-8"))
     assert "Traceback" not in err_path.read_text(encoding="utf-8")
@@ -642,23 +648,10 @@ def test_ctrl_c_stops_saves_weights_and_curves(mnist, tmp_path, signum, status):
 def test_a_run_started_under_nohup_ignores_a_closed_terminal(mnist, tmp_path):
     """nohup starts a run with SIGHUP ignored: the terminal that closes (SIGHUP) then leaves
     it training to its end, as nohup promises, rather than stopping it (exit 0, finished)."""
-    out_path = tmp_path / "stdout.txt"
+    out_path, err_path = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
     args = mnist_args(mnist, tmp_path, "--EPOCHS=3", "--BATCH_SIZE=32")
-    with open(out_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen(["nohup", sys.executable, "-u", str(MAIN), *args], cwd=tmp_path,
-                                stdout=out, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            while not any(line.startswith("epoch ") for line in
-                          out_path.read_text(encoding="utf-8").splitlines()):
-                assert proc.poll() is None and time.monotonic() < deadline, "no epoch line"
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGHUP)
-            returncode = proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    returncode = signal_after_an_epoch(["nohup", sys.executable, "-u", str(MAIN), *args],
+                                       tmp_path, signal.SIGHUP, out_path, err_path)
     stdout = out_path.read_text(encoding="utf-8")
     assert returncode == 0, stdout[-1000:]
     assert "epoch   3/3" in stdout
