@@ -239,6 +239,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                                augmentation(data.in_proportion(c, X_train.shape[1])),
                                settings.step_options(c)["dropout"])
     probe = diagnostics.probe(X_val, y_val, X_train, y_train)
+    chance = diagnostics.chance(y_val if len(y_val) else y_train)  # the commonest class's share
 
     def look(before, epoch):  # each layer's figures on the probe (diagnostics.py)
         return diagnostics.layer_stats(params, *probe, c["ACTIVATION"], stats, before,
@@ -250,8 +251,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
         "config": c, "label": label, "folder": folder, "params": params, "stats": stats,
         "history": history, "stop": stop, "threads": threads, "n_train": len(X_train),
         "X_val": X_val, "y_val": y_val, "epochs": c["EPOCHS"],
-        "chance": diagnostics.chance(y_val if len(y_val) else y_train),
-        "steps_per_epoch": -(-len(X_train) // c["BATCH_SIZE"])})
+        "chance": chance, "steps_per_epoch": -(-len(X_train) // c["BATCH_SIZE"])})
     status, started = "finished", time.perf_counter()
     threads.begin()
     print(f"{tag}{threads.describe()}")
@@ -304,8 +304,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     return {"layers": list(c["LAYERS"]), "params": best["params"], "stats": best["stats"],
             "config": dict(c), "history": history, "best_epoch": best["epoch"],
             "steps": best["steps"], "status": status, "signum": stop.signum,
-            "chance": diagnostics.chance(y_val if len(y_val) else y_train),
-            "train_seconds": t["seconds"] + time.perf_counter() - started}
+            "chance": chance, "train_seconds": t["seconds"] + time.perf_counter() - started}
 
 
 def notify(watchers, event, *args):

@@ -199,7 +199,7 @@ def linear(A_prev, W, b=None):
     return Z
 
 
-def linear_backward(dZ, A_prev, W, need_dA_prev=True):
+def linear_backward(dZ, A_prev, W, need_dA_prev=True, need_db=True):
     """The gradients of a layer Z = A_prev W + b, given dZ: (dW, db, dA_prev).
 
     Z_ij = sum_k A_prev_ik W_kj + b_j, so by the chain rule, summing over
@@ -214,10 +214,11 @@ def linear_backward(dZ, A_prev, W, need_dA_prev=True):
 
     dZ -- (n, n_out); A_prev -- (n, n_in); W -- (n_in, n_out)
     need_dA_prev -- False at the first layer, whose input needs no gradient
-    Returns dW (n_in, n_out), db (n_out,), dA_prev (n, n_in) or None; new arrays.
+    need_db -- False for a normalised layer, which has beta in place of b
+    Returns dW (n_in, n_out), db (n_out,) or None, dA_prev (n, n_in) or None; new arrays.
     """
     dW = A_prev.T @ dZ
-    db = dZ.sum(axis=0)
+    db = dZ.sum(axis=0) if need_db else None
     dA_prev = dZ @ W.T if need_dA_prev else None
     return dW, db, dA_prev
 
@@ -367,7 +368,8 @@ def backward(params, cache, dZ, activation="relu", weight_decay=0.0):
         layer, step = params[l], cache[l]
         if is_normalised(layer):  # dZ is the gradient at batch_norm's output until here
             dZ, dgamma, dbeta = batch_norm_backward(dZ, layer["gamma"], step["norm"])
-        dW, db, dA_prev = linear_backward(dZ, step["A_prev"], layer["W"], need_dA_prev=l > 0)
+        dW, db, dA_prev = linear_backward(dZ, step["A_prev"], layer["W"], need_dA_prev=l > 0,
+                                          need_db=not is_normalised(layer))
         if weight_decay:
             dW += layer["W"].dtype.type(weight_decay) * layer["W"]
         grads[l] = ({"W": dW, "gamma": dgamma, "beta": dbeta} if is_normalised(layer)
