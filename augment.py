@@ -89,9 +89,13 @@ def elastic_fields(n, side, alpha, sigma, rng):
     whole batch at once. Draws 2 * n * side * side numbers from rng.
     """
     G = gaussian_matrix(side, float(sigma))
-    noise = rng.random((2 * n * side, side), dtype=np.float32) * 2 - 1  # uniform in [-1, 1)
-    across = (noise @ G.T).reshape(2, n, side, side)  # each row smoothed, then each column
-    return (G * np.float32(alpha)) @ across
+    noise = rng.random((2 * n * side, side), dtype=np.float32)
+    noise *= 2
+    noise -= 1  # uniform in [-1, 1)
+    rows = (noise @ G.T).reshape(2 * n, side, side)  # each row of each field smoothed
+    # then each column: the fields transposed, smoothed along rows, transposed back
+    columns = rows.transpose(0, 2, 1).reshape(2 * n * side, side) @ (G.T * np.float32(alpha))
+    return columns.reshape(2, n, side, side).transpose(0, 1, 3, 2)
 
 
 def resample(images, src_y, src_x):
@@ -107,18 +111,25 @@ def resample(images, src_y, src_x):
     measures both; tests/test_augment.py checks they agree).
     """
     n, side, _ = images.shape
-    src_y, src_x = np.clip(src_y, -1, side), np.clip(src_x, -1, side)  # beyond: the zero border
+    src_y = np.clip(src_y, -1, side, dtype=np.float32)  # beyond: the zero border
+    src_x = np.clip(src_x, -1, side, dtype=np.float32)
     y0, x0 = np.floor(src_y), np.floor(src_x)
-    fy, fx = (src_y - y0).astype(np.float32), (src_x - x0).astype(np.float32)
+    fy, fx = src_y - y0, src_x - x0  # how far past the top-left neighbour, 0..1
     width = side + 3  # one row and column of zeros before the image, two after
     padded = np.zeros((n, width, width), dtype=np.float32)
     padded[:, 1:side + 1, 1:side + 1] = images
     flat = padded.ravel()
-    corner = ((np.arange(n)[:, None, None] * width + y0.astype(np.intp) + 1) * width
-              + x0.astype(np.intp) + 1)  # the top-left neighbour of each point, in flat
-    top = flat[corner] + fx * (flat[corner + 1] - flat[corner])
-    bottom = flat[corner + width] + fx * (flat[corner + width + 1] - flat[corner + width])
-    return top + fy * (bottom - top)
+    corner = y0.astype(np.intp) * width + x0.astype(np.intp)  # the top-left neighbour in flat
+    corner += (np.arange(n) * (width * width) + width + 1)[:, None, None]
+    top = flat.take(corner)
+    top += fx * (flat.take(corner + 1) - top)
+    corner += width
+    bottom = flat.take(corner)
+    bottom += fx * (flat.take(corner + 1) - bottom)
+    bottom -= top
+    bottom *= fy
+    top += bottom
+    return top
 
 
 def random_distortion(X, max_shift, max_degrees, max_scale, alpha, sigma, rng):
@@ -155,16 +166,19 @@ def random_distortion(X, max_shift, max_degrees, max_scale, alpha, sigma, rng):
     grid = np.arange(side) - centre
     out_y, out_x = grid[None, :, None] - shift_y, grid[None, None, :] - shift_x
     cos, sin = np.cos(angle) / scale, np.sin(angle) / scale
-    # the inverse rotation and scaling take each output pixel to where it reads
-    src_y = centre + cos * out_y - sin * out_x
-    src_x = centre + sin * out_y + cos * out_x
+    # the inverse rotation and scaling take each output pixel to where it reads;
+    # the parts that vary along one axis are small, float64; the sums float32
+    src_y = (centre + cos * out_y).astype(np.float32) - (sin * out_x).astype(np.float32)
+    src_x = (centre + sin * out_y).astype(np.float32) + (cos * out_x).astype(np.float32)
     if alpha:
         dy, dx = elastic_fields(n, side, alpha, sigma, rng)
-        src_y, src_x = src_y + dy, src_x + dx
+        src_y += dy
+        src_x += dx
     out = resample(X.reshape(n, side, side), src_y, src_x).reshape(n, n_pixels)
     if X.dtype == np.uint8:
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return out.astype(X.dtype)
+        np.rint(out, out=out)
+        return np.clip(out, 0, 255, out=out).astype(np.uint8)
+    return out.astype(X.dtype, copy=False)
 
 
 def random_affine(X, max_shift, max_degrees, max_scale, rng):

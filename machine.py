@@ -14,9 +14,12 @@ epoch on the current count (other work came), and every count used is
 recorded in the run's history. The threads are set with threadpoolctl.
 
 It also tells, before any data is loaded, whether a network fits in the
-memory the machine has free (memory_needed, check_memory).
+memory the machine has free (memory_needed, check_memory), and asks the C
+library's malloc to keep the memory of freed arrays for the next batch's
+(keep_freed_memory).
 """
 
+import ctypes
 import inspect
 import itertools
 import math
@@ -158,6 +161,38 @@ class BlasThreads:
 
 # ----------------------------------------------------------------------------
 # memory
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters, from glibc's malloc.h
+MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's largest M_MMAP_THRESHOLD on 64-bit systems
+TRIM_THRESHOLD = 2**30  # freed heap kept for reuse, up to this much at the heap's top
+
+
+def keep_freed_memory():
+    """Ask glibc's malloc to keep freed arrays' memory for the next ones; True if it agreed.
+
+    Every training step allocates and frees arrays of the same sizes (the
+    distorted batch, each layer's Z, A and dropout mask, dZ, dW): tens of
+    KB to several MB each. glibc's malloc serves blocks above its mmap
+    threshold (128 KB at first) with fresh pages from the kernel and gives
+    freed memory at the top of its heap back once there is more than its
+    trim threshold; either way the next step's arrays fault their pages in
+    anew (zeroed by the kernel), which took more time than the arithmetic
+    of the elastic distortions (benchmarks/parts.py --malloc). Setting
+    M_MMAP_THRESHOLD to its largest value (32 MB) and M_TRIM_THRESHOLD to
+    1 GB (mallopt(3)) keeps that memory mapped: the process holds its peak
+    heap instead of returning it between batches. Arrays over 32 MB (the
+    data set) are still mapped on their own.
+    Changes nothing where the C library has no mallopt (macOS, Windows) or
+    ignores it (musl), and returns False there. Call it once, before
+    training; it holds for the rest of the process.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on
+    except (OSError, TypeError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+                and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def size_text(n):

@@ -121,6 +121,7 @@ def main(argv):
         print(f"{folders[0][0]}: this run finished (test accuracy "
               f"{plans[0][1]['test_accuracy'] or 0:.2%}); nothing to resume")
         return 0
+    machine.keep_freed_memory()  # each batch reuses the last one's memory (machine.py)
     threads = [machine.BlasThreads(config["THREADS"], plan and plan[0] == "resume"
                                    and plan[1].get("threads"))
                for (_, config), plan in zip(entries, plans)]  # they watch the load meanwhile

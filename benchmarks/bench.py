@@ -7,6 +7,8 @@
     python benchmarks/bench.py --no-torch --no-sklearn   # without the peers
     python benchmarks/bench.py --hogs 1 2         # the threads table with 1, then 2 competing processes
     python benchmarks/bench.py --csv other.csv --rows 20000 --table-rows 10000
+    python benchmarks/bench.py --recipe recipes/record.py --rows 20000 --epochs 3 \
+        --no-table --no-memory --no-race --no-threads --no-sklearn   # a recipe's network
 
 Run from the project root (the peers: pip install -r requirements-bench.txt).
 The machine may be shared and noisy, so every figure that matters is a
@@ -107,6 +109,8 @@ def parse_args(argv):
     p.add_argument("--test-csv", default=str(ROOT / "test.csv"),
                    help="the CSV the peers are scored on (default: test.csv in the project root)")
     p.add_argument("--rows", type=int, help="use only the first N rows of the CSV")
+    p.add_argument("--recipe", help="measure main.py's settings with this recipe file applied "
+                                    "(default: main.py's own settings)")
     p.add_argument("--epochs", type=int, help="timed epochs per measurement (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
     p.add_argument("--quick", action="store_true",
@@ -838,8 +842,10 @@ def report_setting(args, c, X, csv_name, load_seconds, n_file, n_used):
           "as main.py trains)")
     shown = ["LAYERS", "BATCH_SIZE", "ACTIVATION", "OPTIMISER", "LEARNING_RATE", "MOMENTUM",
              "SCHEDULE", "WEIGHT_DECAY", "DROPOUT", *(k for k in AUGMENT_KEYS if k in c),
+             *(["ELASTIC_SIGMA"] if c.get("ELASTIC_ALPHA") else []),
              "THREADS"]
-    print("main.py's defaults: " + ", ".join(f"{k} = {c[k]}" for k in shown))
+    whose = f"{args.recipe}'s settings" if args.recipe else "main.py's defaults"
+    print(f"{whose}: " + ", ".join(f"{k} = {c[k]}" for k in shown))
 
 
 def report_epochs(args, c, X, y, threads, torch, torch_skipped, probe=None):
@@ -1219,7 +1225,9 @@ def load_since(before):
 def run_benchmark(argv):
     """Measure everything asked for, print the report, and end with the headline."""
     args = parse_args(argv)
-    c = default_config()
+    machine.keep_freed_memory()  # as main.py does before training
+    c = recipe_config(args.recipe) if args.recipe else default_config()
+    settings.check(c)
     threads = blas_threads()
     peer_threads = args.peer_threads
     csv_name = Path(args.csv).name

@@ -6,6 +6,7 @@
     python benchmarks/parts.py --quick --training --csv small.csv --seeds 0 --epochs 1
     python benchmarks/parts.py --rounds 30 --reps 5000   # more repetitions, steadier medians
     python benchmarks/parts.py --distortions   # section 8 alone (~2 min)
+    python benchmarks/parts.py --malloc        # section 9 alone (~2 min)
 
 Run from the project root. docs/performance.md quotes these figures (and
 docs/deep.md and docs/techniques.md the trained networks'). Each compares
@@ -48,6 +49,14 @@ alternative written below, on the default network of main.py
      against ndimage.map_coordinates (the batch stacked as one tall picture,
      its quickest form here), both giving the same numbers (checked).
 
+  9. with --malloc (alone): what machine.keep_freed_memory buys: batches
+     of utils.train_epoch, as main.train runs them (main.setup, the
+     recipe's augmentation and dropout), of the record recipe's network and
+     of main.py's default one, each in a fresh child process that calls
+     keep_freed_memory before training or does not, the two kinds of child
+     alternating (a process cannot undo the call, so each side needs its
+     own); the medians of each child's per-batch seconds.
+
 Speed figures interleave the sides compared round by round (bench.py's
 time_interleaved, or one call of each part per round), so a burst of load
 from elsewhere on this shared machine falls on all alike; the ratio of
@@ -71,6 +80,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import bench  # beside this file: the machine's description, the interleaved timing
 import numpy as np
@@ -112,6 +122,33 @@ else:
 seconds = time.perf_counter() - start
 print(before, peak_kb(), seconds)
 """
+MALLOC_CHILD = """
+import contextlib, io, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import bench
+from bench import augment, machine, main, settings, utils
+import numpy as np
+
+recipe, csv, rows, keep, threads, batches, rounds = sys.argv[2:9]
+kept = machine.keep_freed_memory() if keep == "keep" else False
+c = bench.recipe_config(recipe) if recipe else bench.default_config()
+with contextlib.redirect_stdout(io.StringIO()):
+    X, y, *_ = bench.load_training_rows(csv, c, int(rows))
+n = min(len(X), int(batches) * c["BATCH_SIZE"])
+pool = machine.BlasThreads(int(threads))
+pool.begin()
+rng = np.random.default_rng(c["SEED"])
+params, lr_at = main.setup(c, len(X), rng)
+state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
+with_augment = augment.augmentation(c)
+seconds = []
+for _ in range(int(rounds) + 1):  # the first, untimed, maps what the steps use
+    start = time.perf_counter()
+    utils.train_epoch(params, state, X[:n], y[:n], c["BATCH_SIZE"], rng, lr_at, with_augment,
+                      **options)
+    seconds.append((time.perf_counter() - start) / -(-n // c["BATCH_SIZE"]))
+print(kept, statistics.median(seconds[1:]))
+"""
 
 
 def parse_args(argv):
@@ -132,6 +169,8 @@ def parse_args(argv):
                         "normalisation's momentum 0.9 against 0.99")
     p.add_argument("--distortions", action="store_true",
                    help="measure section 8 only (the record recipe's distortions)")
+    p.add_argument("--malloc", action="store_true",
+                   help="measure section 9 only (machine.keep_freed_memory)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
                    help="SEEDs of the batch normalisation runs (default: 0 1)")
     p.add_argument("--epochs", type=int, help="EPOCHS of the --training runs (default main.py's)")
@@ -382,6 +421,45 @@ def compare_distortions(c, X, y, args):
     ratios["elastic share"] = [(e - a) / s for e, a, s in zip(
         per_call["affine + elastic"], per_call["affine"], per_call["record step"])]
     return {name: statistics.median(t) for name, t in per_call.items()}, ratios, layers
+
+
+def compare_malloc(args):
+    """Section 9: per-batch seconds of train_epoch with and without keep_freed_memory.
+
+    For the record recipe's network and the default one, args.rounds // 5
+    (at least 2; 1 with --quick) pairs of child processes, with and without
+    the call alternating. Returns {network: {"keep": [...], "default":
+    [...]}} of each child's median seconds per batch, and whether the C
+    library took the call.
+    """
+    found, took = {}, False
+    pairs = 1 if args.quick else max(2, args.rounds // 5)
+    batches, rounds = (3, 1) if args.quick else (20, 3)
+    for name, recipe in (("record", str(RECORD)), ("default", "")):
+        found[name] = {"keep": [], "default": []}
+        for _ in range(pairs):
+            for side in ("keep", "default"):
+                done = subprocess.run(
+                    [sys.executable, "-c", MALLOC_CHILD, str(Path(__file__).parent), recipe,
+                     args.csv, str(min(args.rows or 6000, 6000)), side, str(args.threads),
+                     str(batches), str(rounds)],
+                    capture_output=True, text=True, check=True, timeout=900)
+                kept, seconds = done.stdout.split()
+                took = took or kept == "True"
+                found[name][side].append(float(seconds))
+    return found, took
+
+
+def malloc_rows(found, took):
+    """The rows of section 9's table."""
+    for name, sides in found.items():
+        keep, default = (statistics.median(sides[k]) for k in ("keep", "default"))
+        ratios = [d / k for k, d in zip(sides["keep"], sides["default"])]
+        yield row(f"a batch of the {name} network, kept / returned", f"{1e3 * keep:.1f} ms",
+                  f"{1e3 * default:.1f} ms",
+                  f"**{default / keep:.2f}x** ({min(ratios):.2f}-{max(ratios):.2f})")
+    if not took:
+        yield row("(this C library has no mallopt: both sides are alike)", "", "", "")
 
 
 def compare_reads(args):
@@ -661,6 +739,8 @@ def print_distortions(args, distortions):
 def run(argv):
     """Measure everything asked for and print the tables; returns the exit code."""
     args = parse_args(argv)
+    if not args.malloc:  # section 9 compares it in child processes
+        machine.keep_freed_memory()  # as main.py does before training
     c = bench.default_config()
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the CSV's layout, if not standard
@@ -677,6 +757,17 @@ def run(argv):
     print(f"              {threads.describe()}; {len(X)} training rows of {args.csv} "
           f"(VAL_FRACTION held out)\n", flush=True)
     started = time.perf_counter()
+    if args.malloc:
+        threads.end()
+        found, took = compare_malloc(args)
+        print("Batches of utils.train_epoch in child processes (pairs alternating) that call "
+              "machine.keep_freed_memory before training, or do not: medians per batch, the "
+              "ratio of the medians and the range of each pair's:\n")
+        print(row("figure", "memory kept", "memory returned", "returned / kept"))
+        print(row("---", "---:", "---:", "---:"))
+        print("\n".join(malloc_rows(found, took)))
+        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        return 0
     if args.distortions:
         try:
             distortions = compare_distortions(c, X, y, args)

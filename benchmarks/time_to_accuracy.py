@@ -136,6 +136,7 @@ def write_csv(folder, log):
 def run(argv):
     """Train, print the tables, draw the picture; returns the exit code."""
     args = parse_args(argv)
+    bench.machine.keep_freed_memory()  # as main.py does before training
     try:
         c = recipe(args)
         rows = QUICK["rows"] if args.quick else args.rows

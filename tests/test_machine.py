@@ -210,3 +210,44 @@ def test_available_memory_falls_back_when_meminfo_is_unreadable(monkeypatch):
 
     monkeypatch.setattr(builtins, "open", no_proc)
     assert machine.available_memory() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+class _FakeLibc:
+    """A C library whose mallopt records its calls and answers `answer`."""
+
+    def __init__(self, answer):
+        self.calls, self.answer = [], answer
+
+        def mallopt(param, value):
+            self.calls.append((param, value))
+            return self.answer
+
+        self.mallopt = mallopt
+
+
+def test_keep_freed_memory_raises_both_thresholds_of_mallopt(monkeypatch):
+    libc = _FakeLibc(1)
+    monkeypatch.setattr(machine.ctypes, "CDLL", lambda name: libc)
+    assert machine.keep_freed_memory() is True
+    assert libc.calls == [(machine.M_MMAP_THRESHOLD, 32 * 2**20),
+                          (machine.M_TRIM_THRESHOLD, 2**30)]
+
+
+def test_keep_freed_memory_is_false_where_the_c_library_has_no_mallopt_or_refuses(monkeypatch):
+    monkeypatch.setattr(machine.ctypes, "CDLL", lambda name: object())  # macOS: no mallopt
+    assert machine.keep_freed_memory() is False
+
+    def no_library(name):
+        raise OSError("no such library")
+
+    monkeypatch.setattr(machine.ctypes, "CDLL", no_library)
+    assert machine.keep_freed_memory() is False
+    monkeypatch.setattr(machine.ctypes, "CDLL", lambda name: _FakeLibc(0))  # musl: ignored
+    assert machine.keep_freed_memory() is False
+
+
+def test_keep_freed_memory_takes_on_this_machine_when_it_runs_glibc():
+    import platform
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("not a glibc system: mallopt is not expected")
+    assert machine.keep_freed_memory() is True

@@ -5,6 +5,7 @@ No test asserts a timing: only that each figure is there, as a number.
 """
 
 import importlib.util
+import platform
 import re
 import subprocess
 import sys
@@ -127,3 +128,24 @@ def test_the_scipy_alternatives_give_augments_numbers():
     np.testing.assert_allclose(parts.smooth_by_ndimage(5, 28, 36.0, 6.0, np.random.default_rng(1)),
                                augment.elastic_fields(5, 28, 36.0, 6.0, np.random.default_rng(1)),
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("side", ["keep", "default"])
+def test_the_malloc_child_trains_and_says_whether_the_call_took(tmp_path, side):
+    """Section 9's child (--malloc): trains a batch of the default network and prints whether
+    keep_freed_memory took (never for the side that does not call it) and a time per batch."""
+    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:301]
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", parts.MALLOC_CHILD, str(PARTS.parent), "", str(small), "300",
+         side, "1", "1", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kept, seconds = done.stdout.split()
+    assert kept == ("True" if side == "keep" and platform.libc_ver()[0] == "glibc" else "False")
+    assert float(seconds) > 0
+    rows = list(parts.malloc_rows({"default": {"keep": [float(seconds)],
+                                               "default": [2 * float(seconds)]}}, True))
+    assert re.fullmatch(rf"\| a batch of the default network, kept / returned \| {NUMBER} ms \| "
+                        rf"{NUMBER} ms \| \*\*2.00x\*\* \(2.00-2.00\) \|", rows[0]), rows
