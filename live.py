@@ -405,7 +405,8 @@ class Live:
                 result["params"], result["stats"], entry["activation"], self._steps,
                 float(epochs[-1]) if epochs else 0.0)
             self.status = entry["status"]
-            self.progress.update(eta=0)
+            # the last epoch run, not the next one, which will not come
+            self.progress.update(eta=0, epoch=min(self.progress["epoch"], max(len(epochs), 1)))
             self.version += 1
         with self.cond:
             self._paused = False
@@ -811,11 +812,12 @@ def has_display():
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def start(c, open_browser=True, out=None, live=None):
+def start(c, open_browser=True, out=None, live=None,
+          what="live view of the training (the page stays after the run until Ctrl-C)"):
     """The live view of main.py's settings: a Live (a new one, or live) serving at
-    LIVE_HOST:LIVE_PORT, its address printed on a line of its own, a browser opened where
-    there is a display. Returns the Live, or None when it could not listen (one warning
-    line; the run trains all the same)."""
+    LIVE_HOST:LIVE_PORT, its address printed on a line of its own after what it shows
+    (what), a browser opened where there is a display. Returns the Live, or None when it
+    could not listen (one warning line; the run trains all the same)."""
     out = out or sys.stdout
     live = live or Live()
     url = live.serve(c["LIVE_HOST"], c["LIVE_PORT"], out=out)
@@ -824,8 +826,7 @@ def start(c, open_browser=True, out=None, live=None):
     if c["LIVE_HOST"] not in LOOPBACK:
         print(f"warning: LIVE_HOST = {c['LIVE_HOST']!r}: anyone who can reach this address "
               "can watch the run, and pause or stop it", file=out)
-    print(f"live view of the training (the page stays after the run until Ctrl-C):\n{url}",
-          file=out, flush=True)
+    print(f"{what}:\n{url}", file=out, flush=True)
     if open_browser and has_display():
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     return live
@@ -860,7 +861,8 @@ def show_weights(c, path, load, open_browser=True):
     live = Live()
     live.show_saved(load(path), os.path.basename(os.path.dirname(os.path.abspath(path))))
     try:
-        if start(c, open_browser, live=live) is None:
+        shown = f"the finished run of {path} (nothing trains; the page stays until Ctrl-C)"
+        if start(c, open_browser, live=live, what=shown) is None:
             return 4
         live.linger()
     except KeyboardInterrupt:  # before linger was waiting for it: the same end

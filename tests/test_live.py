@@ -91,6 +91,7 @@ def test_the_state_has_the_curves_and_the_progress(finished):
     assert set(state["progress"]) >= {"epoch", "done", "total", "loss", "steps", "steps_per_s",
                                       "eta"}
     assert state["progress"]["steps"] == 20  # 1000 rows in batches of 100, twice
+    assert state["progress"]["epoch"] == 2  # the last epoch run, not a third to come
 
 
 def test_the_epoch_view_has_layers_weights_and_validation(finished):
@@ -527,11 +528,13 @@ def test_main_trains_with_the_page_which_stays_until_ctrl_c(tmp_path, repo, head
     assert "the live page shows the finished run" in rest and "Traceback" not in rest
     assert "\r" not in rest  # no progress line into a pipe
     weights = next((tmp_path / "runs").glob("*/weights.pkl"))
-    child, url, _ = live_main(tmp_path, f"--WEIGHTS={weights}")  # the finished run, again
+    child, url, said = live_main(tmp_path, f"--WEIGHTS={weights}")  # the finished run, again
     try:
+        assert "nothing trains" in "".join(said) and "of the training" not in "".join(said)
         state = get_state(url)
         assert state["status"] == "finished"
         assert state["entries"][0]["curves"]["epoch"] == [1, 2]
+        assert state["progress"]["epoch"] == 2
     finally:
         code, rest = ctrl_c(child)
     assert code == 0 and "Traceback" not in rest, rest

@@ -130,7 +130,7 @@ def test_the_scipy_alternatives_give_augments_numbers():
                                atol=1e-4)
 
 
-@pytest.mark.parametrize("side", ["keep", "default"])
+@pytest.mark.parametrize("side", ["keep"])
 def test_the_malloc_child_trains_and_says_whether_the_call_took(tmp_path, side):
     """Section 9's child (--malloc): trains a batch of the default network and prints whether
     keep_freed_memory took (never for the side that does not call it) and a time per batch."""
