@@ -308,7 +308,7 @@ def _layout(path, label_max):
         comments.append(lines.pop(0)[1].strip()[1:].strip())
     if not lines:
         raise InputError(f"{path}: holds no rows (expected a header line like label,pixel0,...)")
-    first = lines[0][1]
+    first_number, first = lines[0]
     if sep is None:
         sep = next((s for s in "\t;|," if s in first), r"\s+" if first.split()[1:] else ",")
     split = _splitter(sep)
@@ -352,6 +352,8 @@ def _layout(path, label_max):
         layout.n_cols = layout.end = len(header)
         layout.names = header
         layout.width_note = f"the header has {len(header)}"
+        if first.count('"') % 2:  # the csv module reads the rest of the line as one name
+            layout.width_note += f" (a quote on line {first_number} is never closed)"
         if ends_empty and header[-1] == "":  # every line ends with a separator
             layout.end -= 1
             notes.append("every line ends with a separator: the empty last column ignored")

@@ -291,6 +291,8 @@ BAD_INPUTS = [
      ["--TRAIN_CSV=bad.csv", "--VAL_FRACTION=0.0"], "bad.csv: line 2 ", ["7 fields"], []),
     ("quote-never-closed", {"bad.csv": csv_text(table(29) + [["9", "1", "2", "3", '"4']])},
      ["--TRAIN_CSV=bad.csv"], "bad.csv: line 31", [], []),
+    ("quote-never-closed-in-the-header", {"bad.csv": '"' + csv_text(table(30))},
+     ["--TRAIN_CSV=bad.csv"], "bad.csv: line 2 ", ["a quote on line 1 is never closed"], []),
     # far from the end: the csv module's field then outgrows its limit (131,072 characters)
     ("quote-never-closed-far-from-the-end",
      {"bad.csv": csv_text(table(10) + [["9", "1", "2", "3", '"4']] + table(20000))},
