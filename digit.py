@@ -27,6 +27,10 @@ INK_SHARE = (0.015, 0.45)
 # at most 37% in all 60,000 MNIST training digits (0.2% of them above 19%); a
 # filled disc is 51%.
 THICK = 0.40
+# The spread of the background left around a digit's strokes (robust, in 0..1 of the
+# ink's range) above which a picture with no digit is called noise rather than blank:
+# a photo of an empty page spreads by about 0.005, uniform static by about 0.08.
+NOISE = 0.03
 # A mark smaller than this many pixels each way in the picture is too small to
 # read a digit from: scaled up to 20x20, it is a smudge.
 SMALLEST = 10
@@ -451,6 +455,9 @@ def find_ink(img, dark_ink=None):
     noise = 1.4826 * np.median(np.abs(background - level)) if background.size else 0.0
     core = np.percentile(ink[mask], 90) if mask.any() else level
     if core - level < max(0.04, 8 * noise) or mask.sum() < 4:
+        if noise > NOISE:  # not a page: speckle or static everywhere
+            raise ValueError("no digit found: the picture is noise everywhere, and no mark "
+                             "stands out of it")
         raise ValueError("the image is blank: no digit found")
     low = level + min(3 * noise, (t - level) / 2)
     intensity = np.clip((ink - low) / (core - low), 0, 1)

@@ -556,6 +556,16 @@ def test_10_bit_grey_in_a_deep_file_is_a_digit(tmp_path, digits, dtype, suffix):
     assert likeness(read_and_prepare(path), digit.prepare_digit(grey)) > 0.95
 
 
+def test_static_is_called_noise_not_blank(tmp_path):
+    """Colour static (uniform noise in every channel) holds no digit, and is not blank either:
+    the message says noise."""
+    rng = np.random.default_rng(3)
+    Image.fromarray((rng.random((200, 200, 3)) * 255).astype(np.uint8)).save(tmp_path / "s.png")
+    with pytest.raises(ValueError, match="the picture is noise everywhere") as caught:
+        read_and_prepare(tmp_path / "s.png")
+    assert "blank" not in str(caught.value)
+
+
 def test_a_deep_picture_of_nothing_is_still_blank(tmp_path):
     """A flat 16-bit picture is blank; 16-bit noise (sd 4 levels around 30000), stretched to
     its range, is still noise: the noise check refuses it as blank."""
@@ -566,7 +576,7 @@ def test_a_deep_picture_of_nothing_is_still_blank(tmp_path):
         rng = np.random.default_rng(seed)
         noise = np.round(30000 + rng.normal(0, 4, (200, 240))).astype(np.uint16)
         Image.fromarray(noise).save(tmp_path / "noise.png")
-        with pytest.raises(ValueError, match="blank"):
+        with pytest.raises(ValueError, match="blank|noise"):
             read_and_prepare(tmp_path / "noise.png")
 
 
