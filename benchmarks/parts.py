@@ -7,6 +7,7 @@
     python benchmarks/parts.py --rounds 30 --reps 5000   # more repetitions, steadier medians
     python benchmarks/parts.py --distortions   # section 8 alone (~2 min)
     python benchmarks/parts.py --malloc        # section 9 alone (~2 min)
+    python benchmarks/parts.py --record        # section 5 alone, for recipes/record.py (~1 min)
 
 Run from the project root. docs/performance.md quotes these figures (and
 docs/deep.md and docs/techniques.md the trained networks'). Each compares
@@ -38,6 +39,8 @@ alternative written below, on the default network of main.py
      with time.perf_counter on the operands of a real step (fresh copies
      made untimed before each call), thousands of times, medians; beside
      utils.train_step and one batch of utils.train_epoch, timed whole;
+     with --record (alone), the same for recipes/record.py's network and
+     settings (its distortions, and its dropout as one more part);
   8. the distortions of the record recipe (recipes/record.py's network,
      batch 128; --quick: 784-250-200-10),
      each against that network's training step, interleaved: the affine
@@ -169,6 +172,8 @@ def parse_args(argv):
                         "normalisation's momentum 0.9 against 0.99")
     p.add_argument("--distortions", action="store_true",
                    help="measure section 8 only (the record recipe's distortions)")
+    p.add_argument("--record", action="store_true",
+                   help="measure section 5 only, for recipes/record.py's network and settings")
     p.add_argument("--malloc", action="store_true",
                    help="measure section 9 only (machine.keep_freed_memory)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
@@ -549,17 +554,29 @@ def step_parts(c, X, y):
     def nothing():
         return None
 
+    rates = settings.step_options(c)["dropout"]
+    n_rows = len(labels)
+
+    def dropout():  # the masks, the forward's products and the backward's
+        masks = utils.dropout_masks(params, n_rows, rates, rng)
+        for A, dA, mask in zip(acts, deltas, masks):
+            if mask is not None:
+                utils.dropout(A, mask)
+                dA * mask  # dropout_backward's product, on a copy: deltas stay as they are
+
     augment_with = augment.augmentation(c)
     shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment_with(fetched, rng))}
+    dropped = {"dropout (masks, forward and backward)": (nothing, dropout)} if rates else {}
     return {
         "fetch the batch (X[idx], uint8)": (nothing, lambda: X[idx]),
         **(shift if augment_with else {}),
         "scale it (utils.normalise)": (nothing, lambda: utils.normalise(shifted)),
-        "forward matrix products (4)": (nothing, forward_products),
+        f"forward matrix products ({len(params)})": (nothing, forward_products),
         "bias + ReLU": (fresh(products), bias_relu),
         "loss, its gradient and the correct count": (fresh([logits]), loss),
-        "backward matrix products (7)": (nothing, backward_products),
+        f"backward matrix products ({2 * len(params) - 1})": (nothing, backward_products),
         "backward masks and sums": (fresh(deltas), masks_sums),
+        **dropped,
         "update (utils.update, momentum)": (nothing, update),
     }
 
@@ -710,7 +727,9 @@ def part_rows(us):
         yield row(name, f"{value:.0f}", f"{value / whole:.0%}")
     products = sum(v for k, v in us.items() if "matrix products" in k)
     yield row("sum of the parts above", f"{summed:.0f}", f"{summed / whole:.0%}")
-    yield row("of which the 11 matrix products", f"{products:.0f}", f"{products / whole:.0%}")
+    count = sum(int(k.split("(")[1].split(")")[0]) for k in us if "matrix products" in k)
+    yield row(f"of which the {count} matrix products", f"{products:.0f}",
+              f"{products / whole:.0%}")
 
 
 def training_rows(norms, bn):
@@ -757,6 +776,23 @@ def run(argv):
     print(f"              {threads.describe()}; {len(X)} training rows of {args.csv} "
           f"(VAL_FRACTION held out)\n", flush=True)
     started = time.perf_counter()
+    if args.record:
+        record = bench.recipe_config(RECORD)
+        if args.quick:
+            record["LAYERS"] = QUICK_RECORD_LAYERS
+        args.reps = min(args.reps, 200)  # a record step takes some 20 times a default one
+        try:
+            us = time_parts(record, X, y, args)
+        finally:
+            threads.end()
+        print(f"One training step of recipes/record.py ({'-'.join(map(str, record['LAYERS']))}, "
+              f"its distortions and dropout), each part timed alone {args.reps} times "
+              "(time.perf_counter, medians):\n")
+        print(row("part", "us", "share of a train_epoch batch"))
+        print(row("---", "---:", "---:"))
+        print("\n".join(part_rows(us)))
+        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        return 0
     if args.malloc:
         threads.end()
         found, took = compare_malloc(args)

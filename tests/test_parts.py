@@ -149,3 +149,20 @@ def test_the_malloc_child_trains_and_says_whether_the_call_took(tmp_path, side):
                                                "default": [2 * float(seconds)]}}, True))
     assert re.fullmatch(rf"\| a batch of the default network, kept / returned \| {NUMBER} ms \| "
                         rf"{NUMBER} ms \| \*\*2.00x\*\* \(2.00-2.00\) \|", rows[0]), rows
+
+
+def test_the_record_steps_parts_include_its_dropout(tmp_path):
+    """--record --quick: section 5 for recipes/record.py's settings (a smaller network), with
+    the dropout as a part of its own and the distortions as the augmentation."""
+    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:601]
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(PARTS), "--quick", "--record", "--csv", str(small)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("shift it (main.py's augmentation)", "forward matrix products (3)",
+                 "backward matrix products (5)", "dropout (masks, forward and backward)",
+                 "update (utils.update", "one batch of utils.train_epoch",
+                 "of which the 8 matrix products"):
+        assert re.search(rf"^\| {re.escape(name)}.* \| {NUMBER} \| {NUMBER}% \|$", done.stdout,
+                         re.MULTILINE), (name, done.stdout)
