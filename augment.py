@@ -10,20 +10,22 @@ side), uint8 or floats; the result has X's shape and dtype.
 
 What the library does and what NumPy does (each measured by
 `python benchmarks/parts.py --distortions`, on a batch of 128 rows,
-2026-12-04/05, the shared 2-core VM; docs/performance.md, "What the distortions cost"):
+2026-12-04/05, the 2-core VM, busy and quiet; docs/performance.md, "What
+the distortions cost"):
   - the resampling (each output pixel read, bilinearly, at the point the
     distortion maps it to) is what ndimage.map_coordinates(order=1) does,
     written as one NumPy gather over the batch (resample): map_coordinates
     does one image, or a batch as a 3-D array with twice the neighbours, and
-    at MNIST's 28x28 and a batch of 128 the gather is 3-4 times quicker
-    (medians of three runs) even against map_coordinates on the batch
+    at MNIST's 28x28 and a batch of 128 the gather is 3-5 times quicker
+    (medians of four runs) even against map_coordinates on the batch
     stacked as one tall picture;
   - the Gaussian that smooths the elastic displacement fields is SciPy's
     (ndimage.gaussian_filter1d builds the side x side matrix of the filter
     once), applied to the whole batch as two matrix products, which gives
     what ndimage.gaussian_filter gives, 15-60 times quicker on 1 BLAS
-    thread (the medians of two runs), 1.7 times on 2 threads of a busy
-    machine, for 28x28 fields;
+    thread of a busy machine (the medians of two runs), 1.7 times on 2
+    of its threads, 3.2 times on 2 threads of the quiet machine, for
+    28x28 fields;
   - whole-pixel shifts alone are one NumPy gather (random_shift), exact and
     cheaper than any interpolation.
 """
@@ -106,7 +108,7 @@ def resample(images, src_y, src_x):
     image read its zero surround, blended bilinearly at the edge. This is
     ndimage.map_coordinates(image, (src_y, src_x), order=1,
     mode="grid-constant") of each image, done as one NumPy gather of the
-    four neighbours over the whole batch: 3-4 times quicker than
+    four neighbours over the whole batch: 3-5 times quicker than
     map_coordinates on a batch of 128 (benchmarks/parts.py --distortions
     measures both; tests/test_augment.py checks they agree).
     """
