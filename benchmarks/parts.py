@@ -129,26 +129,20 @@ MALLOC_CHILD = """
 import contextlib, io, statistics, sys, time
 sys.path.insert(0, sys.argv[1])
 import bench
-from bench import augment, machine, main, settings, utils
-import numpy as np
+from bench import machine
 
 recipe, csv, rows, keep, threads, batches, rounds = sys.argv[2:9]
 kept = machine.keep_freed_memory() if keep == "keep" else False
 c = bench.recipe_config(recipe) if recipe else bench.default_config()
+c["THREADS"] = int(threads)
 with contextlib.redirect_stdout(io.StringIO()):
     X, y, *_ = bench.load_training_rows(csv, c, int(rows))
 n = min(len(X), int(batches) * c["BATCH_SIZE"])
-pool = machine.BlasThreads(int(threads))
-pool.begin()
-rng = np.random.default_rng(c["SEED"])
-params, lr_at = main.setup(c, len(X), rng)
-state, options = utils.init_state(params, c["OPTIMISER"]), settings.step_options(c)
-with_augment = augment.augmentation(c)
+trainer = bench.our_trainer(c, c["LAYERS"], c["BATCH_SIZE"], X[:n], y[:n])  # as main.train
 seconds = []
 for _ in range(int(rounds) + 1):  # the first, untimed, maps what the steps use
     start = time.perf_counter()
-    utils.train_epoch(params, state, X[:n], y[:n], c["BATCH_SIZE"], rng, lr_at, with_augment,
-                      **options)
+    trainer.epoch()
     seconds.append((time.perf_counter() - start) / -(-n // c["BATCH_SIZE"]))
 print(kept, statistics.median(seconds[1:]))
 """
