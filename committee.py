@@ -19,13 +19,16 @@ import utils
 from data import InputError
 
 
-def load(paths):
+def load(paths, same_way_up=True):
     """Load each weights file of a committee: a list of runs.load_weights' dicts.
 
     paths -- one path or a list of them (a committee of one is that network).
+    same_way_up -- refuse members whose test files were read the other way
+    up (TRANSPOSED); False when the command line says how to read the file.
     Raises InputError (one line, naming the file) for an unreadable file, an
-    empty list, or a member that takes other inputs or answers other classes
-    than the first.
+    empty list, or a member that takes other inputs, answers other classes
+    (or the same in another order) or, with same_way_up, reads a data file
+    the other way up than the first.
     """
     paths = [paths] if isinstance(paths, str) else list(paths)
     if not paths:
@@ -38,7 +41,36 @@ def load(paths):
             raise InputError(f"{path}: its network takes {layers[0]} inputs and gives "
                              f"{layers[-1]} classes; {paths[0]}'s takes {first[0]} and gives "
                              f"{first[-1]}: a committee's members must read and answer alike")
+        # the probabilities are averaged class by class: the k-th output must be the same
+        # class in every member, and every member must read a data file the same way up
+        if classes_of(member) != classes_of(members[0]):
+            raise InputError(f"{path}: its classes are {_shown(classes_of(member))}; "
+                             f"{paths[0]}'s are {_shown(classes_of(members[0]))}: a "
+                             "committee's members must answer the same classes")
+        if same_way_up and reads_transposed(member) != reads_transposed(members[0]):
+            turned = {True: "turned over their diagonal", False: "upright"}
+            raise InputError(f"{path}: was trained on test files read "
+                             f"{turned[reads_transposed(member)]} (TRANSPOSED="
+                             f"{member['config'].get('TRANSPOSED', '')!r}); {paths[0]} on "
+                             f"{turned[reads_transposed(members[0])]}: a committee's members "
+                             "must read a file the same way up")
     return members
+
+
+def classes_of(member):
+    """A member's classes in output order: its saved names, or 0..k-1 when it has none."""
+    names = member.get("classes")
+    return list(names) if names else [str(k) for k in range(member["layers"][-1])]
+
+
+def reads_transposed(member):
+    """Whether a member's data files are read turned over their diagonal (TRANSPOSED test, both)."""
+    return member["config"].get("TRANSPOSED") in ("test", "both")
+
+
+def _shown(classes):
+    """A list of classes, shortened for a message: 'zero, one, two, ...'."""
+    return ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
 
 
 def label(paths):

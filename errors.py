@@ -25,3 +25,16 @@ def no_such_file(path, kind="file"):
                       + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else "")
                       + (f" in the current folder, {os.getcwd()}; the project's copy is {here}"
                          if elsewhere else ""))
+
+
+def kind_of_bytes(data):
+    """What a file whose first bytes are data is, by its magic number ("a PNG picture",
+    "gzip data", ...), for an error message; None when they name no kind known here."""
+    kinds = ((b"\x89PNG", "a PNG picture"), (b"\xff\xd8", "a JPEG picture"), (b"GIF8", "a GIF"),
+             (b"%PDF", "a PDF"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "gzip data"),
+             (b"BM", "a BMP picture"), (b"RIFF", "a RIFF file (WebP, WAV)"),
+             (b"II*\x00", "a TIFF picture"), (b"MM\x00*", "a TIFF picture"))
+    for magic, kind in kinds:
+        if data.startswith(magic):
+            return kind
+    return None

@@ -18,7 +18,7 @@ import re
 import zipfile
 import zlib
 
-from errors import InputError, no_such_file
+from errors import InputError, kind_of_bytes, no_such_file
 
 LABEL_NAMES = ("label", "labels", "class", "target", "digit", "y")  # what a label column is called
 INDEX_NAME = re.compile(r"(|index|id|imageid|unnamed: \d+(\.\d+)?)", re.IGNORECASE)
@@ -117,7 +117,9 @@ def _text_lines(path):
                 try:
                     yield part.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError:
-                    raise InputError(f"{path}: line {number} is not UTF-8 text") from None
+                    kind = kind_of_bytes(part) if number == 1 else None
+                    raise InputError(f"{path}: is {kind}, not a CSV" if kind else
+                                     f"{path}: line {number} is not UTF-8 text") from None
 
 
 def _is_number(text, decimal="."):

@@ -272,6 +272,9 @@ def check_memory(entries):
     needed = memory_needed(c)
     if needed > free:
         where = f"COMPARE entry {label}: " if label else ""
+        # the batch is to blame when a run of the same network with a batch of one would fit
+        smaller = memory_needed({**c, "BATCH_SIZE": 1}) <= free
+        hint = "try a smaller BATCH_SIZE" if smaller else "try fewer or narrower layers"
         raise InputError(f"{where}LAYERS = {c['LAYERS']!r} with BATCH_SIZE = {c['BATCH_SIZE']} "
                          f"needs about {size_text(needed)} of memory, and "
-                         f"{size_text(free)} is available: try fewer or narrower layers")
+                         f"{size_text(free)} is available: {hint}")

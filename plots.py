@@ -18,14 +18,17 @@ import data
 import runs
 from images import class_name, picture_of, shape_of
 from runs import save_atomic
+from stopping import signals_held
 from utils import accuracy, confusion_matrix, softmax
 
 
 def _pyplot():
-    """matplotlib.pyplot on the headless Agg backend."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """matplotlib.pyplot on the headless Agg backend (its first import with Ctrl-C held back,
+    stopping.signals_held: an import cut short by one can abort the interpreter)."""
+    with signals_held():
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
     return plt
 
 
@@ -60,7 +63,8 @@ def draw(path, plot, *args, **kwargs):
 @functools.cache
 def _font_characters():
     """The code points matplotlib's default font can draw."""
-    from matplotlib import font_manager, ft2font
+    with signals_held():
+        from matplotlib import font_manager, ft2font
     font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties()))
     return frozenset(font.get_charmap())
 

@@ -52,7 +52,10 @@ def predict(c, defaults, argv=()):
                              and not a.startswith(("--PREDICT", "--WEIGHTS")))])
                    if recipe else settings.command(c, defaults))
         raise data.InputError(f"{weights}: no such weights file; train it first with: {command}")
-    members = committee.load(paths)
+    # a TRANSPOSED given on the command line says how to read a data file; else the weights do
+    given = any(a.startswith("--TRANSPOSED=") for a in argv)
+    transposed = c["TRANSPOSED"] if given else None
+    members = committee.load(paths, same_way_up=transposed is None)
     saved, label = members[0], committee.label(paths)
     activation = saved["config"].get("ACTIVATION", "relu")
     network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
@@ -82,7 +85,7 @@ def predict(c, defaults, argv=()):
         stem = f"{stem}-{ext.lstrip('.').lower()}"
     stem += committee.suffix(paths)  # a committee's outputs beside, not over, its first's
     if predict_inputs.is_data_file(path):  # CSV, IDX, .npz
-        X, y = predict_inputs.rows_to_predict(path, saved)
+        X, y = predict_inputs.rows_to_predict(path, saved, transposed)
         kind, phrase = data.looks_unlike_mnist(X)
         if kind:
             print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",

@@ -37,11 +37,13 @@ def is_many(path):
     return os.path.isdir(path) or (not os.path.exists(path) and any(ch in path for ch in "*?["))
 
 
-def rows_to_predict(path, saved):
+def rows_to_predict(path, saved, transposed=None):
     """The rows of a data file to classify with saved weights: (X, y).
 
     Read in any form formats.load_images reads (as a test file); turned
-    upright when the weights were trained with TRANSPOSED="test" or "both";
+    upright when the weights were trained with TRANSPOSED="test" or "both",
+    or as transposed says when it is given (a TRANSPOSED on the command line:
+    "test" or "both" turn the file, "" or "train" read it as stored);
     labels given as names (or as 1..k) mapped to the weights' classes.
     Returns X uint8 (n, n_pixels) and y int64 (n,) or None. Raises InputError.
     """
@@ -50,10 +52,14 @@ def rows_to_predict(path, saved):
     if X.shape[1] != layers[0]:
         raise InputError(f"{path}: has {X.shape[1]} pixel columns "
                          f"({images.describe(X.shape[1])}), the network takes {layers[0]}")
-    if saved["config"].get("TRANSPOSED") in ("test", "both"):
+    if transposed is None and saved["config"].get("TRANSPOSED") in ("test", "both"):
         X = images.transposed(X)
         print(f"{path}: turned over its diagonal, as the weights' test file was "
-              f"(TRANSPOSED={saved['config']['TRANSPOSED']})")
+              f"(TRANSPOSED={saved['config']['TRANSPOSED']}; --TRANSPOSED=\"\" reads it "
+              "as stored)")
+    elif transposed in ("test", "both"):
+        X = images.transposed(X)
+        print(f"{path}: turned over its diagonal (TRANSPOSED={transposed})")
     if y is None:
         return X, None
     if classes:
@@ -128,8 +134,8 @@ def predict_many(pattern, saved, weights, probabilities=None):
     with its reason and no class) and seen-<name>.png (what the network saw
     of each picture, with its answer). probabilities -- a function of rows
     giving the class probabilities (a committee's mean, committee.py); None:
-    the saved network's own. Returns the exit status (0, or 4
-    when an output had to go elsewhere). Raises InputError when nothing
+    the saved network's own. Returns the exit status (0; 2 when no picture
+    could be read; 4 when an output had to go elsewhere). Raises InputError when nothing
     matches.
     """
     files = folders.pictures_of(pattern)
@@ -175,4 +181,8 @@ def predict_many(pattern, saved, weights, probabilities=None):
     print(f"predictions for {len(read)} of {len(files)} pictures"
           + (f" ({unread} could not be read: see the warning column)" if unread else "")
           + f"; wrote {written}" + (f", {sheet}" if sheet else ""))
+    if not read:  # nothing classified: the input is at fault, as for one unreadable picture
+        print(f"error: {pattern}: none of its {len(files)} picture"
+              f"{'s' * (len(files) != 1)} could be read (reasons: {written})", file=sys.stderr)
+        return 2
     return 4 if failed else 0

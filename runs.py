@@ -33,6 +33,7 @@ except ImportError:  # Windows
     fcntl = None
 
 import data
+import errors
 import machine
 import settings
 import utils
@@ -550,7 +551,8 @@ def _read_pickle(path, kind):
         return _SafeUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as e:
         if "truncated" in str(e):
-            raise InputError(f"{path}: the {kind} is cut short (truncated)") from None
+            raise InputError(f"{path}: the {kind} is cut short or damaged (its pickle "
+                             "data ends too soon)") from None
         why = " ".join(str(e).split())[:80]  # one line
         raise InputError(f"{path}: not a {kind} of this project ({why})") from None
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
@@ -560,12 +562,9 @@ def _read_pickle(path, kind):
 
 def _looks_like(data):
     """What a file's first bytes say it is, in a few words, for an error message."""
-    kinds = ((b"\x89PNG", "a PNG picture"), (b"\xff\xd8", "a JPEG picture"), (b"GIF8", "a GIF"),
-             (b"%PDF", "a PDF"), (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "gzip data"),
-             (b"BM", "a BMP picture"), (b"RIFF", "a RIFF file (WebP, WAV)"))
-    for magic, kind in kinds:
-        if data.startswith(magic):
-            return kind
+    kind = errors.kind_of_bytes(data)
+    if kind:
+        return kind
     if not data:
         return "empty"
     try:

@@ -14,6 +14,7 @@ import io
 import math
 import os
 import shlex
+import sys
 import tokenize
 import warnings
 
@@ -392,6 +393,34 @@ def doubts(c):
     return lines
 
 
+# what each command that trains nothing does, in the order main.main takes them
+NOT_TRAINING = {"RUNS": "RUNS lists the runs and does nothing else",
+                "PREDICT": "PREDICT classifies with saved weights and trains nothing",
+                "GRADCHECK": "GRADCHECK checks backward's gradients and trains nothing"}
+
+
+def unused(c):
+    """Settings given that this command will not use: lines of notes (none if all are used).
+
+    main.main takes one command: RUNS, else PREDICT, else GRADCHECK, else
+    training (with COMPARE, LIVE, RESUME). A setting of another command is
+    then ignored, and WEIGHTS is read by PREDICT and LIVE only: a run never
+    starts from a weights file. Saying so keeps a user from waiting for
+    something that will not happen.
+    """
+    command = next((name for name in NOT_TRAINING if c[name]), None)
+    if command is None:
+        if c["WEIGHTS"] and not c["LIVE"]:
+            return [(f"WEIGHTS = {c['WEIGHTS']!r} ignored: it is read by PREDICT and LIVE "
+                     "only; this run trains from scratch")]
+        return []
+    others = [name for name in (*NOT_TRAINING, "COMPARE", "LIVE", "RESUME")
+              if name != command and c[name]]
+    if c["WEIGHTS"] and command != "PREDICT":
+        others.append("WEIGHTS")
+    return [f"{name} ignored: {NOT_TRAINING[command]}" for name in others]
+
+
 def check(c, quiet=False):
     """Refuse settings that cannot work, with a one-line InputError; print a warning for
     each that works but not as it seems (doubts), unless quiet."""
@@ -475,6 +504,8 @@ def check(c, quiet=False):
     for key, config in entries if not quiet else ():
         for line in doubts(config):
             print(f"warning: {'' if config is c else key + ': '}{line}")
+    for line in unused(c) if not quiet else ():
+        print(f"note: {line}", file=sys.stderr)
 
 
 def schedule(c, steps_per_epoch):

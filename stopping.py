@@ -15,6 +15,7 @@ stopping is the caller's (StopFlag.request). The exit status tells a script
 what happened (see exit_status).
 """
 
+import contextlib
 import errno
 import os
 import shlex
@@ -92,6 +93,37 @@ class StopFlag:
         self.set, self.signum = True, signum  # before the print, which may find no terminal
         print(f"\n{what}", flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold a Ctrl-C back while the block runs; it acts once the block ends.
+
+    For imports of compiled libraries (matplotlib's font code): a
+    KeyboardInterrupt raised inside an extension module's initialisation
+    leaves it half made, and the interpreter can then abort ("Fatal Python
+    error"). A signal whose handler raises KeyboardInterrupt (Python's
+    default for SIGINT) is caught meanwhile by a handler that only notes it,
+    and handled as before when the block ends. (Blocking the signal instead,
+    signal.pthread_sigmask, would not do: it blocks it for one thread, and
+    the kernel hands it to another, such as a BLAS worker.) Handlers a run
+    installed (StopFlag's, which raise nothing) are left alone, as is a
+    thread other than the main one, where signals cannot be handled.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held, raising = [], {}
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) is signal.default_int_handler:
+            raising[signum] = signal.signal(signum, lambda number, frame: held.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in raising.items():
+            signal.signal(signum, handler)
+        for signum in held[:1]:  # one Ctrl-C or several: one KeyboardInterrupt
+            raising[signum](signum, None)
 
 
 def request_stop(reason="asked to stop"):

@@ -10,14 +10,16 @@ import utils
 from data import InputError
 
 
-def member(tmp_path, name, layers, seed, batch_norm=False):
+def member(tmp_path, name, layers, seed, batch_norm=False, classes=None, transposed=""):
     """A weights file of a random network, as runs.save_weights writes them: its path."""
     rng = np.random.default_rng(seed)
     params = utils.init_params(layers, rng, batch_norm=batch_norm)
     stats = utils.init_stats(params)
     path = tmp_path / f"{name}.pkl"
     runs.save_weights(str(path), {"layers": layers, "params": params, "stats": stats,
-                                  "config": {"ACTIVATION": "tanh" if seed % 2 else "relu"}})
+                                  "classes": classes,
+                                  "config": {"ACTIVATION": "tanh" if seed % 2 else "relu",
+                                             "TRANSPOSED": transposed}})
     return str(path)
 
 
@@ -65,3 +67,28 @@ def test_members_that_answer_other_classes_are_refused(tmp_path):
         committee.load(paths)
     with pytest.raises(InputError, match="at least one weights file"):
         committee.load([])
+
+
+def test_members_whose_outputs_mean_other_classes_or_read_the_other_way_up_are_refused(tmp_path):
+    """Probabilities are averaged output by output: a member whose k-th output is another
+    class (names against numbers, or the same names in another order), or that reads a data
+    file turned over its diagonal when the first does not, would give a silently wrong mean
+    whose answer depends on the members' order."""
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    numbered = member(tmp_path, "numbered", [784, 8, 10], 0)
+    named = member(tmp_path, "named", [784, 8, 10], 1, classes=words)
+    sorted_names = member(tmp_path, "sorted", [784, 8, 10], 2, classes=sorted(words))
+    for paths, culprit in (([numbered, named], "named"), ([named, numbered], "numbered"),
+                           ([named, sorted_names], "sorted")):
+        with pytest.raises(InputError, match=rf"{culprit}\.pkl: its classes are .*: a "
+                                             "committee's members must answer the same classes"):
+            committee.load(paths)
+    assert len(committee.load([named, member(tmp_path, "named2", [784, 8, 10], 3,
+                                             classes=list(words))])) == 2
+    turned = member(tmp_path, "turned", [784, 8, 10], 4, transposed="both")
+    with pytest.raises(InputError, match=r"turned\.pkl: was trained on test files read turned "
+                                         r"over their diagonal \(TRANSPOSED='both'\)"):
+        committee.load([numbered, turned])
+    assert len(committee.load([numbered, turned], same_way_up=False)) == 2  # --TRANSPOSED given
+    train_only = member(tmp_path, "train_only", [784, 8, 10], 5, transposed="train")
+    assert len(committee.load([numbered, train_only])) == 2  # test files read alike: upright

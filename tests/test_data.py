@@ -26,6 +26,7 @@ import pytest
 from helpers import csv_text, table
 from hypothesis import given
 from hypothesis import strategies as st
+from PIL import Image
 
 import csvfiles
 import data
@@ -323,6 +324,10 @@ LAYOUT_ERRORS = [
     ("nul-bytes-at-the-end", "a.csv",
      lambda f, p: p.write_bytes(f.to_csv(index=False).encode() + b"\x00" * 4096),
      "line 32 holds NUL bytes", ["damaged copy"]),
+    ("png-picture-named-csv", "a.csv",
+     lambda f, p: Image.fromarray(f.iloc[0, 1:].to_numpy(np.uint8).reshape(28, 28)).save(
+         p, format="PNG"),
+     "is a PNG picture, not a CSV", []),
     ("excel-workbook", "a.xlsx", excel_workbook, "is a spreadsheet, not a CSV", ["CSV UTF-8"]),
     ("excel-workbook-named-zip", "a.zip", excel_workbook, "is an Excel workbook", ["CSV UTF-8"]),
     ("zip-of-two-files", "a.zip", lambda f, p: two_files_zip(f, p), "holds 2 files", []),

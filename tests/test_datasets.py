@@ -186,6 +186,11 @@ def test_transposed_training_images_are_detected_and_turned_with_the_setting(tmp
     saved = {"layers": [784, 16, 10], "classes": None, "config": {"TRANSPOSED": "both"}}
     X_read, _ = predict_inputs.rows_to_predict(train, saved)  # a file like the weights' test
     np.testing.assert_array_equal(X_read, X)
+    upright = write_csv(tmp_path / "upright.csv", X, y)  # --TRANSPOSED="" on the command line
+    X_read, _ = predict_inputs.rows_to_predict(upright, saved, transposed="")
+    np.testing.assert_array_equal(X_read, X)
+    X_read, _ = predict_inputs.rows_to_predict(train, {**saved, "config": {}}, transposed="test")
+    np.testing.assert_array_equal(X_read, X)
 
 
 def test_a_first_line_that_pandas_mangled_is_read_back_as_a_row(tmp_path, digits):
@@ -387,6 +392,9 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     assert capsys.readouterr().out.startswith("predictions for 3 of 3 pictures")
     assert len(pd.read_csv(weights.parent / "predictions-many-_0-2_.csv")) == 3
     assert_small_png(weights.parent / "seen-many-_0-2_.png")
+    assert predict_inputs.predict_many("many/*.txt", runs.load_weights(str(weights)),
+                                       str(weights)) == 2  # nothing classified: bad input
+    assert "error: many/*.txt: none of its 1 picture could be read" in capsys.readouterr().err
     with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
         folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
 

@@ -193,7 +193,12 @@ def test_a_network_too_big_for_the_memory_is_refused_in_one_line(monkeypatch):
     assert message.startswith("COMPARE entry [784, 100000, 100000, 10]: LAYERS = ")
     assert f"about {machine.size_text(machine.memory_needed(huge))}" in message
     assert "24.0 GB is available" in message and "\n" not in message
+    assert message.endswith("try fewer or narrower layers")  # with one row it would not fit
     machine.check_memory([("", dict(main.DEFAULTS))])  # the default network fits
+    big_batch = dict(main.DEFAULTS, BATCH_SIZE=100_000_000)  # the batch, not the network
+    with pytest.raises(data.InputError, match=r"BATCH_SIZE = 100000000 needs about .*: try a "
+                                              r"smaller BATCH_SIZE$"):
+        machine.check_memory([("", big_batch)])
     monkeypatch.setattr(machine, "available_memory", lambda: None)
     machine.check_memory([("", huge)])  # unknown: not refused
 

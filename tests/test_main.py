@@ -57,6 +57,7 @@ import main
 import plots
 import runs
 import settings
+import stopping
 import utils
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -1632,3 +1633,16 @@ def test_the_kept_epoch_is_the_best_validation_accuracy_then_loss(mnist_small, m
         result = main.train(c, X[:300], y[:300], X[300:400], y[300:400],
                             np.random.default_rng(0))
     assert result["best_epoch"] == kept
+
+
+def test_a_ctrl_c_during_a_held_import_acts_once_the_import_is_done():
+    """stopping.signals_held (around matplotlib's first import): a SIGINT that arrives inside
+    the block waits, and the KeyboardInterrupt comes after the block, not in the middle of
+    an extension module's initialisation (which once aborted the interpreter)."""
+    reached = []
+    with pytest.raises(KeyboardInterrupt), stopping.signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # without the block, the interrupt would come here
+        reached.append("the end of the block")
+    assert reached == ["the end of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as it was

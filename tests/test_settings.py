@@ -341,3 +341,28 @@ def test_a_list_without_brackets_gets_the_brackets_and_quotes_hint(written, hint
         settings.configure(main.DEFAULTS, [written])
     assert str(info.value).endswith(f"got tuple; a list is written in brackets, and quoted for "
                                     f"the shell: {hint}"), info.value
+
+
+def test_settings_that_the_command_will_not_use_are_named(capsys):
+    """One command runs (RUNS, else PREDICT, else GRADCHECK, else training): the settings of
+    another, and WEIGHTS outside PREDICT and LIVE, are said to be ignored, on standard
+    error, instead of leaving a user waiting for them."""
+    c = dict(main.DEFAULTS)
+    assert settings.unused(c) == []
+    assert settings.unused({**c, "PREDICT": "a.png", "WEIGHTS": "w.pkl"}) == []
+    assert settings.unused({**c, "LIVE": True, "WEIGHTS": "w.pkl"}) == []
+    assert settings.unused({**c, "WEIGHTS": "w.pkl"}) == [
+        ("WEIGHTS = 'w.pkl' ignored: it is read by PREDICT and LIVE only; this run trains "
+         "from scratch")]
+    assert settings.unused({**c, "PREDICT": "a.png", "COMPARE": [[784, 10]], "RESUME": True,
+                            "LIVE": True, "GRADCHECK": True}) == [
+        f"{name} ignored: PREDICT classifies with saved weights and trains nothing"
+        for name in ("GRADCHECK", "COMPARE", "LIVE", "RESUME")]
+    assert settings.unused({**c, "GRADCHECK": True, "COMPARE": [[784, 10]],
+                            "WEIGHTS": "w.pkl"}) == [
+        "COMPARE ignored: GRADCHECK checks backward's gradients and trains nothing",
+        "WEIGHTS ignored: GRADCHECK checks backward's gradients and trains nothing"]
+    settings.check({**c, "WEIGHTS": "w.pkl"})
+    out, err = capsys.readouterr()
+    assert err == ("note: WEIGHTS = 'w.pkl' ignored: it is read by PREDICT and LIVE only; this "
+                   "run trains from scratch\n") and out == ""
