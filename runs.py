@@ -428,13 +428,13 @@ def disk_needed(c):
     OTHER_BYTES; peak -- with checkpoint.pkl while the run trains (the
     weights, the best epoch's copy and the optimiser's velocity or
     moments), twice over while a new one is written beside the old one
-    (save_atomic): none when EPOCHS is 1, which writes no checkpoint.
+    (save_atomic).
     Measured: weights.pkl of [784,16,10] (12,730 parameters) after 3 epochs
     is 53,585 bytes, and the six pictures 381,660 bytes.
     """
     params = count_params(c["LAYERS"], c["BATCH_NORM"])
     kept = 4 * params + OTHER_BYTES
-    checkpoint = 4 * params * (2 + MOMENTS.get(c["OPTIMISER"], 2)) if c["EPOCHS"] > 1 else 0
+    checkpoint = 4 * params * (2 + MOMENTS.get(c["OPTIMISER"], 2))
     return kept, kept + 2 * checkpoint
 
 
@@ -1067,7 +1067,10 @@ def start_run(folder, c, earlier, resume, tag=""):
     or replaces: resume is the checkpoint continued, or None; earlier, whether the folder
     holds an earlier run of these settings."""
     name = os.path.basename(folder)
-    if resume:
+    if resume and training_done(c, resume):
+        print(f"{tag}finishing {name}: its {resume['epoch']} epoch"
+              f"{'s are' if resume['epoch'] != 1 else ' is'} trained; writing its results")
+    elif resume:
         print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
     elif earlier:
         print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
@@ -1117,14 +1120,24 @@ def training_state(c, params, history, resume, rng, rows):
     return t
 
 
+def training_done(c, t):
+    """Whether a run whose training state (or checkpoint) is t has nothing left to train:
+    its last epoch (EPOCHS) is done, or PATIENCE epochs passed without a better one."""
+    return t["epoch"] >= c["EPOCHS"] or bool(
+        c["PATIENCE"] and t["epoch"] and t["epoch"] - t["best"]["epoch"] >= c["PATIENCE"])
+
+
 class Checkpoints:
     """A watcher of the training loop (main.notify) that writes the run's checkpoint.
 
-    After every epoch but the last (which the weights file keeps), it writes
-    everything needed to continue: training_state's dict t, the generator's
-    state, the settings, the data's fingerprint and the BLAS threads; see
-    checkpoint for how often when writing is slow. Without a folder it
-    writes nothing.
+    After every epoch, the last included, it writes everything needed to
+    continue: training_state's dict t, the generator's state, the settings,
+    the data's fingerprint and the BLAS threads; see checkpoint for how often
+    when writing is slow (the last epoch's is always written). The last
+    epoch's checkpoint keeps what was trained until the weights are saved
+    (finish_run removes it): a run killed while writing its results is
+    finished by --RESUME without training again. Without a folder it writes
+    nothing.
     """
 
     def __init__(self, folder, c, t, rng, threads, rows):
@@ -1137,7 +1150,7 @@ class Checkpoints:
 
     def epoch(self, history):
         epoch = self.t["epoch"]
-        if self.folder and epoch % self.every == 0 and epoch < self.c["EPOCHS"]:
+        if self.folder and (epoch % self.every == 0 or training_done(self.c, self.t)):
             self.every = checkpoint(self.folder, {
                 **self.t, "rng": self.rng.bit_generator.state, "settings": recorded(self.c),
                 "rows": self.rows, "threads": self.threads.threads},

@@ -85,6 +85,14 @@ def crashed_at_epoch(monkeypatch, n, args):
         crash_at_epoch(patch, n)
         with pytest.raises(Crash):
             run_main(args)
+    died()
+
+
+def died():
+    """Let go of the run folders' locks, as the end of a killed process does."""
+    for lock in runs._LOCKS.values():
+        lock.close()
+    runs._LOCKS.clear()
 
 
 def crash_at_epoch(monkeypatch, n):
@@ -170,6 +178,36 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(small, tmp_pa
     assert sorted(p.name for p in folder.iterdir() if p.name != ".lock") == ["checkpoint.pkl",
                                                                           "settings.json"]
     assert runs.load_checkpoint(str(folder / "checkpoint.pkl"), [784, 16, 10])["epoch"] == 1
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_a_kill_while_the_results_are_written_loses_no_epoch(small, tmp_path, monkeypatch,
+                                                             epochs):
+    """Killed after training, while its weights are written (a stray temporary file left),
+    a run keeps the checkpoint of its last epoch: --RESUME trains nothing and finishes it,
+    to the same weights, and removes the stray file. EPOCHS=1 once lost everything."""
+    args = [*args_for(small, tmp_path / "killed"), f"--EPOCHS={epochs}"]
+    assert run_main([*args_for(small, tmp_path / "straight"), f"--EPOCHS={epochs}"])[0] == 0
+
+    def killed(path, result):  # a kill -9 in the middle of writing weights.pkl
+        Path(path).with_name(".tmp-x1y2z3weights.pkl").write_bytes(b"\x80\x05half")
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runs, "save_weights", killed)
+        with pytest.raises(Crash):
+            run_main(args)
+    died()
+    folder = only_run(tmp_path / "killed")
+    assert runs.load_checkpoint(str(folder / "checkpoint.pkl"), [784, 16, 10])["epoch"] == epochs
+    status, out = run_main([*args, "--RESUME"])
+    assert status == 0, out
+    assert re.search(rf"^finishing {folder.name}: its {epochs} epochs? (is|are) trained",
+                     out, re.MULTILINE), out
+    assert not re.search(r"^epoch +\d+/", out, re.MULTILINE), "an epoch was trained again"
+    assert_same_run(saved(tmp_path / "straight"), saved(tmp_path / "killed"))
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "settings.json",
+                                                         "weights.pkl"]
 
 
 def test_a_finished_run_has_nothing_to_resume(small, tmp_path):
