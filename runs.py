@@ -730,8 +730,10 @@ def resume_plan(folder, c, must=True):
     Returns ("resume", checkpoint), ("finished", the saved result dict) or,
     when must is False (an entry of COMPARE that never started), ("start",
     None). Raises InputError for a checkpoint of other settings, or, when
-    must is True, when there is nothing to resume; the message names the
-    nearest run that has a checkpoint and the settings that differ.
+    must is True, when there is nothing to resume: the message says so of a
+    run of these settings that stopped before its first checkpoint (its
+    folder holds its weights or settings.json), and otherwise names the
+    nearest run and the settings that differ.
     """
     path = os.path.join(folder, "checkpoint.pkl")
     if os.path.exists(path):
@@ -747,6 +749,12 @@ def resume_plan(folder, c, must=True):
             return "finished", result
     if not must:
         return "start", None
+    stopped = os.path.exists(weights) or folder_settings(folder) == recorded(c)
+    if stopped:  # this very run, stopped in its first epoch: not another run's "nearest"
+        kept = f" ({weights} keeps what it trained)" if os.path.exists(weights) else ""
+        raise InputError(f"{folder}: this run stopped before its first checkpoint{kept}, so "
+                         "there is nothing to resume: run the command again without --RESUME "
+                         "to train it anew")
     near = []  # the other runs: (how many settings differ, name, which)
     for other in sorted(os.listdir(c["RUNS_DIR"])) if os.path.isdir(c["RUNS_DIR"]) else []:
         theirs = read_settings(os.path.join(c["RUNS_DIR"], other))

@@ -936,19 +936,25 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     assert "accuracy on" in result.stdout  # the CSV has labels
 
 
-def test_predict_with_the_weights_of_a_stopped_run_says_so(tmp_path, weights, mnist):
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["no-checkpoint", "checkpoint"])
+def test_predict_with_the_weights_of_a_stopped_run_says_so(tmp_path, weights, mnist,
+                                                           checkpoint):
     """Weights a run saved when it was stopped (after 0 epochs: Ctrl-C, or `| head` closing
-    its output, in the first epoch) still answer, with one warning saying what they are."""
+    its output, in the first epoch) still answer, with one warning saying what they are,
+    and what to do: --RESUME only when a checkpoint beside them can be resumed."""
     saved = runs.load_weights(str(weights))
     stopped = tmp_path / "stopped.pkl"
     runs.save_weights(str(stopped), {**saved, "status": "stopped", "best_epoch": 0})
+    if checkpoint:
+        (tmp_path / "checkpoint.pkl").write_bytes(b"\x80\x04N.")
     csv_path = head_lines(mnist["test-300"], tmp_path / "some-digits.csv", 25)
     result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={stopped}",
                      f"--RUNS_DIR={tmp_path / 'runs'}")
     assert result.returncode == 0, result.stderr
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "stopped after 0 epochs" in warning[0], result.stderr
-    assert "--RESUME" in warning[0]
+    assert ("--RESUME continues its run" in warning[0]) == checkpoint, warning
+    assert ("run its command again without --RESUME" in warning[0]) != checkpoint, warning
 
 
 def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist, monkeypatch):

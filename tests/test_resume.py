@@ -21,6 +21,7 @@ import data
 import main
 import plots
 import runs
+import settings
 import utils
 
 
@@ -223,6 +224,38 @@ def test_resume_without_a_checkpoint_names_the_nearest_run(small, tmp_path):
     named = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--RESUME"))
     assert_user_error(named, None, ["no checkpoint",
                                     "holds a run of these same settings under another NAME"])
+
+
+def test_a_run_stopped_in_its_first_epoch_is_not_offered_resume(small, tmp_path, monkeypatch):
+    """Stopped after one step (`| head -1`), a run saves what it trained but writes no
+    checkpoint: --PREDICT with its weights and --RESUME both say to run it again without
+    --RESUME (not "--RESUME continues", not another run as the nearest), which trains it
+    anew and replaces the stopped run's weights."""
+    assert run_main(args_for(small, tmp_path, "--EPOCHS=1", "--LAYERS=[784,8,10]"))[0] == 0
+    real = utils.train_epoch
+
+    def stopped_after_a_step(*args, **kwargs):  # as a closed output (| head -1) stops it
+        return real(*args[:8], lambda done, total, loss: True, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(utils, "train_epoch", stopped_after_a_step)
+        assert run_main(args_for(small, tmp_path))[0] == 130
+    died()
+    folder = tmp_path / runs.run_name(settings.configure(main.DEFAULTS, args_for(small, tmp_path)),
+                                      settings.SHIPPED)
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "stopped"
+    assert not (folder / "checkpoint.pkl").exists()
+    predicted = run_cli(tmp_path, *args_for(small, tmp_path, f"--PREDICT={small[1]}"))
+    assert predicted.returncode == 0, predicted
+    assert "stopped after 0 epochs" in predicted.stderr and "--RESUME continues" not in \
+        predicted.stderr and "without --RESUME" in predicted.stderr, predicted.stderr
+    result = run_cli(tmp_path, *args_for(small, tmp_path, "--RESUME"))
+    message = assert_user_error(result, str(folder), ["stopped before its first checkpoint",
+                                                      "without --RESUME"])
+    assert "nearest" not in message
+    status, out = run_main(args_for(small, tmp_path))  # as the hints say
+    assert status == 0, out
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
 
 
 def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
