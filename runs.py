@@ -1052,7 +1052,9 @@ def plan(c, entries, defaults, argv):
 
     entries -- (label, settings) of each network to train (one, or COMPARE's).
     Checks the folder is writable, the memory and the disk space suffice,
-    and, without --RESUME, that no folder holds an unfinished run's
+    claims each run's folder that exists already (start_folder's lock: a
+    run of the same settings training there now is refused here, before
+    its checkpoint is read as if to resume it), and, without --RESUME, that no folder holds an unfinished run's
     checkpoint (run again without --RESUME it would replace it; --RESUME=False
     said so explicitly). Returns (folders, plans): (folder, earlier) per
     entry from run_folder, and per entry None or, with --RESUME, what
@@ -1063,6 +1065,9 @@ def plan(c, entries, defaults, argv):
     machine.check_memory(entries)
     check_space(c["RUNS_DIR"], [config for _, config in entries])
     folders = [run_folder(config, defaults) for _, config in entries]
+    for folder, _ in folders:  # another run of these settings training there now: refused
+        if os.path.isdir(folder):  # (a folder made later is claimed by start_folder)
+            _claim(folder)
     plans = [resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
              for (_, config), (folder, _) in zip(entries, folders)]
     if not c["RESUME"] and not any(a.startswith("--RESUME") for a in argv):  # nor said not to

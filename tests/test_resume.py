@@ -258,6 +258,24 @@ def test_a_run_stopped_in_its_first_epoch_is_not_offered_resume(small, tmp_path,
     assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
 
 
+@pytest.mark.skipif(runs.fcntl is None, reason="no folder locks without fcntl (Windows)")
+def test_a_second_run_of_settings_training_now_is_refused_before_loading(small, tmp_path,
+                                                                          monkeypatch):
+    """The same command while its run still trains: one line, before any data is loaded and
+    before a "resuming" line that would say otherwise, with --RESUME or without."""
+    crashed_at_epoch(monkeypatch, 3, args_for(small, tmp_path))
+    folder = only_run(tmp_path)
+    with open(folder / ".lock", "a") as lock:  # as the run still training holds it
+        runs.fcntl.flock(lock, runs.fcntl.LOCK_EX | runs.fcntl.LOCK_NB)
+        for extra in (["--RESUME"], []):
+            result = run_cli(tmp_path, *args_for(small, tmp_path, *extra))
+            assert_user_error(result, str(folder), ["another run of these settings"])
+            assert not re.search("^(loaded|resuming) ", result.stdout, re.MULTILINE), \
+                result.stdout
+    status, out = run_main(args_for(small, tmp_path, "--RESUME"))  # once it has ended
+    assert status == 0 and "resuming" in out, out
+
+
 def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
     crashed_at_epoch(monkeypatch, 2, args_for(small, tmp_path, "--NAME=mine"))
     result = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--SEED=3", "--RESUME"))
