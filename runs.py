@@ -12,6 +12,7 @@ every run adds a row to runs/log.csv.
 import atexit
 import csv
 import datetime
+import errno
 import hashlib
 import io
 import itertools
@@ -908,7 +909,9 @@ def save_result(folder, result, chance):
     at chance (best validation accuracy, or training accuracy without
     validation rows, within a point of `chance`) over weights that learned.
     If the folder cannot be written (a full disk, say), the weights go to
-    the system's temporary folder instead.
+    the system's temporary folder instead; when the disk is full and a
+    finished run's own checkpoint holds space there, make_room then moves
+    them where they belong.
     Returns (path or None, a line saying what happened, ok): ok is False
     when the weights could not be written where they belong.
     """
@@ -930,10 +933,41 @@ def save_result(folder, result, chance):
         if at_chance and max(earlier_scores, default=0.0) > chance + 0.01:
             return None, f"kept the weights in {path}: this run's score no better than chance", True
     written, error = save_or_spare(path, lambda p: save_weights(p, result))
+    if error is not None and result["status"] == "finished" and make_room(folder, written,
+                                                                          error, result):
+        written, error = path, None
     if error is None:
         return path, f"weights saved to {path}", True
     return written, (f"warning: could not write {path} ({error.strerror}); the weights are in "
                      f"{written} (use --WEIGHTS={written})"), False
+
+
+def make_room(folder, spare, error, result):
+    """Write a finished run's weights into folder over the space its checkpoint held,
+    once they are safe in the spare file; return whether they are there now.
+
+    Only for a full disk (error ENOSPC or EDQUOT) and a folder holding a
+    checkpoint. The checkpoint is removed only after save_or_spare has
+    written the weights whole to spare (fsynced, in the system's temporary
+    folder: never the same full disk), so a kill at any moment leaves the
+    checkpoint or a whole weights file; once the weights are written in
+    folder, the spare copy and its folder go. When they still do not fit,
+    the spare stays, and says where they are.
+    """
+    checkpoint = os.path.join(folder, "checkpoint.pkl")
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT) or not os.path.exists(checkpoint):
+        return False
+    remove(checkpoint)  # what it held is in the spare weights: the run is finished
+    try:
+        save_weights(os.path.join(folder, "weights.pkl"), result)
+    except OSError:
+        return False
+    remove(spare)
+    try:
+        os.rmdir(os.path.dirname(spare))  # save_or_spare's own folder
+    except OSError:
+        pass
+    return True
 
 
 def save_or_spare(path, save):

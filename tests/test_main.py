@@ -1252,6 +1252,39 @@ def test_weights_that_cannot_be_written_go_to_the_temporary_folder_exit_4(tmp_pa
     assert not list((tmp_path / "runs").rglob("checkpoint.pkl"))
 
 
+def test_weights_that_only_the_checkpoints_space_keeps_out_take_it_never_losing_both(
+        tmp_path, monkeypatch):
+    """A nearly full disk (issue item 4): the weights do not fit while the run's own
+    checkpoint holds the space. They go to the temporary folder first; only then does the
+    checkpoint go, and the weights are written where they belong, the spare removed. At
+    every moment the checkpoint or a whole weights file is on disk."""
+    import tempfile
+
+    tiny_project(tmp_path)
+    real_save, real_remove, spare = runs.save_weights, runs.remove, tmp_path / "spare"
+
+    def full_while_the_checkpoint_is_there(path, result):
+        if os.path.exists(os.path.join(os.path.dirname(path), "checkpoint.pkl")):
+            raise OSError(28, "No space left on device", path)
+        real_save(path, result)
+
+    def remove(path):
+        if os.path.basename(path) == "checkpoint.pkl" and os.path.exists(path):
+            assert [runs.load_weights(str(p))["status"] for p in spare.rglob("weights.pkl")] \
+                == ["finished"], "the checkpoint went before the weights were safe elsewhere"
+        real_remove(path)
+
+    monkeypatch.setattr(runs, "save_weights", full_while_the_checkpoint_is_there)
+    monkeypatch.setattr(runs, "remove", remove)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(spare))
+    result = run_in_process(tmp_path, [*BASE_ARGS, "--EPOCHS=2"], monkeypatch)
+    assert result.returncode == 0, result
+    folder = only_run(tmp_path / "runs")
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
+    assert not (folder / "checkpoint.pkl").exists()
+    assert not list(spare.rglob("*")), "the spare copy is left behind"
+
+
 # ----------------------------------------------------------------------------
 # COMPARE of any settings, and scoring saved weights on a labelled file
 
