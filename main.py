@@ -258,8 +258,9 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
     print(f"{tag}{threads.describe()}")
     if t["epoch"] == 0:
         history["layers"].append(look(None, 0))
+    last = t["epoch"] if runs.training_done(c, t) else c["EPOCHS"]  # resumed after the end
     try:
-        for epoch in range(t["epoch"] + 1, c["EPOCHS"] + 1):
+        for epoch in range(t["epoch"] + 1, last + 1):
             start, lr, before = time.perf_counter(), lr_at(state["step"]), diagnostics.weights_of(params)
             result = utils.train_epoch(
                 params, state, X_train, y_train, c["BATCH_SIZE"], rng, lr_at, augment,

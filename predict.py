@@ -23,6 +23,16 @@ import settings
 import utils
 
 
+def resume_hint(path):
+    """What to do with the weights of a stopped run at path: --RESUME continues it when its
+    checkpoint is beside them; otherwise (it stopped before its first epoch ended, or the
+    weights were copied) its command run again trains it anew, as main.py does."""
+    if runs.has_checkpoint(os.path.dirname(path)):
+        return "--RESUME continues its run"
+    return ("no checkpoint beside them to resume from: run its command again without "
+            "--RESUME to train it anew (a run that finishes replaces these weights)")
+
+
 def predict(c, defaults, argv=()):
     """Classify an image of one digit, or every row of a CSV, with saved weights.
 
@@ -67,7 +77,7 @@ def predict(c, defaults, argv=()):
                   f"epoch{'s' * (epochs != 1)}"
                   + (f" (test accuracy {member['test_accuracy']:.2%})"
                      if member.get("test_accuracy") is not None else "")
-                  + ("; --RESUME continues its run" if member["status"] == "stopped" else ""),
+                  + (f"; {resume_hint(member_path)}" if member["status"] == "stopped" else ""),
                   file=sys.stderr)
     for key, value in network.items():  # the file defines the network, not the settings
         if c["WEIGHTS"] and c[key] != defaults[key] and c[key] != value:

@@ -12,6 +12,7 @@ every run adds a row to runs/log.csv.
 import atexit
 import csv
 import datetime
+import errno
 import hashlib
 import io
 import itertools
@@ -429,13 +430,13 @@ def disk_needed(c):
     OTHER_BYTES; peak -- with checkpoint.pkl while the run trains (the
     weights, the best epoch's copy and the optimiser's velocity or
     moments), twice over while a new one is written beside the old one
-    (save_atomic): none when EPOCHS is 1, which writes no checkpoint.
+    (save_atomic).
     Measured: weights.pkl of [784,16,10] (12,730 parameters) after 3 epochs
     is 53,585 bytes, and the six pictures 381,660 bytes.
     """
     params = count_params(c["LAYERS"], c["BATCH_NORM"])
     kept = 4 * params + OTHER_BYTES
-    checkpoint = 4 * params * (2 + MOMENTS.get(c["OPTIMISER"], 2)) if c["EPOCHS"] > 1 else 0
+    checkpoint = 4 * params * (2 + MOMENTS.get(c["OPTIMISER"], 2))
     return kept, kept + 2 * checkpoint
 
 
@@ -729,8 +730,10 @@ def resume_plan(folder, c, must=True):
     Returns ("resume", checkpoint), ("finished", the saved result dict) or,
     when must is False (an entry of COMPARE that never started), ("start",
     None). Raises InputError for a checkpoint of other settings, or, when
-    must is True, when there is nothing to resume; the message names the
-    nearest run that has a checkpoint and the settings that differ.
+    must is True, when there is nothing to resume: the message says so of a
+    run of these settings that stopped before its first checkpoint (its
+    folder holds its weights or settings.json), and otherwise names the
+    nearest run and the settings that differ.
     """
     path = os.path.join(folder, "checkpoint.pkl")
     if os.path.exists(path):
@@ -746,6 +749,12 @@ def resume_plan(folder, c, must=True):
             return "finished", result
     if not must:
         return "start", None
+    stopped = os.path.exists(weights) or folder_settings(folder) == recorded(c)
+    if stopped:  # this very run, stopped in its first epoch: not another run's "nearest"
+        kept = f" ({weights} keeps what it trained)" if os.path.exists(weights) else ""
+        raise InputError(f"{folder}: this run stopped before its first checkpoint{kept}, so "
+                         "there is nothing to resume: run the command again without --RESUME "
+                         "to train it anew")
     near = []  # the other runs: (how many settings differ, name, which)
     for other in sorted(os.listdir(c["RUNS_DIR"])) if os.path.isdir(c["RUNS_DIR"]) else []:
         theirs = read_settings(os.path.join(c["RUNS_DIR"], other))
@@ -899,7 +908,9 @@ def save_result(folder, result, chance):
     at chance (best validation accuracy, or training accuracy without
     validation rows, within a point of `chance`) over weights that learned.
     If the folder cannot be written (a full disk, say), the weights go to
-    the system's temporary folder instead.
+    the system's temporary folder instead; when the disk is full and a
+    finished run's own checkpoint holds space there, make_room then moves
+    them where they belong.
     Returns (path or None, a line saying what happened, ok): ok is False
     when the weights could not be written where they belong.
     """
@@ -921,10 +932,41 @@ def save_result(folder, result, chance):
         if at_chance and max(earlier_scores, default=0.0) > chance + 0.01:
             return None, f"kept the weights in {path}: this run's score no better than chance", True
     written, error = save_or_spare(path, lambda p: save_weights(p, result))
+    if error is not None and result["status"] == "finished" and make_room(folder, written,
+                                                                          error, result):
+        written, error = path, None
     if error is None:
         return path, f"weights saved to {path}", True
     return written, (f"warning: could not write {path} ({error.strerror}); the weights are in "
                      f"{written} (use --WEIGHTS={written})"), False
+
+
+def make_room(folder, spare, error, result):
+    """Write a finished run's weights into folder over the space its checkpoint held,
+    once they are safe in the spare file; return whether they are there now.
+
+    Only for a full disk (error ENOSPC or EDQUOT) and a folder holding a
+    checkpoint. The checkpoint is removed only after save_or_spare has
+    written the weights whole to spare (fsynced, in the system's temporary
+    folder: never the same full disk), so a kill at any moment leaves the
+    checkpoint or a whole weights file; once the weights are written in
+    folder, the spare copy and its folder go. When they still do not fit,
+    the spare stays, and says where they are.
+    """
+    checkpoint = os.path.join(folder, "checkpoint.pkl")
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT) or not os.path.exists(checkpoint):
+        return False
+    remove(checkpoint)  # what it held is in the spare weights: the run is finished
+    try:
+        save_weights(os.path.join(folder, "weights.pkl"), result)
+    except OSError:
+        return False
+    remove(spare)
+    try:
+        os.rmdir(os.path.dirname(spare))  # save_or_spare's own folder
+    except OSError:
+        pass
+    return True
 
 
 def save_or_spare(path, save):
@@ -1043,7 +1085,9 @@ def plan(c, entries, defaults, argv):
 
     entries -- (label, settings) of each network to train (one, or COMPARE's).
     Checks the folder is writable, the memory and the disk space suffice,
-    and, without --RESUME, that no folder holds an unfinished run's
+    claims each run's folder that exists already (start_folder's lock: a
+    run of the same settings training there now is refused here, before
+    its checkpoint is read as if to resume it), and, without --RESUME, that no folder holds an unfinished run's
     checkpoint (run again without --RESUME it would replace it; --RESUME=False
     said so explicitly). Returns (folders, plans): (folder, earlier) per
     entry from run_folder, and per entry None or, with --RESUME, what
@@ -1054,6 +1098,9 @@ def plan(c, entries, defaults, argv):
     machine.check_memory(entries)
     check_space(c["RUNS_DIR"], [config for _, config in entries])
     folders = [run_folder(config, defaults) for _, config in entries]
+    for folder, _ in folders:  # another run of these settings training there now: refused
+        if os.path.isdir(folder):  # (a folder made later is claimed by start_folder)
+            _claim(folder)
     plans = [resume_plan(folder, config, must=not c["COMPARE"]) if c["RESUME"] else None
              for (_, config), (folder, _) in zip(entries, folders)]
     if not c["RESUME"] and not any(a.startswith("--RESUME") for a in argv):  # nor said not to
@@ -1066,7 +1113,10 @@ def start_run(folder, c, earlier, resume, tag=""):
     or replaces: resume is the checkpoint continued, or None; earlier, whether the folder
     holds an earlier run of these settings."""
     name = os.path.basename(folder)
-    if resume:
+    if resume and training_done(c, resume):
+        print(f"{tag}finishing {name}: its {resume['epoch']} epoch"
+              f"{'s are' if resume['epoch'] != 1 else ' is'} trained; writing its results")
+    elif resume:
         print(f"{tag}resuming {name} at epoch {resume['epoch'] + 1} of {c['EPOCHS']}")
     elif earlier:
         print(f"{folder} holds an earlier run of these settings; this run replaces it if it "
@@ -1116,14 +1166,24 @@ def training_state(c, params, history, resume, rng, rows):
     return t
 
 
+def training_done(c, t):
+    """Whether a run whose training state (or checkpoint) is t has nothing left to train:
+    its last epoch (EPOCHS) is done, or PATIENCE epochs passed without a better one."""
+    return t["epoch"] >= c["EPOCHS"] or bool(
+        c["PATIENCE"] and t["epoch"] and t["epoch"] - t["best"]["epoch"] >= c["PATIENCE"])
+
+
 class Checkpoints:
     """A watcher of the training loop (main.notify) that writes the run's checkpoint.
 
-    After every epoch but the last (which the weights file keeps), it writes
-    everything needed to continue: training_state's dict t, the generator's
-    state, the settings, the data's fingerprint and the BLAS threads; see
-    checkpoint for how often when writing is slow. Without a folder it
-    writes nothing.
+    After every epoch, the last included, it writes everything needed to
+    continue: training_state's dict t, the generator's state, the settings,
+    the data's fingerprint and the BLAS threads; see checkpoint for how often
+    when writing is slow (the last epoch's is always written). The last
+    epoch's checkpoint keeps what was trained until the weights are saved
+    (finish_run removes it): a run killed while writing its results is
+    finished by --RESUME without training again. Without a folder it writes
+    nothing.
     """
 
     def __init__(self, folder, c, t, rng, threads, rows):
@@ -1136,7 +1196,7 @@ class Checkpoints:
 
     def epoch(self, history):
         epoch = self.t["epoch"]
-        if self.folder and epoch % self.every == 0 and epoch < self.c["EPOCHS"]:
+        if self.folder and (epoch % self.every == 0 or training_done(self.c, self.t)):
             self.every = checkpoint(self.folder, {
                 **self.t, "rng": self.rng.bit_generator.state, "settings": recorded(self.c),
                 "rows": self.rows, "threads": self.threads.threads},

@@ -937,19 +937,25 @@ def test_predict_a_csv_writes_predictions(tmp_path, weights, mnist):
     assert "accuracy on" in result.stdout  # the CSV has labels
 
 
-def test_predict_with_the_weights_of_a_stopped_run_says_so(tmp_path, weights, mnist):
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["no-checkpoint", "checkpoint"])
+def test_predict_with_the_weights_of_a_stopped_run_says_so(tmp_path, weights, mnist,
+                                                           checkpoint):
     """Weights a run saved when it was stopped (after 0 epochs: Ctrl-C, or `| head` closing
-    its output, in the first epoch) still answer, with one warning saying what they are."""
+    its output, in the first epoch) still answer, with one warning saying what they are,
+    and what to do: --RESUME only when a checkpoint beside them can be resumed."""
     saved = runs.load_weights(str(weights))
     stopped = tmp_path / "stopped.pkl"
     runs.save_weights(str(stopped), {**saved, "status": "stopped", "best_epoch": 0})
+    if checkpoint:
+        (tmp_path / "checkpoint.pkl").write_bytes(b"\x80\x04N.")
     csv_path = head_lines(mnist["test-300"], tmp_path / "some-digits.csv", 25)
     result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={stopped}",
                      f"--RUNS_DIR={tmp_path / 'runs'}")
     assert result.returncode == 0, result.stderr
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "stopped after 0 epochs" in warning[0], result.stderr
-    assert "--RESUME" in warning[0]
+    assert ("--RESUME continues its run" in warning[0]) == checkpoint, warning
+    assert ("run its command again without --RESUME" in warning[0]) != checkpoint, warning
 
 
 def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist, monkeypatch):
@@ -1245,6 +1251,39 @@ def test_weights_that_cannot_be_written_go_to_the_temporary_folder_exit_4(tmp_pa
     # the run finished: its checkpoint, stale, goes (it held the space the weights needed,
     # and would have the same command refused as an unfinished run's, or retrained)
     assert not list((tmp_path / "runs").rglob("checkpoint.pkl"))
+
+
+def test_weights_that_only_the_checkpoints_space_keeps_out_take_it_never_losing_both(
+        tmp_path, monkeypatch):
+    """A nearly full disk (issue item 4): the weights do not fit while the run's own
+    checkpoint holds the space. They go to the temporary folder first; only then does the
+    checkpoint go, and the weights are written where they belong, the spare removed. At
+    every moment the checkpoint or a whole weights file is on disk."""
+    import tempfile
+
+    tiny_project(tmp_path)
+    real_save, real_remove, spare = runs.save_weights, runs.remove, tmp_path / "spare"
+
+    def full_while_the_checkpoint_is_there(path, result):
+        if os.path.exists(os.path.join(os.path.dirname(path), "checkpoint.pkl")):
+            raise OSError(28, "No space left on device", path)
+        real_save(path, result)
+
+    def remove(path):
+        if os.path.basename(path) == "checkpoint.pkl" and os.path.exists(path):
+            assert [runs.load_weights(str(p))["status"] for p in spare.rglob("weights.pkl")] \
+                == ["finished"], "the checkpoint went before the weights were safe elsewhere"
+        real_remove(path)
+
+    monkeypatch.setattr(runs, "save_weights", full_while_the_checkpoint_is_there)
+    monkeypatch.setattr(runs, "remove", remove)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(spare))
+    result = run_in_process(tmp_path, [*BASE_ARGS, "--EPOCHS=2"], monkeypatch)
+    assert result.returncode == 0, result
+    folder = only_run(tmp_path / "runs")
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
+    assert not (folder / "checkpoint.pkl").exists()
+    assert not list(spare.rglob("*")), "the spare copy is left behind"
 
 
 # ----------------------------------------------------------------------------

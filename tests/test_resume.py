@@ -21,6 +21,7 @@ import data
 import main
 import plots
 import runs
+import settings
 import utils
 
 
@@ -85,6 +86,14 @@ def crashed_at_epoch(monkeypatch, n, args):
         crash_at_epoch(patch, n)
         with pytest.raises(Crash):
             run_main(args)
+    died()
+
+
+def died():
+    """Let go of the run folders' locks, as the end of a killed process does."""
+    for lock in runs._LOCKS.values():
+        lock.close()
+    runs._LOCKS.clear()
 
 
 def crash_at_epoch(monkeypatch, n):
@@ -172,6 +181,36 @@ def test_a_kill_while_writing_a_checkpoint_leaves_the_previous_one(small, tmp_pa
     assert runs.load_checkpoint(str(folder / "checkpoint.pkl"), [784, 16, 10])["epoch"] == 1
 
 
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_a_kill_while_the_results_are_written_loses_no_epoch(small, tmp_path, monkeypatch,
+                                                             epochs):
+    """Killed after training, while its weights are written (a stray temporary file left),
+    a run keeps the checkpoint of its last epoch: --RESUME trains nothing and finishes it,
+    to the same weights, and removes the stray file. EPOCHS=1 once lost everything."""
+    args = [*args_for(small, tmp_path / "killed"), f"--EPOCHS={epochs}"]
+    assert run_main([*args_for(small, tmp_path / "straight"), f"--EPOCHS={epochs}"])[0] == 0
+
+    def killed(path, result):  # a kill -9 in the middle of writing weights.pkl
+        Path(path).with_name(".tmp-x1y2z3weights.pkl").write_bytes(b"\x80\x05half")
+        raise Crash
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runs, "save_weights", killed)
+        with pytest.raises(Crash):
+            run_main(args)
+    died()
+    folder = only_run(tmp_path / "killed")
+    assert runs.load_checkpoint(str(folder / "checkpoint.pkl"), [784, 16, 10])["epoch"] == epochs
+    status, out = run_main([*args, "--RESUME"])
+    assert status == 0, out
+    assert re.search(rf"^finishing {folder.name}: its {epochs} epochs? (is|are) trained",
+                     out, re.MULTILINE), out
+    assert not re.search(r"^epoch +\d+/", out, re.MULTILINE), "an epoch was trained again"
+    assert_same_run(saved(tmp_path / "straight"), saved(tmp_path / "killed"))
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "settings.json",
+                                                         "weights.pkl"]
+
+
 def test_a_finished_run_has_nothing_to_resume(small, tmp_path):
     assert run_main(args_for(small, tmp_path))[0] == 0
     status, out = run_main(args_for(small, tmp_path, "--RESUME"))
@@ -185,6 +224,56 @@ def test_resume_without_a_checkpoint_names_the_nearest_run(small, tmp_path):
     named = run_cli(tmp_path, *args_for(small, tmp_path, "--NAME=mine", "--RESUME"))
     assert_user_error(named, None, ["no checkpoint",
                                     "holds a run of these same settings under another NAME"])
+
+
+def test_a_run_stopped_in_its_first_epoch_is_not_offered_resume(small, tmp_path, monkeypatch):
+    """Stopped after one step (`| head -1`), a run saves what it trained but writes no
+    checkpoint: --PREDICT with its weights and --RESUME both say to run it again without
+    --RESUME (not "--RESUME continues", not another run as the nearest), which trains it
+    anew and replaces the stopped run's weights."""
+    assert run_main(args_for(small, tmp_path, "--EPOCHS=1", "--LAYERS=[784,8,10]"))[0] == 0
+    real = utils.train_epoch
+
+    def stopped_after_a_step(*args, **kwargs):  # as a closed output (| head -1) stops it
+        return real(*args[:8], lambda done, total, loss: True, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(utils, "train_epoch", stopped_after_a_step)
+        assert run_main(args_for(small, tmp_path))[0] == 130
+    died()
+    folder = tmp_path / runs.run_name(settings.configure(main.DEFAULTS, args_for(small, tmp_path)),
+                                      settings.SHIPPED)
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "stopped"
+    assert not (folder / "checkpoint.pkl").exists()
+    predicted = run_cli(tmp_path, *args_for(small, tmp_path, f"--PREDICT={small[1]}"))
+    assert predicted.returncode == 0, predicted
+    assert "stopped after 0 epochs" in predicted.stderr and "--RESUME continues" not in \
+        predicted.stderr and "without --RESUME" in predicted.stderr, predicted.stderr
+    result = run_cli(tmp_path, *args_for(small, tmp_path, "--RESUME"))
+    message = assert_user_error(result, str(folder), ["stopped before its first checkpoint",
+                                                      "without --RESUME"])
+    assert "nearest" not in message
+    status, out = run_main(args_for(small, tmp_path))  # as the hints say
+    assert status == 0, out
+    assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
+
+
+@pytest.mark.skipif(runs.fcntl is None, reason="no folder locks without fcntl (Windows)")
+def test_a_second_run_of_settings_training_now_is_refused_before_loading(small, tmp_path,
+                                                                          monkeypatch):
+    """The same command while its run still trains: one line, before any data is loaded and
+    before a "resuming" line that would say otherwise, with --RESUME or without."""
+    crashed_at_epoch(monkeypatch, 3, args_for(small, tmp_path))
+    folder = only_run(tmp_path)
+    with open(folder / ".lock", "a") as lock:  # as the run still training holds it
+        runs.fcntl.flock(lock, runs.fcntl.LOCK_EX | runs.fcntl.LOCK_NB)
+        for extra in (["--RESUME"], []):
+            result = run_cli(tmp_path, *args_for(small, tmp_path, *extra))
+            assert_user_error(result, str(folder), ["another run of these settings"])
+            assert not re.search("^(loaded|resuming) ", result.stdout, re.MULTILINE), \
+                result.stdout
+    status, out = run_main(args_for(small, tmp_path, "--RESUME"))  # once it has ended
+    assert status == 0 and "resuming" in out, out
 
 
 def test_a_checkpoint_of_other_settings_is_refused_naming_them(small, tmp_path, monkeypatch):
