@@ -1011,6 +1011,14 @@ def append_log(runs_dir, row):
                 old = f.read()
         except FileNotFoundError:
             old = b""
+        damage = _log_damage(old) if old else ""
+        if damage:  # a row added to it would be unreadable too: keep it aside, start anew
+            aside = os.path.join(runs_dir, "log-damaged-" + datetime.datetime.now().strftime(
+                "%Y%m%d-%H%M%S") + ".csv")
+            os.replace(path, aside)
+            print(f"warning: {path}: {damage}: not a readable run log; kept as {aside}, and a "
+                  "new log started", file=sys.stderr)
+            old = b""
         if old and not old.endswith(b"\n"):
             old += b"\n"
         out = io.StringIO()
@@ -1019,6 +1027,22 @@ def append_log(runs_dir, row):
             writer.writeheader()
         writer.writerow(row)
         save_atomic(path, lambda f: f.write(old + out.getvalue().encode("utf-8")))
+
+
+def _log_damage(text):
+    """What is wrong with a run log's bytes, in a few words naming the line, or "" if nothing:
+    not UTF-8, another header than LOG_COLUMNS, a row of another width (a quote never
+    closed makes the rest of the file one field)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text.decode("utf-8"), newline="")))
+    except (UnicodeDecodeError, csv.Error) as e:
+        return f"{type(e).__name__}"
+    if not rows or rows[0] != list(LOG_COLUMNS):
+        return "line 1 is not its header"
+    for number, row in enumerate(rows[1:], start=2):
+        if row and len(row) != len(LOG_COLUMNS):
+            return f"row {number} has {len(row)} fields, not {len(LOG_COLUMNS)}"
+    return ""
 
 
 def log_row(name, c, defaults, result):

@@ -535,6 +535,28 @@ def test_a_log_edited_out_of_shape_is_one_line_error(tmp_path):
         runs.read_log(str(tmp_path / "empty"))
 
 
+@pytest.mark.parametrize("damage", ["quote", "header", "bytes"])
+def test_a_row_is_never_added_to_a_log_it_would_not_be_readable_in(tmp_path, capsys, damage):
+    """A log with a quote never closed (an edit in a spreadsheet), another header, or bytes
+    that are not UTF-8: a row appended to it could never be read (--RUNS would fail on the
+    whole file). It is kept aside, said so in one line, and a new log starts."""
+    runs.append_log(str(tmp_path), log_entry("first", "0.5"))
+    log = tmp_path / "log.csv"
+    broken = {"quote": log.read_bytes().replace(b",first,", b',"first,'),
+              "header": b"when,what\n1,2\n",
+              "bytes": log.read_bytes() + b"\xff\xfe,x\n"}[damage]
+    log.write_bytes(broken)
+    runs.append_log(str(tmp_path), log_entry("second", "0.6"))
+    warning = capsys.readouterr().err
+    assert warning.startswith(f"warning: {log}: ") and warning.count("\n") == 1
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith("log-damaged-")]
+    assert len(aside) == 1 and aside[0].read_bytes() == broken and str(aside[0]) in warning
+    table = runs.read_log(str(tmp_path))
+    assert table.startswith("1 run in") and "second" in table
+    runs.append_log(str(tmp_path), log_entry("third", "0.7"))  # a sound log: appended to
+    assert capsys.readouterr().err == "" and runs.read_log(str(tmp_path)).startswith("2 runs")
+
+
 def test_two_comparisons_of_other_settings_never_share_a_folder():
     import main
 
