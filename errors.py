@@ -13,16 +13,22 @@ class InputError(Exception):
 def no_such_file(path, kind="file"):
     """The InputError for a path that does not exist, with a hint when its name
     starts or ends with a space (a quoted path with a stray space), when it holds
-    backslashes and the same path with slashes exists (a Windows habit), or when
-    the project's folder has it (a run started from another folder)."""
+    backslashes and the same path with slashes exists (a Windows habit), when
+    its extension comes twice (a list's two names with no comma between:
+    Python joins them), or when the project's folder has it (a run started
+    from another folder)."""
     stray = path != path.strip() and os.path.exists(path.strip())
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
     elsewhere = not os.path.isabs(path) and os.path.exists(here)  # run from another folder
     slashed = path.replace("\\", "/")  # a Windows path on a system whose separator is /
     windows = "\\" in path and os.sep == "/" and os.path.exists(slashed)
+    ext = os.path.splitext(path)[1].lower()  # ['a.pkl' 'b.pkl']: Python joins the two names
+    glued = len(ext) > 1 and path.lower().count(ext) > 1 and not os.path.exists(path)
     return InputError(f"{path}: no such {kind}"
                       + (f" (write the folders with / here: {slashed!r} exists)" if windows else "")
                       + (f" (its name has a stray space; {path.strip()!r} exists)" if stray else "")
+                      + (f" (two {ext} names run together? a list needs commas between its "
+                         "names: ['a', 'b'])" if glued else "")
                       + (f" in the current folder, {os.getcwd()}; the project's copy is {here}"
                          if elsewhere else ""))
 

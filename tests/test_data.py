@@ -239,6 +239,18 @@ def test_a_missing_file_with_a_stray_space_in_its_name_says_so(tmp_path, rows30)
         data.load_csv(str(tmp_path / "a.csv "))
 
 
+def test_two_names_of_a_list_run_together_are_said_to_be(tmp_path):
+    """--WEIGHTS=['a.pkl' 'b.pkl'] without the comma: Python joins the two strings into one
+    name; the missing file's line says what probably happened."""
+    import errors
+
+    glued = str(tmp_path / "a" / "weights.pkl") + "runs/b/weights.pkl"
+    assert str(errors.no_such_file(glued, "weights file")).endswith(
+        ": no such weights file (two .pkl names run together? a list needs commas between "
+        "its names: ['a', 'b'])")
+    assert "run together" not in str(errors.no_such_file(str(tmp_path / "a.pkl")))
+
+
 @pytest.mark.parametrize(("name", "ids", "expected"), [
     ("ImageId", range(28001, 28031), [str(i) for i in range(28001, 28031)]),
     ("id", [f"img-{k}" for k in range(30)], [f"img-{k}" for k in range(30)]),
