@@ -101,6 +101,9 @@ def predict(c, defaults, argv=()):
             print(f"warning: {path}: {phrase}: a network trained on MNIST reads it poorly",
                   file=sys.stderr)
         Z = committee.logits(members, X)
+        turned = transposed in ("test", "both")
+        if transposed is not None and turned != committee.reads_transposed(saved):
+            stem += "-transposed" if turned else "-upright"  # not the weights' own reading's
         stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
         ids = data.row_ids(path) if data.formats.form_of(path) == "csv" else None
         written = [wanted := os.path.join(folder, f"predictions-{stem}.csv")]

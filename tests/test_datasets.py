@@ -397,6 +397,10 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     assert "error: many/*.txt: none of its 1 picture could be read" in capsys.readouterr().err
     with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
         folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
+    turned = run_cli(tmp_path, "--PREDICT=test.csv", f"--WEIGHTS={weights}", "--TRANSPOSED=test")
+    assert turned.returncode == 0, turned.stderr  # read otherwise than the weights': its own name
+    assert "test.csv: turned over its diagonal (TRANSPOSED=test)" in turned.stdout
+    assert (weights.parent / "predictions-test-transposed.csv").exists()
 
 
 def test_a_folder_without_class_folders_is_refused_with_the_fix(tmp_path):
