@@ -413,10 +413,7 @@ def find_ink(img, dark_ink=None):
     dark side of a grey picture and the opaque side of a transparent one);
     the page under the ink is estimated locally (local_background) and
     divided out for dark ink, subtracted for light ink, which evens out
-    shading and shadows; Otsu's threshold is taken again on what is left
-    (and, when that finds no clear ink and the polarity was decided here,
-    once more on its ink side: a small digit on a large shaded page, where
-    what the estimate left of the shading outnumbers the strokes);
+    shading and shadows; Otsu's threshold is taken again on what is left;
     the ink's intensity runs from 0 at the background's noise level to 1
     at the strokes' core (their 90th percentile). A picture whose ink is not
     clearly above the noise (8 times its spread) is blank. Only the strokes
@@ -438,8 +435,7 @@ def find_ink(img, dark_ink=None):
     smooth = _box_blur(signal, r)
     if smooth.max() - smooth.min() < 0.02:
         raise ValueError("the image is blank: no digit found")
-    chosen = dark_ink is None
-    if chosen:  # a wide local mean subtracted first: a shadow over half the page
+    if dark_ink is None:  # a wide local mean subtracted first: a shadow over half the page
         flat = smooth - _box_blur(smooth, max(1, min(smooth.shape) // 4))
         bright = float(np.mean(flat > otsu_threshold(flat)))
         if min(bright, 1 - bright) < 0.3:
@@ -453,15 +449,11 @@ def find_ink(img, dark_ink=None):
     else:
         ink = smooth - background
     t = otsu_threshold(ink)
-    level, noise, core, mask = _split(ink, t)
-    if core - level < max(0.04, 8 * noise) and mask.sum() >= 4 and chosen:
-        # a small digit on a large shaded page: what the background's estimate left of the
-        # shading (near the edges) can outnumber the strokes, and Otsu's threshold then
-        # splits that from the clean page. Split the upper side again: the strokes are there
-        # (only with the polarity found here: a forced one is a second guess, and a blank
-        # answer is what tells the caller it was wrong)
-        t = otsu_threshold(ink[mask])
-        level, noise, core, mask = _split(ink, t)
+    mask = ink > t
+    background = ink[~mask]
+    level = np.median(background) if background.size else 0.0
+    noise = 1.4826 * np.median(np.abs(background - level)) if background.size else 0.0
+    core = np.percentile(ink[mask], 90) if mask.any() else level
     if core - level < max(0.04, 8 * noise) or mask.sum() < 4:
         if noise > NOISE:  # not a page: speckle or static everywhere
             raise ValueError("no digit found: the picture is noise everywhere, and no mark "
@@ -474,22 +466,6 @@ def find_ink(img, dark_ink=None):
     rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
     return (np.where(region, intensity, 0.0), (rows[0], rows[-1], cols[0], cols[-1]), dark_ink,
             left_out)
-
-
-def _split(ink, t):
-    """The two sides of ink at threshold t: (level, noise, core, mask).
-
-    mask -- ink > t; level and noise -- the median of the other side and its
-    spread (1.4826 times the median absolute deviation: the standard
-    deviation of a normal noise); core -- the 90th percentile of the ink
-    side (the strokes' core), or level when it is empty.
-    """
-    mask = ink > t
-    background = ink[~mask]
-    level = np.median(background) if background.size else 0.0
-    noise = 1.4826 * np.median(np.abs(background - level)) if background.size else 0.0
-    core = np.percentile(ink[mask], 90) if mask.any() else level
-    return level, noise, core, mask
 
 
 # ----------------------------------------------------------------------------

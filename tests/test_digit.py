@@ -323,22 +323,6 @@ def test_paper_on_a_dark_desk_reads_the_digit_not_the_desk(digits):
         assert said == []
 
 
-@pytest.mark.parametrize("shade", [0.82, 0.75])
-def test_a_small_digit_on_a_large_shaded_page_is_read_not_called_blank(digits, shade):
-    """A 4000x3000 photo whose paper darkens to `shade` of its light towards one side, with
-    a digit 84 pixels tall in the middle: what the background's estimate leaves of the
-    shading near that side outnumbers the strokes (searched shrunk 4 times, 21 pixels
-    tall), and was once split from the clean page instead of the digit: "blank"."""
-    X, _ = digits
-    row = X[3]
-    paper = np.linspace(0.9, 0.9 * shade, 4000)[None, :].repeat(3000, axis=0)
-    ink = photos.enlarge(row, 84)
-    paper[1458:1542, 1958:2042] *= 1 - 0.85 * ink
-    assert likeness(digit.prepare_digit(paper), row) > 0.85
-    with pytest.raises(ValueError, match="blank"):  # the page alone is still blank
-        digit.prepare_digit(np.linspace(0.9, 0.9 * shade, 4000)[None, :].repeat(3000, axis=0))
-
-
 @pytest.mark.parametrize("ruling", ["lined", "squared"])
 def test_ruled_paper_lines_are_not_ink(digits, ruling):
     """Notebook paper: faint lines every 30 pixels (and across, for squared paper)."""
