@@ -53,7 +53,8 @@ def load(paths, same_way_up=True):
                              f"{turned[reads_transposed(member)]} (TRANSPOSED="
                              f"{member['config'].get('TRANSPOSED', '')!r}); {paths[0]} on "
                              f"{turned[reads_transposed(members[0])]}: a committee's members "
-                             "must read a file the same way up")
+                             "must read a file the same way up (or say how to read it: "
+                             "--TRANSPOSED=test, or --TRANSPOSED=\"\")")
     return members
 
 

@@ -65,7 +65,12 @@ def predict(c, defaults, argv=()):
     # a TRANSPOSED given on the command line says how to read a data file; else the weights do
     given = any(a.startswith("--TRANSPOSED=") for a in argv)
     transposed = c["TRANSPOSED"] if given else None
-    members = committee.load(paths, same_way_up=transposed is None)
+    rows = predict_inputs.is_data_file(c["PREDICT"]) and not predict_inputs.is_many(c["PREDICT"])
+    if given and not rows:
+        print(f"note: TRANSPOSED ignored: {c['PREDICT']} is read as pictures, which are "
+              "never turned", file=sys.stderr)
+    # pictures are never turned: only a data file must be read alike by every member
+    members = committee.load(paths, same_way_up=rows and transposed is None)
     saved, label = members[0], committee.label(paths)
     activation = saved["config"].get("ACTIVATION", "relu")
     network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
@@ -86,7 +91,8 @@ def predict(c, defaults, argv=()):
     folder, path = os.path.dirname(weights), c["PREDICT"]
     if predict_inputs.is_many(path):  # a folder or a pattern of pictures
         return predict_inputs.predict_many(path, saved, weights,
-                                           lambda X: committee.probabilities(members, X))
+                                           lambda X: committee.probabilities(members, X),
+                                           committee.suffix(paths))
     classes = saved.get("classes")
     name = os.path.basename(path)
     packed = name.lower().endswith((".gz", ".bz2", ".xz", ".zip"))

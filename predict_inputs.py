@@ -126,7 +126,7 @@ def _prepared(path, side, channels):
     return x, "; ".join(doubts)
 
 
-def predict_many(pattern, saved, weights, probabilities=None):
+def predict_many(pattern, saved, weights, probabilities=None, suffix=""):
     """Classify every picture of a folder or glob pattern with saved weights.
 
     Writes, in the weights' folder, predictions-<name>.csv (picture, class,
@@ -134,7 +134,8 @@ def predict_many(pattern, saved, weights, probabilities=None):
     with its reason and no class) and seen-<name>.png (what the network saw
     of each picture, with its answer). probabilities -- a function of rows
     giving the class probabilities (a committee's mean, committee.py); None:
-    the saved network's own. Returns the exit status (0; 2 when no picture
+    the saved network's own. suffix -- added to <name> (a committee's
+    committee.suffix, so its outputs never replace the first member's own). Returns the exit status (0; 2 when no picture
     could be read; 4 when an output had to go elsewhere). Raises InputError when nothing
     matches.
     """
@@ -162,7 +163,7 @@ def predict_many(pattern, saved, weights, probabilities=None):
         else os.path.basename(os.path.abspath(pattern))  # many/[0-2].png: many-_0-2_
     stem = runs.prediction_name(folder, pattern, runs.safe_name(
         "-".join(part for part in named.split(os.sep) if part not in ("", ".", ".."))
-        or "pictures"))
+        or "pictures") + suffix)
     wanted = os.path.join(folder, f"predictions-{stem}.csv")
     lines = ["picture,class,probability,warning"] + [
         ",".join(runs.csv_cell(str(v)) for v in row) for row in answers]

@@ -92,3 +92,25 @@ def test_members_whose_outputs_mean_other_classes_or_read_the_other_way_up_are_r
     assert len(committee.load([numbered, turned], same_way_up=False)) == 2  # --TRANSPOSED given
     train_only = member(tmp_path, "train_only", [784, 8, 10], 5, transposed="train")
     assert len(committee.load([numbered, train_only])) == 2  # test files read alike: upright
+
+
+def test_pictures_are_never_turned_so_a_committee_may_mix_readings_for_them(tmp_path, capsys):
+    """TRANSPOSED says how a data file is read; a picture is read upright by every member, so
+    members trained on transposed files join one that was not, for pictures (and a
+    --TRANSPOSED given for a picture is said to be ignored)."""
+    from PIL import Image, ImageDraw
+
+    import main
+    import predict
+    import settings
+
+    picture = Image.new("L", (120, 120), 255)
+    ImageDraw.Draw(picture).line([(60, 15), (60, 105)], fill=0, width=12)  # a 1
+    picture.save(tmp_path / "one.png")
+    paths = [member(tmp_path, "upright", [784, 8, 10], 0),
+             member(tmp_path, "turned", [784, 8, 10], 2, transposed="both")]
+    c = dict(main.DEFAULTS, PREDICT=str(tmp_path / "one.png"), WEIGHTS=paths)
+    assert predict.predict(c, settings.SHIPPED, ["--PREDICT=x", "--TRANSPOSED=both"]) == 0
+    out, err = capsys.readouterr()
+    assert "a committee of 2" in out and "note: TRANSPOSED ignored" in err
+    assert predict.predict(c, settings.SHIPPED, []) == 0

@@ -397,6 +397,12 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     assert "error: many/*.txt: none of its 1 picture could be read" in capsys.readouterr().err
     with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
         folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
+    before = (weights.parent / "predictions-many.csv").read_bytes()
+    pair = run_cli(tmp_path, "--PREDICT=many", f"--WEIGHTS=['{weights}', '{weights}']")
+    assert pair.returncode == 0, pair.stderr  # a committee's own outputs, never its first's
+    assert (weights.parent / "predictions-many.csv").read_bytes() == before
+    assert len(list(weights.parent.glob("predictions-many-committee2-*.csv"))) == 1
+    assert len(list(weights.parent.glob("seen-many-committee2-*.png"))) == 1
     turned = run_cli(tmp_path, "--PREDICT=test.csv", f"--WEIGHTS={weights}", "--TRANSPOSED=test")
     assert turned.returncode == 0, turned.stderr  # read otherwise than the weights': its own name
     assert "test.csv: turned over its diagonal (TRANSPOSED=test)" in turned.stdout
