@@ -140,11 +140,11 @@ def main(argv):
                                views))
             if results[-1]["status"] != "finished":
                 break
-    except KeyboardInterrupt:  # a second Ctrl-C, or one while a run was writing its results
+    except KeyboardInterrupt as e:  # a second Ctrl-C, or a stop while a run wrote its results
         if any(runs.has_checkpoint(f) for f, _ in folders):
             print(f"\ninterrupted; to continue: {stopping.resume_command(argv)}",
                   file=sys.stderr)
-            return 130
+            return stopping.interrupted_status(e)
         raise
     if c["COMPARE"]:
         plots.write_comparison(c, [label for label, _ in entries], results, settings.SHIPPED)
@@ -195,8 +195,8 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None, label="", vi
     runs.finish_run(folder, c, result, Z, y_test, written, settings.SHIPPED, tag)  # log.csv
     notify(watchers, "end", result)
     stop.release()
-    if stop.set:  # the results are whole; now stop as asked
-        raise KeyboardInterrupt
+    if stop.set:  # the results are whole; now stop as asked, with the signal's exit status
+        raise stopping.Stopped(stop.signum)
     return result
 
 

@@ -95,6 +95,21 @@ class StopFlag:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop asked for while a run wrote its results, raised once they are whole: an
+    interrupt that keeps the signal's number (SIGTERM, SIGHUP, SIGPIPE, Ctrl-C), so the
+    exit status is 128 + it as for a stop during training."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = int(signum or signal.SIGINT)
+
+
+def interrupted_status(e):
+    """The exit status of a KeyboardInterrupt: 128 + its signal (Stopped's), else 130."""
+    return 128 + (e.signum if isinstance(e, Stopped) else int(signal.SIGINT))
+
+
 @contextlib.contextmanager
 def signals_held():
     """Hold a Ctrl-C back while the block runs; it acts once the block ends.
@@ -238,6 +253,6 @@ def exit_code(main, argv):
         print(f"error: out of memory ({' '.join(str(e).split()) or 'MemoryError'}); try fewer "
               "or narrower LAYERS, or a smaller BATCH_SIZE", file=sys.stderr)
         return 5
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("\ninterrupted", file=sys.stderr)
-        return 130
+        return interrupted_status(e)

@@ -741,20 +741,25 @@ def test_request_stop_stops_every_training_run_as_ctrl_c_does(capsys):
     assert "the page's stop button: stopping after this batch" in capsys.readouterr().out
 
 
-def test_ctrl_c_while_the_results_are_written_lets_them_finish(tmp_path, monkeypatch):
-    """Ctrl-C after training, while the pictures are drawn: the weights, pictures and the
-    log's row are still written whole, then the run stops with status 130."""
+@pytest.mark.parametrize(("signum", "status", "said"), [
+    (signal.SIGINT, 130, "Ctrl-C: writing"), (signal.SIGTERM, 143, "asked to stop: writing"),
+    (signal.SIGHUP, 129, "the terminal closed (SIGHUP): writing")], ids=["int", "term", "hup"])
+def test_ctrl_c_while_the_results_are_written_lets_them_finish(tmp_path, monkeypatch, signum,
+                                                               status, said):
+    """Ctrl-C (or SIGTERM, SIGHUP) after training, while the pictures are drawn: the
+    weights, pictures and the log's row are still written whole, then the run stops with
+    the signal's status, 128 + its number, as during training (SIGTERM once gave 130)."""
     tiny_project(tmp_path)
     draw_tests = plots.test_pictures
 
     def pressed_meanwhile(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
         return draw_tests(*args, **kwargs)
 
     monkeypatch.setattr(plots, "test_pictures", pressed_meanwhile)
     result = run_in_process(tmp_path, BASE_ARGS, monkeypatch)
-    assert result.returncode == 130, result
-    assert "Ctrl-C: writing this run's weights, pictures and log first" in result.stdout
+    assert result.returncode == status, result
+    assert f"{said} this run's weights, pictures and log first" in result.stdout
     folder = tmp_path / "runs" / "4-3-10,EPOCHS=1"
     assert runs.load_weights(str(folder / "weights.pkl"))["status"] == "finished"
     assert (folder / "confusion.png").is_file() and not (folder / "checkpoint.pkl").exists()
