@@ -1035,8 +1035,11 @@ def _log_damage(text):
     closed makes the rest of the file one field)."""
     try:
         rows = list(csv.reader(io.StringIO(text.decode("utf-8"), newline="")))
-    except (UnicodeDecodeError, csv.Error) as e:
-        return f"{type(e).__name__}"
+    except UnicodeDecodeError as e:
+        line = text.count(b"\n", 0, e.start) + 1
+        return f"line {line} is not UTF-8 text"
+    except csv.Error as e:
+        return f"not CSV ({e})"
     if not rows or rows[0] != list(LOG_COLUMNS):
         return "line 1 is not its header"
     for number, row in enumerate(rows[1:], start=2):
@@ -1081,12 +1084,13 @@ def read_log(runs_dir):
     path = os.path.join(runs_dir, "log.csv")
     if not os.path.exists(path):
         raise InputError(f"{path}: no runs logged yet (every run adds a row)")
-    try:
-        log = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, OSError, pd.errors.ParserError) as e:
-        raise InputError(f"{path}: not a readable run log ({str(e).splitlines()[0][:80]})") from None
-    if list(log.columns) != list(LOG_COLUMNS):
-        raise InputError(f"{path}: line 1: expected the columns {','.join(LOG_COLUMNS)}")
+    with open(path, "rb") as f:
+        damage = _log_damage(f.read())
+    if damage:
+        raise InputError(f"{path}: {damage}: not a readable run log (mend that line; else the "
+                         "next run keeps it aside as log-damaged-<date>-<time>.csv and starts "
+                         "a new log)")
+    log = pd.read_csv(path, dtype=str, keep_default_na=False)
     for column in ("test_acc", "best_val_acc"):
         log[column] = pd.to_numeric(log[column], errors="coerce")
     log = log.sort_values(["best_val_acc", "test_acc"], ascending=False, na_position="last",
@@ -1096,8 +1100,12 @@ def read_log(runs_dir):
     shown = ["best_val_acc", "test_acc", "status", "epochs", "kept_epoch", "train_seconds",
              "time", "name"]
     width = max(map(len, log["name"]), default=4)
+    aside = sorted(name for name in os.listdir(runs_dir)
+                   if name.startswith("log-damaged-") and name.endswith(".csv"))
     return f"{len(log)} run{'s' * (len(log) != 1)} in {path}, best validation accuracy first:\n" + log[shown].to_string(
-        index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"})
+        index=False, justify="left", formatters={"name": lambda s: f"{s:<{width}}"}) + "".join(
+        f"\nand the runs of an earlier log kept aside, unreadable: {os.path.join(runs_dir, name)}"
+        for name in aside)
 
 
 # ----------------------------------------------------------------------------

@@ -553,8 +553,13 @@ def test_a_row_is_never_added_to_a_log_it_would_not_be_readable_in(tmp_path, cap
     assert len(aside) == 1 and aside[0].read_bytes() == broken and str(aside[0]) in warning
     table = runs.read_log(str(tmp_path))
     assert table.startswith("1 run in") and "second" in table
+    assert table.endswith(f"\nand the runs of an earlier log kept aside, unreadable: {aside[0]}")
     runs.append_log(str(tmp_path), log_entry("third", "0.7"))  # a sound log: appended to
     assert capsys.readouterr().err == "" and runs.read_log(str(tmp_path)).startswith("2 runs")
+    log.write_bytes(broken)  # --RUNS on the damaged log itself: what is wrong, and what to do
+    with pytest.raises(data.InputError, match=r"log\.csv: (row|line) \d.*: not a readable run "
+                                              r"log \(mend that line; else the next run"):
+        runs.read_log(str(tmp_path))
 
 
 def test_two_comparisons_of_other_settings_never_share_a_folder():
