@@ -20,6 +20,7 @@ import plots
 import predict_inputs
 import runs
 import settings
+import stopping
 import utils
 
 
@@ -112,20 +113,21 @@ def predict(c, defaults, argv=()):
             stem += "-transposed" if turned else "-upright"  # not the weights' own reading's
         stem = runs.prediction_name(folder, path, stem)  # never another input's outputs
         ids = data.row_ids(path) if data.formats.form_of(path) == "csv" else None
-        written = [wanted := os.path.join(folder, f"predictions-{stem}.csv")]
-        written[0], failed = runs.save_or_spare(
-            wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids, classes))
-        if failed:
-            print(f"warning: could not write {wanted} ({failed.strerror}); the predictions "
-                  f"are in {written[0]}", file=sys.stderr)
-        if y is not None:
-            print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
-            if len(members) > 1:
-                print("\n".join(committee.accuracy_lines(members, paths, X, y)))
-            written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {label})",
-                                           X, y, Z, classes)
-        print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
-              + ", ".join(p for p in written if p))
+        with stopping.finishing("writing the predictions and their pictures first"):
+            written = [wanted := os.path.join(folder, f"predictions-{stem}.csv")]
+            written[0], failed = runs.save_or_spare(
+                wanted, lambda p: runs.write_predictions(p, Z.argmax(axis=1), ids, classes))
+            if failed:
+                print(f"warning: could not write {wanted} ({failed.strerror}); the predictions "
+                      f"are in {written[0]}", file=sys.stderr)
+            if y is not None:
+                print(f"accuracy on {path}: {utils.accuracy(Z, y):.2%}")
+                if len(members) > 1:
+                    print("\n".join(committee.accuracy_lines(members, paths, X, y)))
+                written += plots.test_pictures(folder, f"-{stem}", f"{stem} (weights {label})",
+                                               X, y, Z, classes)
+            print(f"predictions for {len(X)} row{'s' * (len(X) != 1)} written; wrote "
+                  + ", ".join(p for p in written if p))
         return 4 if failed else 0
     image, x = predict_inputs.picture_input(path, saved["layers"][0], weights)
     P = committee.probabilities(members, x[None, :])[0]

@@ -19,6 +19,7 @@ import formats
 import images
 import plots
 import runs
+import stopping
 import utils
 from errors import InputError
 
@@ -164,24 +165,25 @@ def predict_many(pattern, saved, weights, probabilities=None, suffix=""):
     stem = runs.prediction_name(folder, pattern, runs.safe_name(
         "-".join(part for part in named.split(os.sep) if part not in ("", ".", ".."))
         or "pictures") + suffix)
-    wanted = os.path.join(folder, f"predictions-{stem}.csv")
-    lines = ["picture,class,probability,warning"] + [
-        ",".join(runs.csv_cell(str(v)) for v in row) for row in answers]
-    written, failed = runs.save_or_spare(wanted, lambda p: runs.save_atomic(
-        p, lambda f: f.write(("\n".join(lines) + "\n").encode())))
-    if failed:
-        print(f"warning: could not write {wanted} ({failed.strerror}); the predictions are in "
-              f"{written}", file=sys.stderr)
-    sheet = None
-    if read:
-        sheet = plots.draw(os.path.join(folder, f"seen-{stem}.png"), plots.plot_contact_sheet,
-                           X, [answers[k][0] for k in read],
-                           [f"{answers[k][1]} ({float(answers[k][2]):.2f})" for k in read],
-                           f"{pattern}: what the network saw (weights {weights})")
-    unread = len(files) - len(read)
-    print(f"predictions for {len(read)} of {len(files)} pictures"
-          + (f" ({unread} could not be read: see the warning column)" if unread else "")
-          + f"; wrote {written}" + (f", {sheet}" if sheet else ""))
+    with stopping.finishing("writing the predictions and the contact sheet first"):
+        wanted = os.path.join(folder, f"predictions-{stem}.csv")
+        lines = ["picture,class,probability,warning"] + [
+            ",".join(runs.csv_cell(str(v)) for v in row) for row in answers]
+        written, failed = runs.save_or_spare(wanted, lambda p: runs.save_atomic(
+            p, lambda f: f.write(("\n".join(lines) + "\n").encode())))
+        if failed:
+            print(f"warning: could not write {wanted} ({failed.strerror}); the predictions are in "
+                  f"{written}", file=sys.stderr)
+        sheet = None
+        if read:
+            sheet = plots.draw(os.path.join(folder, f"seen-{stem}.png"), plots.plot_contact_sheet,
+                               X, [answers[k][0] for k in read],
+                               [f"{answers[k][1]} ({float(answers[k][2]):.2f})" for k in read],
+                               f"{pattern}: what the network saw (weights {weights})")
+        unread = len(files) - len(read)
+        print(f"predictions for {len(read)} of {len(files)} pictures"
+              + (f" ({unread} could not be read: see the warning column)" if unread else "")
+              + f"; wrote {written}" + (f", {sheet}" if sheet else ""))
     if not read:  # nothing classified: the input is at fault, as for one unreadable picture
         print(f"error: {pattern}: none of its {len(files)} picture"
               f"{'s' * (len(files) != 1)} could be read (reasons: {written})", file=sys.stderr)

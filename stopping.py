@@ -111,6 +111,21 @@ def interrupted_status(e):
 
 
 @contextlib.contextmanager
+def finishing(what):
+    """Let a block that writes several outputs end whole: a stop signal meanwhile (Ctrl-C,
+    SIGTERM, SIGHUP) says `what` is done first, and is acted on (Stopped) once the block
+    ends; a second Ctrl-C still aborts at once. For --PREDICT's predictions and pictures,
+    which would otherwise be left half old, half new."""
+    stop = StopFlag(what).catch()
+    try:
+        yield
+    finally:
+        stop.release()
+    if stop.set and stop.signum != SIGPIPE:  # a lost output alone is not a reason to stop
+        raise Stopped(stop.signum)
+
+
+@contextlib.contextmanager
 def signals_held():
     """Hold a Ctrl-C back while the block runs; it acts once the block ends.
 

@@ -11,6 +11,7 @@ run main.py whole (about 2 s each), on 300 rows and a network of 16 hidden units
 
 import gzip
 import os
+import signal
 
 import numpy as np
 import pandas as pd
@@ -395,6 +396,22 @@ def test_class_folders_with_an_unreadable_and_a_hidden_file_train_and_predict(tm
     assert predict_inputs.predict_many("many/*.txt", runs.load_weights(str(weights)),
                                        str(weights)) == 2  # nothing classified: bad input
     assert "error: many/*.txt: none of its 1 picture could be read" in capsys.readouterr().err
+    draw = plots.draw  # Ctrl-C while the outputs are written: both end whole, then it stops
+
+    def pressed_meanwhile(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(plots, "draw", pressed_meanwhile)
+    for name in ("predictions-many-_0-2_.csv", "seen-many-_0-2_.png"):
+        (weights.parent / name).unlink()
+    with pytest.raises(KeyboardInterrupt):
+        predict_inputs.predict_many("many/[0-2].png", runs.load_weights(str(weights)),
+                                    str(weights))
+    assert "Ctrl-C: writing the predictions and the contact sheet first" in capsys.readouterr().out
+    assert len(pd.read_csv(weights.parent / "predictions-many-_0-2_.csv")) == 3
+    assert_small_png(weights.parent / "seen-many-_0-2_.png")
+    monkeypatch.setattr(plots, "draw", draw)
     with pytest.raises(data.InputError, match=r"many/\*.jpg: no file matches"):
         folders.pictures_of(str(tmp_path / "many" / "*.jpg"))
     before = (weights.parent / "predictions-many.csv").read_bytes()
