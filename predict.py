@@ -48,15 +48,18 @@ def predict(c, defaults, argv=()):
     """
     weights = runs.find_weights(c, defaults)
     paths = weights if isinstance(weights, list) else [weights]
+    for weights in paths:  # a run's folder with a checkpoint and no weights yet: say so
+        if runs.has_checkpoint(os.path.dirname(weights)) and not os.path.exists(weights):
+            raise data.InputError(f"{weights}: no weights yet: the run of this folder is still "
+                                  "training, or was stopped before its first save (--RESUME "
+                                  "with its settings continues it)")
     for weights in paths if c["WEIGHTS"] else ():
         if not os.path.exists(weights):
             raise data.no_such_file(weights, "weights file")
     weights = paths[0]
-    if runs.has_checkpoint(os.path.dirname(weights)) and not \
-            os.path.exists(weights):
-        raise data.InputError(f"{os.path.dirname(weights)}: the run of these settings has no "
-                              "weights yet: it is still training, or was stopped before its "
-                              "first save (--RESUME continues it)")
+    if len({os.path.abspath(p) for p in paths}) < len(paths):
+        print("note: a weights file is listed twice in WEIGHTS: it counts twice in the "
+              "committee's mean", file=sys.stderr)
     if not os.path.exists(weights):
         recipe = [a for a in argv if not a.startswith("--")]  # the recipe files given
         command = (" ".join(["python main.py", *recipe, *(a for a in argv if a.startswith("--")
@@ -77,6 +80,11 @@ def predict(c, defaults, argv=()):
     network = {"LAYERS": saved["layers"], "ACTIVATION": activation,
                "BATCH_NORM": saved["config"].get("BATCH_NORM", False)}
     for member, member_path in zip(members, paths):  # weights that did not finish: say so
+        if member.get("status", "finished") == "finished" and \
+                runs.has_checkpoint(os.path.dirname(member_path)):
+            print(f"warning: {member_path}: its run was stopped while writing its results (its "
+                  "checkpoint is still beside it): --RESUME with its settings finishes it",
+                  file=sys.stderr)
         if member.get("status", "finished") != "finished":
             epochs = member.get("best_epoch") or 0
             print(f"warning: {member_path}: the weights of a run {member['status']} after {epochs} "

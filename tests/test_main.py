@@ -961,6 +961,12 @@ def test_predict_with_the_weights_of_a_stopped_run_says_so(tmp_path, weights, mn
     assert len(warning) == 1 and "stopped after 0 epochs" in warning[0], result.stderr
     assert ("--RESUME continues its run" in warning[0]) == checkpoint, warning
     assert ("run its command again without --RESUME" in warning[0]) != checkpoint, warning
+    finished = tmp_path / "finished.pkl"  # saved, then killed before its pictures and log
+    runs.save_weights(str(finished), saved)
+    result = run_cli(tmp_path, f"--PREDICT={csv_path}", f"--WEIGHTS={finished}",
+                     f"--RUNS_DIR={tmp_path / 'runs'}")
+    assert result.returncode == 0, result.stderr
+    assert ("stopped while writing its results" in result.stderr) == checkpoint, result.stderr
 
 
 def test_predict_a_csv_keeps_its_own_image_ids(tmp_path, weights, mnist, monkeypatch):
@@ -1086,8 +1092,12 @@ def test_predict_while_the_run_still_trains_says_so(tmp_path, digit_png):
     (folder / "checkpoint.pkl").write_bytes(b"\x80\x04N.")  # as a training run leaves it
     (folder / "settings.json").write_text(json.dumps(runs.recorded(main.DEFAULTS)))
     result = run_cli(tmp_path, f"--PREDICT={digit_png}")
-    assert_user_error(result, f"{Path('runs') / '784-256-128-64-10'}: the run of these settings "
-                              "has no weights yet: it is still training")
+    weights = Path("runs") / "784-256-128-64-10" / "weights.pkl"
+    assert_user_error(result, f"{weights}: no weights yet: the run of this folder is still "
+                              "training, or was stopped before its first save")
+    named = run_cli(tmp_path, f"--PREDICT={digit_png}", f"--WEIGHTS={weights}")  # named as well
+    assert_user_error(named, f"{weights}: no weights yet: the run of this folder is still "
+                             "training")
 
 
 # ----------------------------------------------------------------------------
