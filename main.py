@@ -105,7 +105,7 @@ def main(argv):
             print(settings.help_text(__doc__, f.read(), DEFAULTS), end="")
         return 0
     c = settings.configure(DEFAULTS, argv)
-    settings.check(c)
+    settings.check(c, argv=argv)
     if c["RUNS"]:
         print(runs.read_log(c["RUNS_DIR"]))
         return 0

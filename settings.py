@@ -399,16 +399,35 @@ NOT_TRAINING = {"RUNS": "RUNS lists the runs and does nothing else",
                 "GRADCHECK": "GRADCHECK checks backward's gradients and trains nothing"}
 
 
-def unused(c):
+# what RUNS, and PREDICT from a named weights file, read; the rest of the command line is theirs
+READ_BY = {"RUNS": {"RUNS", "RUNS_DIR"},
+           "PREDICT": {"PREDICT", "WEIGHTS", "TRANSPOSED", "THREADS", "RUNS_DIR", "LAYERS",
+                       "ACTIVATION", "BATCH_NORM"}}  # the last three: predict's own note
+
+
+def unused(c, argv=()):
     """Settings given that this command will not use: lines of notes (none if all are used).
 
     main.main takes one command: RUNS, else PREDICT, else GRADCHECK, else
     training (with COMPARE, LIVE, RESUME). A setting of another command is
     then ignored, and WEIGHTS is read by PREDICT and LIVE only: a run never
-    starts from a weights file. Saying so keeps a user from waiting for
-    something that will not happen.
+    starts from a weights file. So are, of the settings given on the command
+    line (argv's --NAME=value), those RUNS does not read, and those PREDICT
+    does not read when WEIGHTS names the file (training settings otherwise
+    name the run whose weights it reads). Saying so keeps a user from
+    waiting for something that will not happen.
     """
     command = next((name for name in NOT_TRAINING if c[name]), None)
+    given = [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and "=" in a]
+    if command == "RUNS" or (command == "PREDICT" and c["WEIGHTS"]):
+        training = [name for name in dict.fromkeys(given) if name in KINDS
+                    and name not in READ_BY[command] and name not in NOT_TRAINING
+                    and name not in ("COMPARE", "LIVE", "RESUME")]
+        if training:
+            why = ("RUNS lists the runs" if command == "RUNS" else
+                   "PREDICT reads the network from WEIGHTS and trains nothing")
+            notes = [f"{', '.join(training)} ignored: {why}"]
+            return notes + unused(c)
     if command is None:
         if c["WEIGHTS"] and not c["LIVE"]:
             return [(f"WEIGHTS = {c['WEIGHTS']!r} ignored: it is read by PREDICT and LIVE "
@@ -421,9 +440,10 @@ def unused(c):
     return [f"{name} ignored: {NOT_TRAINING[command]}" for name in others]
 
 
-def check(c, quiet=False):
+def check(c, quiet=False, argv=()):
     """Refuse settings that cannot work, with a one-line InputError; print a warning for
-    each that works but not as it seems (doubts), unless quiet."""
+    each that works but not as it seems (doubts), and a note for each given that this
+    command will not use (unused; argv the command line), unless quiet."""
     layers = c["LAYERS"]
 
     def need(ok, message):
@@ -504,7 +524,7 @@ def check(c, quiet=False):
     for key, config in entries if not quiet else ():
         for line in doubts(config):
             print(f"warning: {'' if config is c else key + ': '}{line}")
-    for line in unused(c) if not quiet else ():
+    for line in unused(c, argv) if not quiet else ():
         print(f"note: {line}", file=sys.stderr)
 
 

@@ -362,6 +362,15 @@ def test_settings_that_the_command_will_not_use_are_named(capsys):
                             "WEIGHTS": "w.pkl"}) == [
         "COMPARE ignored: GRADCHECK checks backward's gradients and trains nothing",
         "WEIGHTS ignored: GRADCHECK checks backward's gradients and trains nothing"]
+    assert settings.unused({**c, "RUNS": True}, ["--RUNS=True", "--EPOCHS=3",
+                                                 "--LAYERS=[784,10,10]", "--RUNS_DIR=r"]) == [
+        "EPOCHS, LAYERS ignored: RUNS lists the runs"]
+    predicting = {**c, "PREDICT": "a.png", "WEIGHTS": "w.pkl"}
+    argv = ["--PREDICT=a.png", "--WEIGHTS=w.pkl", "--EPOCHS=5", "--TRAIN_CSV=x.csv",
+            "--TRANSPOSED=", "--LAYERS=[784,10]"]
+    assert settings.unused(predicting, argv) == [
+        "EPOCHS, TRAIN_CSV ignored: PREDICT reads the network from WEIGHTS and trains nothing"]
+    assert settings.unused({**predicting, "WEIGHTS": ""}, argv) == []  # they name the run
     settings.check({**c, "WEIGHTS": "w.pkl"})
     out, err = capsys.readouterr()
     assert err == ("note: WEIGHTS = 'w.pkl' ignored: it is read by PREDICT and LIVE only; this "
