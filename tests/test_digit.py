@@ -323,6 +323,29 @@ def test_paper_on_a_dark_desk_reads_the_digit_not_the_desk(digits):
         assert said == []
 
 
+@pytest.mark.parametrize("shade", [0.82, 0.75])
+def test_a_small_digit_on_an_evenly_shaded_page_is_read_and_the_page_alone_is_blank(digits,
+                                                                                   shade):
+    """A 3200x2400 photo whose paper darkens to `shade` of its light towards one side: the
+    closing of local_background carried the lighter page over the darker edge's last half
+    window, a band of false ink that outnumbered a small digit's strokes (called "blank"),
+    and on a page alone with noise or JPEG blocks was read as a digit. smooth_page's
+    quadratic is the page's light there."""
+    X, _ = digits
+    row = X[3]
+    page = np.linspace(0.9, 0.9 * shade, 3200)[None, :].repeat(2400, axis=0)
+    written = page.copy()
+    written[1160:1244, 1560:1644] *= 1 - 0.85 * photos.enlarge(row, 84)
+    assert likeness(digit.prepare_digit(written), row) > 0.85
+    noisy = page + np.random.default_rng(1).normal(0, 12 / 255, page.shape)
+    buffer = io.BytesIO()
+    Image.fromarray((page * 255).astype(np.uint8)).save(buffer, format="JPEG", quality=50)
+    blocky = np.asarray(Image.open(buffer), dtype=np.float64) / 255
+    for blank in (page, noisy, blocky):
+        with pytest.raises(ValueError, match="blank|noise"):
+            digit.prepare_digit(blank)
+
+
 @pytest.mark.parametrize("ruling", ["lined", "squared"])
 def test_ruled_paper_lines_are_not_ink(digits, ruling):
     """Notebook paper: faint lines every 30 pixels (and across, for squared paper)."""
