@@ -331,7 +331,7 @@ PAGE_FIT = (0.01, 0.8)  # a quadratic within 1% of the light over at least 80% o
 
 
 def smooth_page(a, points=4000):
-    """The page's light as one smooth surface, when it is one: float64 of a's shape, or None.
+    """The page's light as one smooth surface, when it is one: (surface, tolerance) or None.
 
     A least-squares quadratic in x and y (six terms) is fitted to about
     `points` pixels of a, then again to those within 3 robust standard
@@ -344,7 +344,12 @@ def smooth_page(a, points=4000):
     closing carries the lighter inner page outwards over half its window
     and leaves a band of false ink along the darker edge. A page on a desk,
     a shadow's edge or a tight crop of a thick digit fit no quadratic, and
-    give None. a: 2-D floats.
+    give None. a: 2-D floats. Returns the surface, float64 of a's shape,
+    and the tolerance within which a pixel is taken to be that page (3
+    robust standard deviations of the inliers, at least 0.01): find_ink
+    uses the surface except where the picture is lighter than it by more
+    (darker, for light ink), so a sunlit strip that the fit left out keeps
+    the closing's background instead of becoming ink of a negative amount.
     """
     h, w = a.shape
     step = max(1, int(math.sqrt(h * w / points)))
@@ -371,7 +376,8 @@ def smooth_page(a, points=4000):
         return None
     y = (np.arange(h) / h - 0.5)[:, None]  # the surface, term by term, broadcast over the grid
     x = (np.arange(w) / w - 0.5)[None, :]
-    return coef[0] + coef[1] * x + coef[3] * x * x + y * (coef[2] + coef[4] * x + coef[5] * y)
+    surface = coef[0] + coef[1] * x + coef[3] * x * x + y * (coef[2] + coef[4] * x + coef[5] * y)
+    return surface, max(3 * spread, 0.01)
 
 
 def _components(mask):
@@ -491,9 +497,15 @@ def find_ink(img, dark_ink=None):
             # paper is dark; ink on a transparent canvas (alpha) is opaque.
             dark_ink = img.ndim == 2
     background = local_background(smooth, dark_ink)
-    page = smooth_page(smooth)  # an evenly lit page: no false ink along its darker edge
-    if page is not None:
-        background = np.minimum(background, page) if dark_ink else np.maximum(background, page)
+    fitted = smooth_page(smooth)  # an evenly lit page: no false ink along its darker edge
+    if fitted is not None:  # except where the picture is well lighter than that page (for
+        page, tolerance = fitted  # dark ink; darker, for light): a sunlit strip, not page
+        if dark_ink:
+            background = np.where(smooth > page + tolerance, background,
+                                  np.minimum(background, page))
+        else:
+            background = np.where(smooth < page - tolerance, background,
+                                  np.maximum(background, page))
     if dark_ink:  # the share of the light the ink takes away: shading divides out
         ink = 1 - smooth / np.maximum(background, 1e-3)
     else:

@@ -17,7 +17,7 @@ import pytest
 from helpers import ROOT, draw, trained_with_shifts, write_animation, write_bomb
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import digit
 import utils
@@ -344,6 +344,23 @@ def test_a_small_digit_on_an_evenly_shaded_page_is_read_and_the_page_alone_is_bl
     for blank in (page, noisy, blocky):
         with pytest.raises(ValueError, match="blank|noise"):
             digit.prepare_digit(blank)
+
+
+@pytest.mark.parametrize("strip", [0.03, 0.07])
+def test_a_sunlit_strip_along_an_edge_is_page_not_ink(strip):
+    """A strip of sunlight along one edge (3-7% of the picture, lighter than the page): the
+    quadratic fit of smooth_page leaves it out as an outlier, and once gave it as the page's
+    light there too, so the strip became ink of a negative amount and Otsu's split took the
+    whole page for ink. Found by a trial; the strip keeps the closing's background."""
+    page = np.full((600, 800), 0.75)
+    page[:, int(800 * (1 - strip)):] = 0.95
+    with pytest.raises(ValueError, match="blank"):
+        digit.prepare_digit(page)
+    mark = Image.new("L", (800, 600), 0)
+    ImageDraw.Draw(mark).line([(400, 150), (400, 450)], fill=255, width=24)  # a 1, faint
+    written = page * (1 - 0.2 * np.asarray(mark, dtype=np.float64) / 255)
+    _, (top, bottom, left, right), dark, _ = digit.find_ink(written)
+    assert dark and 140 <= top < 160 and 440 < bottom <= 460 and 380 <= left and right <= 420
 
 
 @pytest.mark.parametrize("ruling", ["lined", "squared"])
