@@ -176,27 +176,26 @@ def run(c, split, folder, earlier, tag="", plan=None, threads=None, label="", vi
         runs.abandon(folder)  # a run that saved nothing leaves no empty folder behind
         raise
     result["classes"] = getattr(split, "classes", None)  # the class names, kept in the weights
-    stop = stopping.StopFlag("writing this run's weights, pictures and log first").catch()
-    kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
-            "the weights of the unfinished first epoch" if result["steps"] else "nothing")
-    print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
-          + (" (best validation accuracy)" if len(X_val) and result["best_epoch"] else ""))
-    # the test set, once, for the report: nothing above looked at it
-    Z = utils.predict_logits(result["params"], X_test, c["ACTIVATION"], stats=result["stats"])
-    tested = y_test is not None and result["steps"]
-    result["test_accuracy"] = utils.accuracy(Z, y_test) if tested else None
-    if tested:
-        print(f"{tag}test accuracy {result['test_accuracy']:.2%} ({c['TEST_CSV']}, "
-              f"{len(y_test)} rows)")
-    written = runs.save_run(folder, c, result, settings.SHIPPED)  # weights.pkl, settings.json
-    if result["saved"]:
-        written += plots.run_pictures(folder, c, result, runs.details(c, settings.SHIPPED), X_test,
-                                      y_test, Z)
-    runs.finish_run(folder, c, result, Z, y_test, written, settings.SHIPPED, tag)  # log.csv
-    notify(watchers, "end", result)
-    stop.release()
-    if stop.set:  # the results are whole; now stop as asked, with the signal's exit status
-        raise stopping.Stopped(stop.signum)
+    # a stop asked for from here on waits until the results are whole, then acts with the
+    # signal's exit status (stopping.finishing)
+    with stopping.finishing("writing this run's weights, pictures and log first"):
+        kept = (f"the weights of epoch {result['best_epoch']}" if result["best_epoch"] else
+                "the weights of the unfinished first epoch" if result["steps"] else "nothing")
+        print(f"{tag}trained in {result['train_seconds']:.1f}s; keeping {kept}"
+              + (" (best validation accuracy)" if len(X_val) and result["best_epoch"] else ""))
+        # the test set, once, for the report: nothing above looked at it
+        Z = utils.predict_logits(result["params"], X_test, c["ACTIVATION"], stats=result["stats"])
+        tested = y_test is not None and result["steps"]
+        result["test_accuracy"] = utils.accuracy(Z, y_test) if tested else None
+        if tested:
+            print(f"{tag}test accuracy {result['test_accuracy']:.2%} ({c['TEST_CSV']}, "
+                  f"{len(y_test)} rows)")
+        written = runs.save_run(folder, c, result, settings.SHIPPED)  # weights.pkl, settings.json
+        if result["saved"]:
+            written += plots.run_pictures(folder, c, result, runs.details(c, settings.SHIPPED),
+                                          X_test, y_test, Z)
+        runs.finish_run(folder, c, result, Z, y_test, written, settings.SHIPPED, tag)  # log.csv
+        notify(watchers, "end", result)
     return result
 
 
@@ -295,7 +294,7 @@ def train(c, X_train, y_train, X_val, y_val, rng, tag="", folder=None, resume=No
                             epoch=epoch, key=key, steps=state["step"])
             t["epoch"] = epoch
             notify(watchers, "epoch", history)  # checkpoint, the epoch's line, the live view
-            if c["PATIENCE"] and epoch - best["epoch"] >= c["PATIENCE"]:
+            if epoch < c["EPOCHS"] and runs.training_done(c, t):  # PATIENCE ran out
                 print(f"{tag}no better validation accuracy for {c['PATIENCE']} epochs: "
                       "stopping early")
                 break

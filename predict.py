@@ -109,7 +109,7 @@ def predict(c, defaults, argv=()):
     if ext.lower() != ".csv":  # paper7.jpg and paper7.png get outputs of their own
         stem = f"{stem}-{ext.lstrip('.').lower()}"
     stem += committee.suffix(paths)  # a committee's outputs beside, not over, its first's
-    if predict_inputs.is_data_file(path):  # CSV, IDX, .npz
+    if rows:  # a data file (CSV, IDX, .npz), not pictures
         X, y = predict_inputs.rows_to_predict(path, saved, transposed)
         kind, phrase = data.looks_unlike_mnist(X)
         if kind:

@@ -136,9 +136,9 @@ def predict_many(pattern, saved, weights, probabilities=None, suffix=""):
     of each picture, with its answer). probabilities -- a function of rows
     giving the class probabilities (a committee's mean, committee.py); None:
     the saved network's own. suffix -- added to <name> (a committee's
-    committee.suffix, so its outputs never replace the first member's own). Returns the exit status (0; 2 when no picture
-    could be read; 4 when an output had to go elsewhere). Raises InputError when nothing
-    matches.
+    committee.suffix, so its outputs never replace the first member's own).
+    Returns the exit status (0; 2 when no picture could be read; 4 when an
+    output had to go elsewhere). Raises InputError when nothing matches.
     """
     files = folders.pictures_of(pattern)
     layers, classes = saved["layers"], saved.get("classes")

@@ -1119,8 +1119,8 @@ def plan(c, entries, defaults, argv):
     Checks the folder is writable, the memory and the disk space suffice,
     claims each run's folder that exists already (start_folder's lock: a
     run of the same settings training there now is refused here, before
-    its checkpoint is read as if to resume it), and, without --RESUME, that no folder holds an unfinished run's
-    checkpoint (run again without --RESUME it would replace it; --RESUME=False
+    its checkpoint is read as if to resume it), and, without --RESUME,
+    that no folder holds an unfinished run's checkpoint (run again without --RESUME it would replace it; --RESUME=False
     said so explicitly). Returns (folders, plans): (folder, earlier) per
     entry from run_folder, and per entry None or, with --RESUME, what
     resume_plan found. Raises InputError (or MemoryError's kin from

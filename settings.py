@@ -397,12 +397,14 @@ def doubts(c):
 NOT_TRAINING = {"RUNS": "RUNS lists the runs and does nothing else",
                 "PREDICT": "PREDICT classifies with saved weights and trains nothing",
                 "GRADCHECK": "GRADCHECK checks backward's gradients and trains nothing"}
-
+COMMANDS = (*NOT_TRAINING, "COMPARE", "LIVE", "RESUME")  # the settings that choose what runs
 
 # what RUNS, and PREDICT from a named weights file, read; the rest of the command line is theirs
 READ_BY = {"RUNS": {"RUNS", "RUNS_DIR"},
            "PREDICT": {"PREDICT", "WEIGHTS", "TRANSPOSED", "THREADS", "RUNS_DIR", "LAYERS",
                        "ACTIVATION", "BATCH_NORM"}}  # the last three: predict's own note
+READ_BY_WHY = {"RUNS": "RUNS lists the runs",
+               "PREDICT": "PREDICT reads the network from WEIGHTS and trains nothing"}
 
 
 def unused(c, argv=()):
@@ -418,26 +420,21 @@ def unused(c, argv=()):
     waiting for something that will not happen.
     """
     command = next((name for name in NOT_TRAINING if c[name]), None)
-    given = [a[2:].split("=", 1)[0] for a in argv if a.startswith("--") and "=" in a]
-    if command == "RUNS" or (command == "PREDICT" and c["WEIGHTS"]):
-        training = [name for name in dict.fromkeys(given) if name in KINDS
-                    and name not in READ_BY[command] and name not in NOT_TRAINING
-                    and name not in ("COMPARE", "LIVE", "RESUME")]
-        if training:
-            why = ("RUNS lists the runs" if command == "RUNS" else
-                   "PREDICT reads the network from WEIGHTS and trains nothing")
-            notes = [f"{', '.join(training)} ignored: {why}"]
-            return notes + unused(c)
     if command is None:
-        if c["WEIGHTS"] and not c["LIVE"]:
-            return [(f"WEIGHTS = {c['WEIGHTS']!r} ignored: it is read by PREDICT and LIVE "
-                     "only; this run trains from scratch")]
-        return []
-    others = [name for name in (*NOT_TRAINING, "COMPARE", "LIVE", "RESUME")
-              if name != command and c[name]]
+        return ([(f"WEIGHTS = {c['WEIGHTS']!r} ignored: it is read by PREDICT and LIVE "
+                  "only; this run trains from scratch")] if c["WEIGHTS"] and not c["LIVE"] else [])
+    notes = []
+    if command == "RUNS" or (command == "PREDICT" and c["WEIGHTS"]):
+        given = dict.fromkeys(a[2:].split("=", 1)[0] for a in argv
+                              if a.startswith("--") and "=" in a)
+        training = [name for name in given if name in KINDS
+                    and name not in READ_BY[command] and name not in COMMANDS]
+        if training:
+            notes.append(f"{', '.join(training)} ignored: {READ_BY_WHY[command]}")
+    others = [name for name in COMMANDS if name != command and c[name]]
     if c["WEIGHTS"] and command != "PREDICT":
         others.append("WEIGHTS")
-    return [f"{name} ignored: {NOT_TRAINING[command]}" for name in others]
+    return notes + [f"{name} ignored: {NOT_TRAINING[command]}" for name in others]
 
 
 def check(c, quiet=False, argv=()):

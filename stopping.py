@@ -114,14 +114,15 @@ def interrupted_status(e):
 def finishing(what):
     """Let a block that writes several outputs end whole: a stop signal meanwhile (Ctrl-C,
     SIGTERM, SIGHUP) says `what` is done first, and is acted on (Stopped) once the block
-    ends; a second Ctrl-C still aborts at once. For --PREDICT's predictions and pictures,
-    which would otherwise be left half old, half new."""
+    ends; a second Ctrl-C still aborts at once. For a run's results (main.run) and
+    --PREDICT's predictions and pictures, which would otherwise be left half old, half new.
+    (A standard output that goes away sets no such flag: what is written goes on.)"""
     stop = StopFlag(what).catch()
     try:
         yield
     finally:
         stop.release()
-    if stop.set and stop.signum != SIGPIPE:  # a lost output alone is not a reason to stop
+    if stop.set:
         raise Stopped(stop.signum)
 
 
