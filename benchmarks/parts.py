@@ -8,6 +8,7 @@
     python benchmarks/parts.py --distortions   # section 8 alone (~2 min)
     python benchmarks/parts.py --malloc        # section 9 alone (~2 min)
     python benchmarks/parts.py --record        # section 5 alone, for recipes/record.py (~1 min)
+    python benchmarks/parts.py --overlap       # section 10 alone (~1 min)
 
 Run from the project root. docs/performance.md quotes these figures (and
 docs/deep.md and docs/techniques.md the trained networks'). Each compares
@@ -59,6 +60,14 @@ alternative written below, on the default network of main.py
      keep_freed_memory before training or does not, the two kinds of child
      alternating (a process cannot undo the call, so each side needs its
      own); the medians of each child's per-batch seconds.
+ 10. with --overlap (alone): the record recipe's training on a few
+     batches, utils.train_epoch against the same epoch with work moved to
+     a second thread (overlapped_epoch below): the next batch prepared
+     (fetched, distorted, scaled, its dropout masks drawn) while this
+     batch's update runs, the update's halves on two threads, and both;
+     the issue's "preparing the next batch while BLAS works", tried where
+     it can pay: the update is NumPy's work on one core. Each side's
+     weights are checked equal to utils.train_epoch's, to the last bit.
 
 Speed figures interleave the sides compared round by round (bench.py's
 time_interleaved, or one call of each part per round), so a burst of load
@@ -74,6 +83,7 @@ medians is reported, with the range of the per-round ratios. With
 """
 
 import argparse
+import concurrent.futures
 import contextlib
 import io
 import math
@@ -170,6 +180,8 @@ def parse_args(argv):
                    help="measure section 5 only, for recipes/record.py's network and settings")
     p.add_argument("--malloc", action="store_true",
                    help="measure section 9 only (machine.keep_freed_memory)")
+    p.add_argument("--overlap", action="store_true",
+                   help="measure section 10 only (the record epoch's work shared with a thread)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1],
                    help="SEEDs of the batch normalisation runs (default: 0 1)")
     p.add_argument("--epochs", type=int, help="EPOCHS of the --training runs (default main.py's)")
@@ -420,6 +432,115 @@ def compare_distortions(c, X, y, args):
     ratios["elastic share"] = [(e - a) / s for e, a, s in zip(
         per_call["affine + elastic"], per_call["affine"], per_call["record step"])]
     return {name: statistics.median(t) for name, t in per_call.items()}, ratios, layers
+
+
+def halves(params, grads, state):
+    """Every parameter, gradient and velocity cut in two by rows: two (params, grads, state) of views."""
+    def cut(tree, k):
+        return [{name: np.array_split(a, 2)[k] for name, a in layer.items()} for layer in tree]
+    return [(cut(params, k), cut(grads, k), {"step": state["step"],
+                                             "velocity": cut(state["velocity"], k)})
+            for k in (0, 1)]
+
+
+def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, prefetch, split):
+    """utils.train_epoch (no BN, momentum), with its work shared with a second thread.
+
+    prefetch -- the next batch is prepared (fetched, distorted, scaled, its
+    dropout masks drawn) on the thread while this batch's update runs;
+    split -- the update's halves (by rows) run on two threads at once. The
+    random numbers are drawn in train_epoch's order (the thread draws the
+    next batch's only after this batch's masks, while the main thread draws
+    none), and each number is computed by the same arithmetic, so the
+    weights end as utils.train_epoch's, to the last bit (checked).
+    """
+    dropout = settings.step_options(c)["dropout"]
+
+    def prepare(idx):  # what train_epoch and train_step do before forward
+        X_batch = X[idx]
+        if augment_with:
+            X_batch = augment_with(X_batch, rng)
+        masks = utils.dropout_masks(params, len(idx), dropout, rng) if dropout else None
+        return utils.normalise(X_batch), y[idx], masks
+
+    order = list(utils.batches(len(X), c["BATCH_SIZE"], rng))
+    batch = prepare(order[0])
+    for i in range(len(order)):
+        X_batch, y_batch, masks = batch
+        Z, cache = utils.forward(params, X_batch, c["ACTIVATION"], masks)
+        np.count_nonzero(Z.argmax(axis=1) == y_batch)  # train_step's count of the right answers
+        _, dZ = utils.softmax_cross_entropy(Z, y_batch)
+        grads = utils.backward(params, cache, dZ, c["ACTIVATION"])
+        upcoming = (pool.submit(prepare, order[i + 1]) if prefetch and i + 1 < len(order)
+                    else None)
+        lr = lr_at(state["step"])
+        if split:
+            jobs = [pool.submit(utils.update, *half, lr, "momentum", c["MOMENTUM"])
+                    for half in halves(params, grads, state)]
+            for job in jobs:
+                job.result()
+            state["step"] += 1
+        else:
+            utils.update(params, grads, state, lr, "momentum", c["MOMENTUM"])
+        if i + 1 < len(order):
+            batch = upcoming.result() if upcoming else prepare(order[i + 1])
+    return "ok"
+
+
+def compare_overlap(args, X, y):
+    """Section 10: the record recipe's epoch, alone and sharing its work with a second thread.
+
+    Each side trains its own copy of the same network from the same seed on
+    the same rows (args.steps // 5 batches, at least 3); after the last
+    round the weights of all sides must be equal. Returns (medians per batch,
+    per-round ratios of each side to utils.train_epoch).
+    """
+    record = bench.recipe_config(RECORD)
+    if args.quick:
+        record["LAYERS"] = QUICK_RECORD_LAYERS
+    n = min(len(X), max(3, args.steps // 5) * record["BATCH_SIZE"])
+    X, y = X[:n], y[:n]
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    sides, weights = {}, {}
+    for name, prefetch, split in (("utils.train_epoch", None, None),
+                                  ("next batch prepared beside the update", True, False),
+                                  ("update in two halves on two threads", False, True),
+                                  ("both", True, True)):
+        rng = np.random.default_rng(record["SEED"])
+        params, lr_at = main.setup(record, n, rng)
+        state, options = utils.init_state(params), settings.step_options(record)
+        augment_with = augment.augmentation(record)
+        weights[name] = params
+        if prefetch is None:
+            sides[name] = (lambda p=params, s=state, r=rng, a=augment_with, f=lr_at,
+                           o=options: utils.train_epoch(p, s, X, y, record["BATCH_SIZE"], r,
+                                                        f, a, **o)["status"])
+        else:
+            sides[name] = (lambda p=params, s=state, r=rng, a=augment_with, f=lr_at,
+                           pre=prefetch, sp=split:
+                           overlapped_epoch(p, s, X, y, record, r, f, a, pool, pre, sp))
+    rounds = max(2, args.rounds // 3)
+    timed = bench.time_interleaved(sides, rounds, 1, settle=0.0)
+    pool.shutdown()
+    first = weights["utils.train_epoch"]
+    for name, params in weights.items():
+        if not all(np.array_equal(a[k], b[k]) for a, b in zip(first, params) for k in a):
+            raise AssertionError(f"{name}: the weights differ from utils.train_epoch's")
+    batches = -(-n // record["BATCH_SIZE"])
+    per_batch = {name: [s / batches for s in seconds] for name, (seconds, _) in timed.items()}
+    ratios = {name: [b / a for a, b in zip(s, per_batch["utils.train_epoch"])]
+              for name, s in per_batch.items()}
+    return {name: statistics.median(s) for name, s in per_batch.items()}, ratios, rounds
+
+
+def overlap_rows(overlap):
+    """The rows of section 10's table."""
+    medians, ratios, _ = overlap
+    for name, median in medians.items():
+        r = ratios[name]
+        yield row(f"`{name}`" if name.startswith("utils") else name, f"{1e3 * median:.1f} ms",
+                  f"**{medians['utils.train_epoch'] / median:.2f}x** "
+                  f"({min(r):.2f}-{max(r):.2f})")
 
 
 def compare_malloc(args):
@@ -796,6 +917,20 @@ def run(argv):
         print(row("figure", "memory kept", "memory returned", "returned / kept"))
         print(row("---", "---:", "---:", "---:"))
         print("\n".join(malloc_rows(found, took)))
+        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        return 0
+    if args.overlap:
+        try:
+            overlap = compare_overlap(args, X, y)
+        finally:
+            threads.end()
+        print(f"The record recipe's training (recipes/record.py: its network, distortions and "
+              f"dropout), per batch, interleaved over {overlap[2]} rounds; medians, speed-up "
+              "over utils.train_epoch and in brackets the range of the per-round ones; the "
+              "weights of every side checked equal to utils.train_epoch's at the end:\n")
+        print(row("epoch", "per batch", "speed-up"))
+        print(row("---", "---:", "---:"))
+        print("\n".join(overlap_rows(overlap)))
         print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
         return 0
     if args.distortions:

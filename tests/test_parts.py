@@ -4,6 +4,7 @@ alternatives do the same work as the project's functions they are timed against.
 No test asserts a timing: only that each figure is there, as a number.
 """
 
+import concurrent.futures
 import importlib.util
 import platform
 import re
@@ -166,3 +167,50 @@ def test_the_record_steps_parts_include_its_dropout(tmp_path):
                  "of which the 8 matrix products"):
         assert re.search(rf"^\| {re.escape(name)}.* \| {NUMBER} \| {NUMBER}% \|$", done.stdout,
                          re.MULTILINE), (name, done.stdout)
+
+
+@pytest.mark.parametrize("prefetch, split", [(True, False), (False, True), (True, True)])
+def test_the_overlapped_epochs_train_exactly_as_train_epoch(prefetch, split):
+    """Section 10's epochs (the next batch prepared on a thread, the update in halves on two)
+    end with utils.train_epoch's weights and velocities to the last bit, on the record
+    recipe's distortions and dropout, for two epochs of a small network."""
+    record = {**parts.bench.recipe_config(parts.RECORD), "LAYERS": [784, 24, 16, 10],
+              "BATCH_SIZE": 32}
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 256, (100, 784), dtype=np.uint8)  # 4 batches, the last of 4 rows
+    y = rng.integers(0, 10, 100)
+    ends = []
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for overlapped in (False, True):
+            run_rng = np.random.default_rng(record["SEED"])
+            params, lr_at = parts.main.setup(record, len(X), run_rng)
+            state, augment_with = utils.init_state(params), augment.augmentation(record)
+            for _ in range(2):
+                if overlapped:
+                    parts.overlapped_epoch(params, state, X, y, record, run_rng, lr_at,
+                                           augment_with, pool, prefetch, split)
+                else:
+                    utils.train_epoch(params, state, X, y, record["BATCH_SIZE"], run_rng, lr_at,
+                                      augment_with, **parts.settings.step_options(record))
+            ends.append((params, state, run_rng.random()))
+    (ours, our_state, our_next), (theirs, their_state, their_next) = ends
+    assert our_state["step"] == their_state["step"] == 8
+    assert our_next == their_next  # the generator drew as many numbers, in the same order
+    for a, b, va, vb in zip(ours, theirs, our_state["velocity"], their_state["velocity"]):
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+            np.testing.assert_array_equal(va[k], vb[k])
+
+
+def test_the_overlap_section_prints_each_way(tmp_path):
+    """--overlap --quick: section 10's table, a time per batch and a speed-up for each way."""
+    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:601]
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(PARTS), "--quick", "--overlap", "--csv", str(small)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("`utils.train_epoch`", "next batch prepared beside the update",
+                 "update in two halves on two threads", "both"):
+        assert re.search(rf"^\| {re.escape(name)} \| {NUMBER} ms \| \*\*{NUMBER}x\*\* "
+                         rf"\({NUMBER}-{NUMBER}\) \|$", done.stdout, re.MULTILINE), (name, done.stdout)
