@@ -21,7 +21,10 @@ all sides alike. It measures:
      (main.setup, and machine.BlasThreads's threads);
   2. the matmul floor of that epoch: the same matrix products with the same
      shapes and dtype, on preallocated operands, with nothing else;
-  3. the same recipe in PyTorch on the CPU (its threads following the load as ours do);
+  3. the same recipe in PyTorch on the CPU (its threads following the load as ours do),
+     without augmentation and, when main.py's settings augment, with the
+     same batches as ours (augment.py's, in NumPy); its OpenMP threads
+     sleep between parallel regions (--omp-wait, import_peer);
   4. the peak resident memory of a default `python main.py` run (a child
      process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
@@ -121,6 +124,9 @@ def parse_args(argv):
                    help="compare with PyTorch (default: yes, except with --quick)")
     p.add_argument("--sklearn", action=argparse.BooleanOptionalAction,
                    help="compare with scikit-learn (default: yes, except with --quick)")
+    p.add_argument("--omp-wait", choices=OMP_WAITS, default="passive",
+                   help="how PyTorch's OpenMP threads wait: passive (OMP_WAIT_POLICY=PASSIVE, "
+                        "the default here) or libgomp's default, which spins")
     p.add_argument("--peer-threads", type=int, default=0,
                    help="threads of PyTorch and of scikit-learn's BLAS: n, or 0 (the default) "
                         "to follow the load as main.py's THREADS = 0 does ours")
@@ -242,6 +248,13 @@ def machine_lines():
         *blas_lines(),
         f"load average  {load} (1, 5, 15 min) at the start; other work now: {others_now()}",
     ]
+
+
+def omp_policy():
+    """How OpenMP threads wait here, as text: OMP_WAIT_POLICY, or libgomp's default."""
+    policy = os.environ.get("OMP_WAIT_POLICY")
+    return (f"OMP_WAIT_POLICY={policy}" if policy
+            else "OMP_WAIT_POLICY not set (libgomp's default: threads spin a while)")
 
 
 def others_now(seconds=1.0):
@@ -618,10 +631,25 @@ def sklearn_trainer(sklearn_mlp, c, layers, X_float, y, threads, own_defaults=Fa
     return Trainer(epoch, accuracy, describe, c["EPOCHS"])
 
 
-def import_peer(name):
-    """(module, None) if PyTorch or scikit-learn's MLPClassifier imports, else (None, why)."""
+OMP_WAITS = ("passive", "default")
+
+
+def import_peer(name, omp_wait="passive"):
+    """(module, None) if PyTorch or scikit-learn's MLPClassifier imports, else (None, why).
+
+    omp_wait -- for PyTorch: "passive" sets OMP_WAIT_POLICY=PASSIVE before
+    the import (unless the environment sets it already), so its OpenMP
+    threads sleep between parallel regions instead of spinning; "default"
+    leaves libgomp's own policy. On two cores, spinning threads take a core
+    from OpenBLAS's threads and from the NumPy work between torch's calls
+    (the distortions of augment.py): docs/performance.md measures both.
+    The policy is read once, when libgomp loads: set it before anything
+    imports torch.
+    """
     try:
         if name == "torch":
+            if omp_wait == "passive":
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             import torch
             return torch, None
         from sklearn.neural_network import MLPClassifier
@@ -783,10 +811,13 @@ def headline_epoch(args, c, X, y, threads, torch, probe=None, looked=None):
     if torch is not None:
         trainers["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
                                             augment=False)
+        if augments(c):  # the same batches as ours: augment.py's, in NumPy
+            trainers["PyTorch + augm."] = torch_trainer(torch, c, layers, batch, X, y, threads)
     runs = {name: t.epoch for name, t in trainers.items()}
     runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X), c["THREADS"])
-    if "PyTorch" in runs:
-        runs["PyTorch"] = runs.pop("PyTorch")  # shown last, as before
+    for name in ("PyTorch", "PyTorch + augm."):
+        if name in runs:
+            runs[name] = runs.pop(name)  # shown last, as before
     timed = time_interleaved(runs, args.epochs, args.warmup, args.settle)
     return timed, {name: t.threads() for name, t in trainers.items()}
 
@@ -877,6 +908,11 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped, probe=None):
         print(f"PyTorch skipped: {torch_skipped}")
         torch_part = "PyTorch skipped"
     part = f"epoch {ours:.2f} s = {ours / median['matmul floor']:.2f}x matmul floor, {torch_part}"
+    if "PyTorch + augm." in median:
+        print(f"PyTorch + augm.: the same, each batch distorted by augment.py (NumPy) as ours; "
+              f"{omp_policy()}")
+        part += (f", {ours / median['PyTorch + augm.']:.2f}x PyTorch with the same augmentation "
+                 f"({median['PyTorch + augm.']:.2f} s)")
     if "ours, no augm." in median:
         plain_s = median["ours, no augm."]
         part += (f" (without augmentation {plain_s:.2f} s = "
@@ -1241,7 +1277,7 @@ def run_benchmark(argv):
                "scikit-learn": "not asked for (--no-sklearn, or --quick without --sklearn)"}
     torch = mlp = None
     if args.torch:
-        torch, skipped["PyTorch"] = import_peer("torch")
+        torch, skipped["PyTorch"] = import_peer("torch", args.omp_wait)
     if args.sklearn:
         mlp, skipped["scikit-learn"] = import_peer("sklearn")
     if mlp is not None:
@@ -1250,7 +1286,7 @@ def run_benchmark(argv):
     if torch is not None:
         config = torch.__config__.show()
         blas = config.split("BLAS_INFO=", 1)[1].split(",", 1)[0] if "BLAS_INFO=" in config else "?"
-        print(f"PyTorch {torch.__version__} (its own BLAS: {blas})")
+        print(f"PyTorch {torch.__version__} (its own BLAS: {blas}); {omp_policy()}")
     parts = [report_epochs(args, c, X, y, peer_threads, torch, skipped["PyTorch"],
                            diagnostics.probe(X_val, y_val, X, y))]
     if args.table:

@@ -18,7 +18,8 @@ seconds (and epoch) at which the accuracy first reached 98.0, 99.0, 99.3,
 Beside it, the same run in PyTorch on the CPU (bench.torch_trainer: the
 same layers, starting weights, dropout, optimiser, schedule and batch
 size, and each batch distorted by augment.py from the same NumPy uint8
-rows, then scaled, as ours), one epoch of each in turn (bench.race), so a
+rows, then scaled, as ours; its OpenMP threads sleeping between parallel
+regions: --omp-wait), one epoch of each in turn (bench.race), so a
 slow spell of this shared machine falls on both alike: the ratio of their
 median epochs is the figure to quote; their seconds to each accuracy are
 printed too, though one seed of each says little about the epochs an
@@ -60,6 +61,9 @@ def parse_args(argv):
                    help="train on the first N rows of the CSV only (for the epochs' ratio)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: the recipe's THREADS)")
     p.add_argument("--no-torch", action="store_true", help="train ours alone")
+    p.add_argument("--omp-wait", choices=bench.OMP_WAITS, default="passive",
+                   help="how PyTorch's OpenMP threads wait (bench.import_peer): passive "
+                        "(the default here) or libgomp's default, which spins")
     p.add_argument("--quick", action="store_true", help="a tiny run (see the docstring)")
     args = p.parse_args(argv)
     for name in ("epochs", "rows"):
@@ -151,7 +155,7 @@ def run(argv):
         return 2
     if args.quick:
         X_test, y_test = X_test[:QUICK["test_rows"]], y_test[:QUICK["test_rows"]]
-    torch, why = (None, "--no-torch") if args.no_torch else bench.import_peer("torch")
+    torch, why = (None, "--no-torch") if args.no_torch else bench.import_peer("torch", args.omp_wait)
     layers, batch = c["LAYERS"], c["BATCH_SIZE"]
     trainers = {"ours": bench.our_trainer(c, layers, batch, X, y)}
     if torch is not None:
@@ -161,7 +165,8 @@ def run(argv):
     print("\n".join(bench.machine_lines()))
     print(f"              recipe {args.recipe}: {'-'.join(map(str, layers))}, batch {batch}, "
           f"{c['EPOCHS']} epochs, {len(X)} training rows, {len(X_test)} test rows"
-          + ("" if torch else f"; PyTorch skipped: {why}"), flush=True)
+          + (f"; PyTorch's {bench.omp_policy()}" if torch else f"; PyTorch skipped: {why}"),
+          flush=True)
     started = time.perf_counter()
     log = bench.race(trainers, c["EPOCHS"], X_test, y_test)
     print(f"(trained in {time.perf_counter() - started:.0f} s, scoring included; "
