@@ -13,6 +13,7 @@ import importlib.util
 import io
 import itertools
 import math
+import os
 import re
 import subprocess
 import sys
@@ -192,6 +193,22 @@ def test_torch_starts_from_our_weights_and_trains(mnist_small):
     before = theirs.accuracy(X, y)
     assert [theirs.epoch(), theirs.epoch()] == ["ok", "ok"]
     assert theirs.accuracy(X, y) > before
+
+
+@pytest.mark.parametrize("wait, expected", [("passive", "PASSIVE"), ("default", None)])
+def test_pytorchs_openmp_threads_sleep_unless_told_otherwise(monkeypatch, wait, expected):
+    """import_peer sets OMP_WAIT_POLICY=PASSIVE before importing torch, not with
+    --omp-wait=default; a policy already in the environment is left as it is; the figures'
+    header says which."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    torch, why = bench.import_peer("torch", wait)
+    assert torch is not None and why is None
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
+    assert ("OMP_WAIT_POLICY=PASSIVE" if expected else "not set") in bench.omp_policy()
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    bench.import_peer("torch", "passive")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_sklearn_like_for_like_and_defaults_train(mnist_small):
