@@ -251,9 +251,8 @@ def machine_lines():
 
 
 def omp_policy():
-    """How OpenMP threads wait here, as text: OMP_WAIT_POLICY, or libgomp's default."""
-    policy = os.environ.get("OMP_WAIT_POLICY")
-    return (f"OMP_WAIT_POLICY={policy}" if policy
+    """How PyTorch's OpenMP threads wait (import_peer's policy), as text."""
+    return (f"OMP_WAIT_POLICY={torch_omp_wait}" if torch_omp_wait
             else "OMP_WAIT_POLICY not set (libgomp's default: threads spin a while)")
 
 
@@ -632,25 +631,34 @@ def sklearn_trainer(sklearn_mlp, c, layers, X_float, y, threads, own_defaults=Fa
 
 
 OMP_WAITS = ("passive", "default")
+torch_omp_wait = None  # the OMP_WAIT_POLICY torch was imported under, for the figures' header
 
 
 def import_peer(name, omp_wait="passive"):
     """(module, None) if PyTorch or scikit-learn's MLPClassifier imports, else (None, why).
 
-    omp_wait -- for PyTorch: "passive" sets OMP_WAIT_POLICY=PASSIVE before
-    the import (unless the environment sets it already), so its OpenMP
-    threads sleep between parallel regions instead of spinning; "default"
-    leaves libgomp's own policy. On two cores, spinning threads take a core
-    from OpenBLAS's threads and from the NumPy work between torch's calls
-    (the distortions of augment.py): docs/performance.md measures both.
-    The policy is read once, when libgomp loads: set it before anything
-    imports torch.
+    omp_wait -- for PyTorch: "passive" imports it with OMP_WAIT_POLICY=PASSIVE
+    (unless the environment sets a policy already, which wins), so its
+    OpenMP threads sleep between parallel regions instead of spinning;
+    "default" leaves libgomp's own policy. The policy is read once, when
+    torch's libgomp loads: only this function should import torch. The
+    environment is restored after the import, so children and other
+    libraries see it as it was; torch_omp_wait records the policy used.
+    On two cores, spinning threads take a core from OpenBLAS's threads and
+    from the NumPy work between torch's calls: docs/record.md measures both.
     """
+    global torch_omp_wait
     try:
         if name == "torch":
-            if omp_wait == "passive":
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            import torch
+            before = os.environ.get("OMP_WAIT_POLICY")
+            if omp_wait == "passive" and before is None:
+                os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+            try:
+                torch_omp_wait = os.environ.get("OMP_WAIT_POLICY")
+                import torch
+            finally:
+                if before is None:
+                    os.environ.pop("OMP_WAIT_POLICY", None)
             return torch, None
         from sklearn.neural_network import MLPClassifier
         return MLPClassifier, None
@@ -793,7 +801,9 @@ def headline_epoch(args, c, X, y, threads, torch, probe=None, looked=None):
     """Sections 1-3: our epoch, its matmul floor and PyTorch's, interleaved.
 
     When main.py augments its batches, our epoch is also timed without the
-    augmentation, like for like with PyTorch and the floor. With a probe
+    augmentation, like for like with PyTorch and the floor; with a recipe
+    (--recipe) that augments, PyTorch's is also timed with it ("PyTorch +
+    augm.": augment.py's batches, as ours). With a probe
     (section 8), also with the per-layer statistics, whose own seconds go
     to the list looked.
     Returns a dict of name: (seconds, status), and one of name: the threads
@@ -811,7 +821,7 @@ def headline_epoch(args, c, X, y, threads, torch, probe=None, looked=None):
     if torch is not None:
         trainers["PyTorch"] = torch_trainer(torch, c, layers, batch, X, y, threads,
                                             augment=False)
-        if augments(c):  # the same batches as ours: augment.py's, in NumPy
+        if args.recipe and augments(c):  # the same batches as ours: augment.py's, in NumPy
             trainers["PyTorch + augm."] = torch_trainer(torch, c, layers, batch, X, y, threads)
     runs = {name: t.epoch for name, t in trainers.items()}
     runs["matmul floor"] = matmul_floor_epoch(layers, batch, len(X), c["THREADS"])
@@ -903,21 +913,23 @@ def report_epochs(args, c, X, y, threads, torch, torch_skipped, probe=None):
     if torch is not None:
         print(f"PyTorch {torch.__version__}, threads: {runs_threads['PyTorch']}, "
               "no augmentation")
-        torch_part = f"{ours / median['PyTorch']:.2f}x PyTorch ({median['PyTorch']:.2f} s)"
+        plain = " without augmentation" if "ours, no augm." in median else ""
+        torch_part = (f"{ours / median['PyTorch']:.2f}x PyTorch{plain} "
+                      f"({median['PyTorch']:.2f} s)")
     else:
         print(f"PyTorch skipped: {torch_skipped}")
         torch_part = "PyTorch skipped"
     part = f"epoch {ours:.2f} s = {ours / median['matmul floor']:.2f}x matmul floor, {torch_part}"
     if "PyTorch + augm." in median:
         print(f"PyTorch + augm.: the same, each batch distorted by augment.py (NumPy) as ours; "
-              f"{omp_policy()}")
-        part += (f", {ours / median['PyTorch + augm.']:.2f}x PyTorch with the same augmentation "
-                 f"({median['PyTorch + augm.']:.2f} s)")
+              f"threads: {runs_threads['PyTorch + augm.']}; {omp_policy()}")
+        part += (f"; with the same augmentation, {ours / median['PyTorch + augm.']:.2f}x "
+                 f"PyTorch ({median['PyTorch + augm.']:.2f} s)")
     if "ours, no augm." in median:
         plain_s = median["ours, no augm."]
-        part += (f" (without augmentation {plain_s:.2f} s = "
+        part += (f"; ours without augmentation {plain_s:.2f} s = "
                  f"{plain_s / median['matmul floor']:.2f}x floor"
-                 + (f", {plain_s / median['PyTorch']:.2f}x PyTorch)" if torch else ")"))
+                 + (f", {plain_s / median['PyTorch']:.2f}x PyTorch" if torch else ""))
     other = "ours, no BN" if c["BATCH_NORM"] else "ours, BN"
     with_bn, without_bn = (ours, median[other]) if c["BATCH_NORM"] else (median[other], ours)
     mins = ((best, min(timed[other][0])) if c["BATCH_NORM"] else (min(timed[other][0]), best))

@@ -10,8 +10,9 @@
     python benchmarks/parts.py --record        # section 5 alone, for recipes/record.py (~1 min)
     python benchmarks/parts.py --overlap       # section 10 alone (~1 min)
 
-Run from the project root. docs/performance.md quotes these figures (and
-docs/deep.md and docs/techniques.md the trained networks'). Each compares
+Run from the project root. docs/performance.md quotes these figures,
+docs/record.md those of sections 5 with --record and 10 (and docs/deep.md
+and docs/techniques.md the trained networks'). Each compares
 the project's own function (utils.py, augment.py, data.py) with the
 alternative written below, on the default network of main.py
 ([784, 256, 128, 64, 10], batch 128, momentum, float32) and rows of the CSV:
@@ -64,7 +65,8 @@ alternative written below, on the default network of main.py
      batches, utils.train_epoch against the same epoch with work moved to
      a second thread (overlapped_epoch below): the next batch prepared
      (fetched, distorted, scaled, its dropout masks drawn) while this
-     batch's update runs, the update's halves on two threads, and both;
+     batch's update runs, the update's halves at once (one on a second
+     thread), and both;
      the issue's "preparing the next batch while BLAS works", tried where
      it can pay: the update is NumPy's work on one core. Each side's
      weights are checked equal to utils.train_epoch's, to the last bit.
@@ -444,16 +446,22 @@ def halves(params, grads, state):
 
 
 def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, prefetch, split):
-    """utils.train_epoch (no BN, momentum), with its work shared with a second thread.
+    """utils.train_epoch (no BN, momentum), with its work shared with other threads.
 
     prefetch -- the next batch is prepared (fetched, distorted, scaled, its
-    dropout masks drawn) on the thread while this batch's update runs;
-    split -- the update's halves (by rows) run on two threads at once. The
-    random numbers are drawn in train_epoch's order (the thread draws the
-    next batch's only after this batch's masks, while the main thread draws
-    none), and each number is computed by the same arithmetic, so the
-    weights end as utils.train_epoch's, to the last bit (checked).
+    dropout masks drawn) on a pool thread while this batch's update runs;
+    split -- the update's halves (by rows) run at once, one on a pool
+    thread and one on this one. With both, three things run at once (the
+    pool has two threads). The random numbers are drawn in train_epoch's
+    order (a pool thread draws the next batch's only after this batch's
+    masks, while this thread draws none), and each number is computed by
+    the same arithmetic, so the weights end as utils.train_epoch's, to the
+    last bit (checked). Raises ValueError for settings it does not follow
+    (batch normalisation, weight decay, max-norm, another optimiser).
     """
+    if (c["BATCH_NORM"] or c["WEIGHT_DECAY"] or c["MAX_NORM"]
+            or c["OPTIMISER"] != "momentum"):
+        raise ValueError("overlapped_epoch follows momentum without BN, weight decay or max-norm")
     dropout = settings.step_options(c)["dropout"]
 
     def prepare(idx):  # what train_epoch and train_step do before forward
@@ -475,10 +483,10 @@ def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, pre
                     else None)
         lr = lr_at(state["step"])
         if split:
-            jobs = [pool.submit(utils.update, *half, lr, "momentum", c["MOMENTUM"])
-                    for half in halves(params, grads, state)]
-            for job in jobs:
-                job.result()
+            first, second = halves(params, grads, state)
+            job = pool.submit(utils.update, *first, lr, "momentum", c["MOMENTUM"])
+            utils.update(*second, lr, "momentum", c["MOMENTUM"])
+            job.result()
             state["step"] += 1
         else:
             utils.update(params, grads, state, lr, "momentum", c["MOMENTUM"])
@@ -500,11 +508,11 @@ def compare_overlap(args, X, y):
         record["LAYERS"] = QUICK_RECORD_LAYERS
     n = min(len(X), max(3, args.steps // 5) * record["BATCH_SIZE"])
     X, y = X[:n], y[:n]
-    pool = concurrent.futures.ThreadPoolExecutor(2)
     sides, weights = {}, {}
+    pool = concurrent.futures.ThreadPoolExecutor(2)
     for name, prefetch, split in (("utils.train_epoch", None, None),
                                   ("next batch prepared beside the update", True, False),
-                                  ("update in two halves on two threads", False, True),
+                                  ("update in two halves at once", False, True),
                                   ("both", True, True)):
         rng = np.random.default_rng(record["SEED"])
         params, lr_at = main.setup(record, n, rng)
@@ -520,8 +528,8 @@ def compare_overlap(args, X, y):
                            pre=prefetch, sp=split:
                            overlapped_epoch(p, s, X, y, record, r, f, a, pool, pre, sp))
     rounds = max(2, args.rounds // 3)
-    timed = bench.time_interleaved(sides, rounds, 1, settle=0.0)
-    pool.shutdown()
+    with pool:
+        timed = bench.time_interleaved(sides, rounds, 1, settle=0.0)
     first = weights["utils.train_epoch"]
     for name, params in weights.items():
         if not all(np.array_equal(a[k], b[k]) for a, b in zip(first, params) for k in a):

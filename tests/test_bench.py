@@ -196,19 +196,39 @@ def test_torch_starts_from_our_weights_and_trains(mnist_small):
 
 
 @pytest.mark.parametrize("wait, expected", [("passive", "PASSIVE"), ("default", None)])
-def test_pytorchs_openmp_threads_sleep_unless_told_otherwise(monkeypatch, wait, expected):
-    """import_peer sets OMP_WAIT_POLICY=PASSIVE before importing torch, not with
-    --omp-wait=default; a policy already in the environment is left as it is; the figures'
-    header says which."""
+def test_pytorch_is_imported_with_sleeping_openmp_threads_unless_told_otherwise(
+        monkeypatch, wait, expected):
+    """import_peer imports torch under OMP_WAIT_POLICY=PASSIVE, not with --omp-wait=default;
+    a policy already in the environment wins; the environment is left as it was, and the
+    figures' header says which policy torch had. (torch may be imported already in this
+    process: the test checks the policy import_peer sets, not its effect.)"""
     pytest.importorskip("torch")
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "unset")  # so monkeypatch restores the original
+    monkeypatch.delenv("OMP_WAIT_POLICY")
     torch, why = bench.import_peer("torch", wait)
     assert torch is not None and why is None
-    assert os.environ.get("OMP_WAIT_POLICY") == expected
+    assert "OMP_WAIT_POLICY" not in os.environ
+    assert bench.torch_omp_wait == expected
     assert ("OMP_WAIT_POLICY=PASSIVE" if expected else "not set") in bench.omp_policy()
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     bench.import_peer("torch", "passive")
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert bench.torch_omp_wait == "ACTIVE" and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_recipe_that_augments_is_timed_in_pytorch_with_the_same_batches(mnist_small, capsys):
+    """With --recipe and an augmenting setting, PyTorch is timed without augmentation and
+    with augment.py's batches; the headline gives both ratios, each labelled."""
+    torch = pytest.importorskip("torch")
+    X, y = mnist_small
+    c = {**tiny_setting(), "THREADS": 1, "MAX_SHIFT": 1}
+    args = bench.parse_args(["--recipe", "recipes/best.py", "--epochs", "1", "--warmup", "0"])
+    args.settle = 0.0
+    part = bench.report_epochs(args, c, X[:256], y[:256], 1, torch, None)
+    out = capsys.readouterr().out
+    assert re.search(r"^PyTorch \+ augm\. +[0-9.]+ ", out, re.MULTILINE), out
+    assert re.search(r"x PyTorch without augmentation \([0-9.]+ s\); with the same "
+                     r"augmentation, [0-9.]+x PyTorch \([0-9.]+ s\); ours without augmentation",
+                     part), part
 
 
 def test_sklearn_like_for_like_and_defaults_train(mnist_small):

@@ -211,6 +211,6 @@ def test_the_overlap_section_prints_each_way(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     for name in ("`utils.train_epoch`", "next batch prepared beside the update",
-                 "update in two halves on two threads", "both"):
+                 "update in two halves at once", "both"):
         assert re.search(rf"^\| {re.escape(name)} \| {NUMBER} ms \| \*\*{NUMBER}x\*\* "
                          rf"\({NUMBER}-{NUMBER}\) \|$", done.stdout, re.MULTILINE), (name, done.stdout)
