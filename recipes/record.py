@@ -23,18 +23,20 @@ always does); it played no part in the choice.
 Each `python main.py recipes/record.py` with those settings, one at a
 time, on the 2-core AMD EPYC VM with nothing else running, 2 BLAS threads,
 OpenBLAS's own kernel (SkylakeX): the first two 2026-12-05 01:17-01:59
-UTC, the third 07:49-08:15 UTC (its epochs 8.2 to 10.3 s; the malloc and
-float32 changes of benchmarks/parts.py --malloc came between). The chosen
+UTC, the third 07:49-08:15 UTC (its epochs 8.2 to 10.3 s; commit f8e57a6,
+keep_freed_memory and float32 distortions, came between). The chosen
 run beat the one before it by 0.02 points of validation accuracy, one row
 of the 6,000: within the noise of one seed, but the rule was fixed before
-and is kept. A run of 180 epochs was begun and stopped after 3 epochs of
-10.4-10.9 s, at which pace it would not have fit in 30 minutes.
+and is kept. A run of `--EPOCHS=180` (lr 0.05) was begun and stopped
+after 3 epochs of 10.4-10.9 s, on the estimate that at that pace it would
+not fit in 30 minutes; the lr 0.1 run's epochs (9.47 s on average) were
+quicker, at which pace 180 would have fit. Not measured.
 
 Earlier probes (3 epochs on 6,000 rows of train.csv, validation only; too
 short to choose by): lr 0.05 79.83 / 91.50 / 93.17%, lr 0.02 77.83 / 90.83 /
 90.83%, lr 0.1 72.00 / 93.00 / 95.33%, no elastic 83.00 / 89.17 / 95.00%.
 Not tried on the full data: other widths and depths. Committees of five
-seeds of each learning rate: docs/techniques.md, "A committee".
+seeds: docs/techniques.md, "A committee".
 Read as NAME = value lines, never executed; --NAME=value still overrides.
 """
 LAYERS = [784, 1500, 1000, 500, 10]
