@@ -867,6 +867,16 @@ def training_rows(norms, bn):
                   f"{gap:+.2f} points")
 
 
+def print_table(heading, columns, rows, started):
+    """A section's heading, its table (columns, then rows: right-aligned but the first) and
+    the seconds since started that measuring it took."""
+    print(heading)
+    print(row(*columns))
+    print(row("---", *["---:"] * (len(columns) - 1)))
+    print("\n".join(rows))
+    print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+
+
 def print_distortions(args, distortions):
     """Section 8's table, with its heading."""
     print(f"\nThe record recipe's distortions against its network's step, per batch of 128, "
@@ -919,27 +929,22 @@ def run(argv):
     if args.malloc:
         threads.end()
         found, took = compare_malloc(args)
-        print("Batches of utils.train_epoch in child processes (pairs alternating) that call "
-              "machine.keep_freed_memory before training, or do not: medians per batch, the "
-              "ratio of the medians and the range of each pair's:\n")
-        print(row("figure", "memory kept", "memory returned", "returned / kept"))
-        print(row("---", "---:", "---:", "---:"))
-        print("\n".join(malloc_rows(found, took)))
-        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        print_table("Batches of utils.train_epoch in child processes (pairs alternating) that "
+                    "call machine.keep_freed_memory before training, or do not: medians per "
+                    "batch, the ratio of the medians and the range of each pair's:\n",
+                    ("figure", "memory kept", "memory returned", "returned / kept"),
+                    malloc_rows(found, took), started)
         return 0
     if args.overlap:
         try:
             overlap = compare_overlap(args, X, y)
         finally:
             threads.end()
-        print(f"The record recipe's training (recipes/record.py: its network, distortions and "
-              f"dropout), per batch, interleaved over {overlap[2]} rounds; medians, speed-up "
-              "over utils.train_epoch and in brackets the range of the per-round ones; the "
-              "weights of every side checked equal to utils.train_epoch's at the end:\n")
-        print(row("epoch", "per batch", "speed-up"))
-        print(row("---", "---:", "---:"))
-        print("\n".join(overlap_rows(overlap)))
-        print(f"\n(measured in {time.perf_counter() - started:.0f} s)", flush=True)
+        print_table(f"The record recipe's training (recipes/record.py: its network, distortions "
+                    f"and dropout), per batch, interleaved over {overlap[2]} rounds; medians, "
+                    "speed-up over utils.train_epoch and in brackets the range of the per-round "
+                    "ones; the weights of every side checked equal to utils.train_epoch's at the "
+                    "end:\n", ("epoch", "per batch", "speed-up"), overlap_rows(overlap), started)
         return 0
     if args.distortions:
         try:

@@ -152,15 +152,22 @@ def test_the_malloc_child_trains_and_says_whether_the_call_took(tmp_path, side):
                         rf"{NUMBER} ms \| \*\*2.00x\*\* \(2.00-2.00\) \|", rows[0]), rows
 
 
-def test_the_record_steps_parts_include_its_dropout(tmp_path):
-    """--record --quick: section 5 for recipes/record.py's settings (a smaller network), with
-    the dropout as a part of its own and the distortions as the augmentation."""
+def quick_section(tmp_path, section):
+    """`parts.py --quick <section>` on the first 600 rows of train.csv: its output, after
+    checking that it exited 0."""
     lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:601]
     small = tmp_path / "small.csv"
     small.write_text("".join(lines), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(PARTS), "--quick", "--record", "--csv", str(small)],
+    done = subprocess.run([sys.executable, str(PARTS), "--quick", section, "--csv", str(small)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_the_record_steps_parts_include_its_dropout(tmp_path):
+    """--record --quick: section 5 for recipes/record.py's settings (a smaller network), with
+    the dropout as a part of its own and the distortions as the augmentation."""
+    done = quick_section(tmp_path, "--record")
     for name in ("shift it (main.py's augmentation)", "forward matrix products (3)",
                  "backward matrix products (5)", "dropout (masks, forward and backward)",
                  "update (utils.update", "one batch of utils.train_epoch",
@@ -204,12 +211,7 @@ def test_the_overlapped_epochs_train_exactly_as_train_epoch(prefetch, split):
 
 def test_the_overlap_section_prints_each_way(tmp_path):
     """--overlap --quick: section 10's table, a time per batch and a speed-up for each way."""
-    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:601]
-    small = tmp_path / "small.csv"
-    small.write_text("".join(lines), encoding="utf-8")
-    done = subprocess.run([sys.executable, str(PARTS), "--quick", "--overlap", "--csv", str(small)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = quick_section(tmp_path, "--overlap")
     for name in ("`utils.train_epoch`", "next batch prepared beside the update",
                  "update in two halves at once", "both"):
         assert re.search(rf"^\| {re.escape(name)} \| {NUMBER} ms \| \*\*{NUMBER}x\*\* "
