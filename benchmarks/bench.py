@@ -24,7 +24,8 @@ all sides alike. It measures:
   3. the same recipe in PyTorch on the CPU (its threads following the load as ours do),
      without augmentation and, when main.py's settings augment, with the
      same batches as ours (augment.py's, in NumPy); its OpenMP threads
-     sleep between parallel regions (--omp-wait, import_peer);
+     spin between parallel regions as libgomp's default has them, or with
+     --omp-wait passive sleep (import_peer; docs/record.md measures both);
   4. the peak resident memory of a default `python main.py` run (a child
      process), and the seconds data.load_csv takes to read the CSV;
   5. how the epoch time and its ratio to the floor change with the batch
@@ -124,9 +125,10 @@ def parse_args(argv):
                    help="compare with PyTorch (default: yes, except with --quick)")
     p.add_argument("--sklearn", action=argparse.BooleanOptionalAction,
                    help="compare with scikit-learn (default: yes, except with --quick)")
-    p.add_argument("--omp-wait", choices=OMP_WAITS, default="passive",
-                   help="how PyTorch's OpenMP threads wait: passive (OMP_WAIT_POLICY=PASSIVE, "
-                        "the default here) or libgomp's default, which spins")
+    p.add_argument("--omp-wait", choices=OMP_WAITS, default="default",
+                   help="how PyTorch's OpenMP threads wait: libgomp's default, which spins "
+                        "(the default), or passive (OMP_WAIT_POLICY=PASSIVE): quicker beside "
+                        "NumPy work, slower for a small network (docs/record.md)")
     p.add_argument("--peer-threads", type=int, default=0,
                    help="threads of PyTorch and of scikit-learn's BLAS: n, or 0 (the default) "
                         "to follow the load as main.py's THREADS = 0 does ours")
@@ -645,7 +647,9 @@ def import_peer(name, omp_wait="passive"):
     environment is restored after the import, so children and other
     libraries see it as it was; torch_omp_wait records the policy used.
     On two cores, spinning threads take a core from OpenBLAS's threads and
-    from the NumPy work between torch's calls: docs/record.md measures both.
+    from the NumPy work between torch's calls, while sleeping ones wake
+    late for the many short parallel regions of a small network:
+    docs/record.md measures both.
     """
     global torch_omp_wait
     try:

@@ -63,7 +63,8 @@ def parse_args(argv):
     p.add_argument("--no-torch", action="store_true", help="train ours alone")
     p.add_argument("--omp-wait", choices=bench.OMP_WAITS, default="passive",
                    help="how PyTorch's OpenMP threads wait (bench.import_peer): passive "
-                        "(the default here) or libgomp's default, which spins")
+                        "(the default here: its batches are distorted in NumPy between its "
+                        "steps) or libgomp's default, which spins")
     p.add_argument("--quick", action="store_true", help="a tiny run (see the docstring)")
     args = p.parse_args(argv)
     for name in ("epochs", "rows"):
