@@ -636,7 +636,7 @@ OMP_WAITS = ("passive", "default")
 torch_omp_wait = None  # the OMP_WAIT_POLICY torch was imported under, for the figures' header
 
 
-def import_peer(name, omp_wait="passive"):
+def import_peer(name, omp_wait="default"):
     """(module, None) if PyTorch or scikit-learn's MLPClassifier imports, else (None, why).
 
     omp_wait -- for PyTorch: "passive" imports it with OMP_WAIT_POLICY=PASSIVE
