@@ -111,6 +111,7 @@ SIZES = {"rows": "use only the first N rows of the CSV for the timings",
          "reps": "timed calls of each part of the step",
          "loads": "child processes reading the CSV, per way"}
 BN_MOMENTA = (0.9, 0.99)
+LEAST = "least:"  # marks a bound in the step's table (section 5), not a part of the step
 READS = {"data.load_csv": "uint8 in chunks of 10,000 rows, every cell checked",
          "pd.read_csv, uint8": "one read of the whole file",
          "pd.read_csv, int64": "one read, pandas' default dtype"}
@@ -690,6 +691,20 @@ def step_parts(c, X, y):
     augment_with = augment.augmentation(c)
     shift = {"shift it (main.py's augmentation)": (nothing, lambda: augment_with(fetched, rng))}
     dropped = {"dropout (masks, forward and backward)": (nothing, dropout)} if rates else {}
+    copies = [(layer["W"].copy(), np.ones_like(layer["W"])) for layer in params]
+
+    def one_pass():  # W += V on copies, so the step's weights do not drift
+        for W, V in copies:
+            W += V
+
+    def draws():
+        for layer, p in zip(params[:-1], rates or []):
+            if p:
+                rng.random((n_rows, layer["W"].shape[1]), dtype=np.float32)
+
+    least = {f"{LEAST} one pass over the weights, W += V": (nothing, one_pass)}
+    if rates:
+        least[f"{LEAST} dropout's random numbers alone"] = (nothing, draws)
     return {
         "fetch the batch (X[idx], uint8)": (nothing, lambda: X[idx]),
         **(shift if augment_with else {}),
@@ -701,6 +716,7 @@ def step_parts(c, X, y):
         "backward masks and sums": (fresh(deltas), masks_sums),
         **dropped,
         "update (utils.update, momentum)": (nothing, update),
+        **least,
     }
 
 
@@ -841,18 +857,35 @@ def distortion_rows(distortions):
 
 
 def part_rows(us):
-    """The rows of the step's table: each part's microseconds and share of the whole step."""
+    """The rows of the step's table: each part's microseconds and share of the whole step.
+
+    The parts named LEAST are not parts of the step but the least work a
+    part could be done in; they are left out of the sum and, after it,
+    added to the products and the distortions: the least an epoch of this
+    recipe could take here, as a multiple of its matrix products (below
+    which no rewriting of the step's other work can bring it).
+    """
     whole = next(v for k, v in us.items() if k.startswith("one batch of utils.train_epoch"))
     summed = 0.0
     for name, value in us.items():
-        part = "whole" not in name
-        summed += value if part else 0.0
+        if name.startswith(LEAST):
+            continue
+        summed += value if "whole" not in name else 0.0
         yield row(name, f"{value:.0f}", f"{value / whole:.0%}")
     products = sum(v for k, v in us.items() if "matrix products" in k)
     yield row("sum of the parts above", f"{summed:.0f}", f"{summed / whole:.0%}")
     count = sum(int(k.split("(")[1].split(")")[0]) for k in us if "matrix products" in k)
     yield row(f"of which the {count} matrix products", f"{products:.0f}",
               f"{products / whole:.0%}")
+    least = {k: v for k, v in us.items() if k.startswith(LEAST)}
+    if not least:
+        return
+    for name, value in least.items():
+        yield row(name, f"{value:.0f}", f"{value / whole:.0%}")
+    shift = sum(v for k, v in us.items() if k.startswith("shift it"))
+    bound = products + shift + sum(least.values())
+    yield row(f"the products, the distortions and the {LEAST.lower()} above "
+              f"(**{bound / products:.2f}x** the products)", f"{bound:.0f}", f"{bound / whole:.0%}")
 
 
 def training_rows(norms, bn):

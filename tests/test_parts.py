@@ -171,9 +171,25 @@ def test_the_record_steps_parts_include_its_dropout(tmp_path):
     for name in ("shift it (main.py's augmentation)", "forward matrix products (3)",
                  "backward matrix products (5)", "dropout (masks, forward and backward)",
                  "update (utils.update", "one batch of utils.train_epoch",
-                 "of which the 8 matrix products"):
+                 "of which the 8 matrix products", "least: one pass over the weights",
+                 "least: dropout's random numbers alone", "the products, the distortions"):
         assert re.search(rf"^\| {re.escape(name)}.* \| {NUMBER} \| {NUMBER}% \|$", done.stdout,
                          re.MULTILINE), (name, done.stdout)
+
+
+def test_the_step_tables_bound_adds_the_least_work_to_the_products_and_distortions():
+    """The least-work rows stay out of the parts' sum; the bound row is the products, the
+    distortions and the least work, as a multiple of the products."""
+    us = {"shift it (main.py's augmentation)": 20.0, "forward matrix products (2)": 30.0,
+          "backward matrix products (3)": 50.0, "update (utils.update, momentum)": 40.0,
+          "one batch of utils.train_epoch (of 20), whole": 200.0,
+          "least: one pass over the weights, W += V": 10.0,
+          "least: dropout's random numbers alone": 5.0}
+    rows = list(parts.part_rows(us))
+    assert "| sum of the parts above | 140 | 70% |" in rows
+    assert "| of which the 5 matrix products | 80 | 40% |" in rows
+    assert rows[-1] == ("| the products, the distortions and the least: above "
+                        "(**1.44x** the products) | 115 | 57% |")
 
 
 @pytest.mark.parametrize("prefetch, split", [(True, False), (False, True), (True, True)])
