@@ -42,7 +42,12 @@ alternative written below, on the default network of main.py
      made untimed before each call), thousands of times, medians; beside
      utils.train_step and one batch of utils.train_epoch, timed whole;
      with --record (alone), the same for recipes/record.py's network and
-     settings (its distortions, and its dropout as one more part);
+     settings (its distortions, and its dropout as one more part); then
+     the least work two parts could be done in (one pass over the weights,
+     W += V, for the update; dropout's random numbers alone), and the
+     products, the distortions and that least work added up: the least a
+     batch could take with all of it done one after another, as
+     utils.train_epoch does, as a multiple of the products;
   8. the distortions of the record recipe (recipes/record.py's network,
      batch 128; --quick: 784-250-200-10),
      each against that network's training step, interleaved: the affine
@@ -861,9 +866,9 @@ def part_rows(us):
 
     The parts named LEAST are not parts of the step but the least work a
     part could be done in; they are left out of the sum and, after it,
-    added to the products and the distortions: the least an epoch of this
-    recipe could take here, as a multiple of its matrix products (below
-    which no rewriting of the step's other work can bring it).
+    added to the products and the distortions (if any): the least a batch
+    could take with that work done one after another on one thread, as
+    utils.train_epoch does it, as a multiple of the matrix products.
     """
     whole = next(v for k, v in us.items() if k.startswith("one batch of utils.train_epoch"))
     summed = 0.0
@@ -882,10 +887,11 @@ def part_rows(us):
         return
     for name, value in least.items():
         yield row(name, f"{value:.0f}", f"{value / whole:.0%}")
-    shift = sum(v for k, v in us.items() if k.startswith("shift it"))
-    bound = products + shift + sum(least.values())
-    yield row(f"the products, the distortions and the {LEAST.lower()} above "
-              f"(**{bound / products:.2f}x** the products)", f"{bound:.0f}", f"{bound / whole:.0%}")
+    shifts = [v for k, v in us.items() if k.startswith("shift it")]
+    bound = products + sum(shifts) + sum(least.values())
+    what = "the products, the distortions and" if shifts else "the products and"
+    yield row(f"{what} the least work above (**{bound / products:.2f}x** the products)",
+              f"{bound:.0f}", f"{bound / whole:.0%}")
 
 
 def training_rows(norms, bn):
