@@ -454,8 +454,11 @@ def halves(params, grads, state):
 def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, prefetch, split):
     """utils.train_epoch (no BN, momentum), with its work shared with other threads.
 
-    prefetch -- the next batch is prepared (fetched, distorted, scaled, its
-    dropout masks drawn) on a pool thread while this batch's update runs;
+    prefetch -- None, or when the next batch is prepared (fetched,
+    distorted, scaled, its dropout masks drawn) on a pool thread: "update",
+    while this batch's update runs; "products", from the start of this
+    batch's forward pass, beside its matrix products (whose BLAS threads
+    then share the two cores with it);
     split -- the update's halves (by rows) run at once, one on a pool
     thread and one on this one. With both, three things run at once (the
     pool has two threads). The random numbers are drawn in train_epoch's
@@ -481,12 +484,14 @@ def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, pre
     batch = prepare(order[0])
     for i in range(len(order)):
         X_batch, y_batch, masks = batch
+        ahead = i + 1 < len(order)
+        upcoming = pool.submit(prepare, order[i + 1]) if prefetch == "products" and ahead else None
         Z, cache = utils.forward(params, X_batch, c["ACTIVATION"], masks)
         np.count_nonzero(Z.argmax(axis=1) == y_batch)  # train_step's count of the right answers
         _, dZ = utils.softmax_cross_entropy(Z, y_batch)
         grads = utils.backward(params, cache, dZ, c["ACTIVATION"])
-        upcoming = (pool.submit(prepare, order[i + 1]) if prefetch and i + 1 < len(order)
-                    else None)
+        if prefetch == "update" and ahead:
+            upcoming = pool.submit(prepare, order[i + 1])
         lr = lr_at(state["step"])
         if split:
             first, second = halves(params, grads, state)
@@ -496,7 +501,7 @@ def overlapped_epoch(params, state, X, y, c, rng, lr_at, augment_with, pool, pre
             state["step"] += 1
         else:
             utils.update(params, grads, state, lr, "momentum", c["MOMENTUM"])
-        if i + 1 < len(order):
+        if ahead:
             batch = upcoming.result() if upcoming else prepare(order[i + 1])
     return "ok"
 
@@ -517,15 +522,17 @@ def compare_overlap(args, X, y):
     sides, weights = {}, {}
     pool = concurrent.futures.ThreadPoolExecutor(2)
     for name, prefetch, split in (("utils.train_epoch", None, None),
-                                  ("next batch prepared beside the update", True, False),
-                                  ("update in two halves at once", False, True),
-                                  ("both", True, True)):
+                                  ("next batch prepared beside the update", "update", False),
+                                  ("update in two halves at once", None, True),
+                                  ("both", "update", True),
+                                  ("next batch prepared beside the products", "products",
+                                   False)):
         rng = np.random.default_rng(record["SEED"])
         params, lr_at = main.setup(record, n, rng)
         state, options = utils.init_state(params), settings.step_options(record)
         augment_with = augment.augmentation(record)
         weights[name] = params
-        if prefetch is None:
+        if name == "utils.train_epoch":
             sides[name] = (lambda p=params, s=state, r=rng, a=augment_with, f=lr_at,
                            o=options: utils.train_epoch(p, s, X, y, record["BATCH_SIZE"], r,
                                                         f, a, **o)["status"])

@@ -201,7 +201,8 @@ def test_the_step_tables_bound_adds_the_least_work_to_the_products_and_distortio
                                                   "(**1.12x** the products) | 90 | 45% |")
 
 
-@pytest.mark.parametrize("prefetch, split", [(True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("prefetch, split", [("update", False), (None, True), ("update", True),
+                                             ("products", False)])
 def test_the_overlapped_epochs_train_exactly_as_train_epoch(prefetch, split):
     """Section 10's epochs (the next batch prepared on a thread, the update in halves on two)
     end with utils.train_epoch's weights and velocities to the last bit, on the record
@@ -238,6 +239,7 @@ def test_the_overlap_section_prints_each_way(tmp_path):
     """--overlap --quick: section 10's table, a time per batch and a speed-up for each way."""
     done = quick_section(tmp_path, "--overlap")
     for name in ("`utils.train_epoch`", "next batch prepared beside the update",
-                 "update in two halves at once", "both"):
+                 "update in two halves at once", "both",
+                 "next batch prepared beside the products"):
         assert re.search(rf"^\| {re.escape(name)} \| {NUMBER} ms \| \*\*{NUMBER}x\*\* "
                          rf"\({NUMBER}-{NUMBER}\) \|$", done.stdout, re.MULTILINE), (name, done.stdout)
