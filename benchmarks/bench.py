@@ -701,7 +701,8 @@ def time_interleaved(runs, epochs, warmup, settle=SETTLE_SECONDS):
     return {name: (seconds[name], status[name]) for name in runs}
 
 
-def race(trainers, epochs, X_test, y_test, settle=SETTLE_SECONDS, X_val=None, y_val=None):
+def race(trainers, epochs, X_test, y_test, settle=SETTLE_SECONDS, X_val=None, y_val=None,
+         log=None, after_round=None):
     """Train several contestants side by side, epoch by epoch, scoring each after every epoch.
 
     trainers -- a dict of name: Trainer; each runs min(epochs, its own
@@ -711,11 +712,16 @@ def race(trainers, epochs, X_test, y_test, settle=SETTLE_SECONDS, X_val=None, y_
     With X_val, the seconds ours would also spend scoring its validation
     rows (as main.train does after every epoch) are timed apart, for the
     contestants named "ours...".
+    log -- None, or a dict to fill as the race goes, so that a caller keeps
+    the epochs done if the race is interrupted (Ctrl-C)
+    after_round -- None, or a function (epoch, epochs, log) called after
+    every round, epoch counted from 1 (progress lines)
     Returns a dict of name: {"seconds": [...], "acc": [...], "val_seconds":
     [...], "status": "ok" or the status that ended it}.
     """
-    log = {name: {"seconds": [], "acc": [], "val_seconds": [], "status": "ok"}
-           for name in trainers}
+    log = {} if log is None else log
+    log.update({name: {"seconds": [], "acc": [], "val_seconds": [], "status": "ok"}
+                for name in trainers})
     for epoch in range(epochs):
         for name, trainer in trainers.items():
             entry = log[name]
@@ -733,6 +739,8 @@ def race(trainers, epochs, X_test, y_test, settle=SETTLE_SECONDS, X_val=None, y_
                 trainer.accuracy(X_val, y_val)
                 entry["val_seconds"].append(time.perf_counter() - start)
             entry["acc"].append(trainer.accuracy(X_test, y_test))
+        if after_round is not None:
+            after_round(epoch + 1, epochs, log)
     return log
 
 

@@ -27,6 +27,10 @@ accuracy takes. The accuracies against the seconds are drawn into
 --out (a scratch folder, git-ignored runs/ by default): time_to_accuracy.png
 and the numbers as time_to_accuracy.csv.
 
+A line on stderr after every epoch gives each run's seconds and test
+accuracy. Ctrl-C stops the race: the epochs done are written and
+tabulated as a finished run's, marked "stopped" (exit status 130).
+
 --quick: the first 2,000 rows of train.csv and 500 of test.csv, the
 recipe's schedule and distortions on a [784, 64, 10] network, 2 epochs: to
 see that everything runs, not a figure.
@@ -168,10 +172,34 @@ def run(argv):
           f"{c['EPOCHS']} epochs, {len(X)} training rows, {len(X_test)} test rows"
           + (f"; PyTorch's {bench.omp_policy()}" if torch else f"; PyTorch skipped: {why}"),
           flush=True)
-    started = time.perf_counter()
-    log = bench.race(trainers, c["EPOCHS"], X_test, y_test)
-    print(f"(trained in {time.perf_counter() - started:.0f} s, scoring included; "
-          f"{time.strftime('%Y-%m-%d %H:%M %Z')})\n")
+    started, log = time.perf_counter(), {}
+    try:
+        bench.race(trainers, c["EPOCHS"], X_test, y_test, log=log, after_round=progress)
+        stopped = ""
+    except KeyboardInterrupt:  # keep the epochs done: their table, CSV and picture
+        for entry in log.values():
+            entry["status"] = "stopped" if entry["status"] == "ok" else entry["status"]
+        stopped = "; stopped by Ctrl-C"
+    trained = time.perf_counter() - started
+    try:  # the files first: a closed pipe on the tables below loses nothing
+        os.makedirs(args.out, exist_ok=True)
+        written = [write_csv(args.out, log),
+                   draw(args.out, log, f"{os.path.basename(args.recipe)}, "
+                                       f"{'-'.join(map(str, layers))}, {len(X)} rows")]
+    except OSError as e:
+        written, unwritten = [], f"error: {args.out}: could not be written ({e.strerror or e})"
+    print(f"(trained in {trained:.0f} s, scoring included; "
+          f"{time.strftime('%Y-%m-%d %H:%M %Z')}{stopped})\n")
+    print_table(log)
+    if not written:
+        print(unwritten, file=sys.stderr)
+        return 4
+    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
+    return 130 if stopped else 0
+
+
+def print_table(log):
+    """Each run's epochs, median epoch, seconds to each target and last accuracy; the ratio."""
     print("| run | epochs | median epoch s | " + " | ".join(f"to {100 * t:.1f}%" for t in TARGETS)
           + " | test acc at the end |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in TARGETS) + " | ---: |")
@@ -179,24 +207,26 @@ def run(argv):
         found = first_reached(entry["seconds"], entry["acc"])
         status = "" if entry["status"] == "ok" else f" ({entry['status']})"
         final = f"{entry['acc'][-1]:.2%}" if entry["acc"] else "-"
-        print(f"| {name}{status} | {len(entry['seconds'])} | "
-              f"{statistics.median(entry['seconds']):.2f} | "
+        median = f"{statistics.median(entry['seconds']):.2f}" if entry["seconds"] else "-"
+        print(f"| {name}{status} | {len(entry['seconds'])} | {median} | "
               + " | ".join(cell(found[t]) for t in TARGETS) + f" | {final} |")
-    if "PyTorch" in log:
-        ratios = [t / o for o, t in zip(log["ours"]["seconds"], log["PyTorch"]["seconds"])]
+    theirs = log.get("PyTorch", {}).get("seconds", [])
+    ratios = [t / o for o, t in zip(log["ours"]["seconds"], theirs)]
+    if ratios:
         print(f"\nPyTorch's epoch / ours, epoch by epoch (interleaved): median "
               f"{statistics.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
-    try:
-        os.makedirs(args.out, exist_ok=True)
-        written = [write_csv(args.out, log),
-                   draw(args.out, log, f"{os.path.basename(args.recipe)}, "
-                                       f"{'-'.join(map(str, layers))}, {len(X)} rows")]
-    except OSError as e:
-        print(f"error: {args.out}: could not be written ({e.strerror or e})", file=sys.stderr)
-        return 4
-    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
-    return 0
+
+
+def progress(epoch, epochs, log):
+    """One line on stderr after every round: each run's epoch seconds and test accuracy."""
+    runs = "   ".join(f"{name} {entry['seconds'][-1]:.2f} s {entry['acc'][-1]:.2%}"
+                       for name, entry in log.items() if len(entry["acc"]) == epoch)
+    print(f"epoch {epoch}/{epochs}   {runs}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    try:
+        sys.exit(run(sys.argv[1:]))
+    except KeyboardInterrupt:  # before the training began: nothing to keep
+        print("stopped by Ctrl-C before the training began", file=sys.stderr)
+        sys.exit(130)

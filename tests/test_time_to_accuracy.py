@@ -3,6 +3,8 @@ rows): every row of its table is there, its CSV holds each epoch, its picture is
 test asserts a timing or an accuracy."""
 
 import csv
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +40,37 @@ def test_quick_run_prints_the_table_and_writes_the_picture(tmp_path):
     assert all(0 <= float(r["test_accuracy"]) <= 1 for r in rows)
     assert all(float(r["training_seconds"]) >= float(r["seconds"]) > 0 for r in rows)
     assert set(names) == {r["run"] for r in rows}
+    assert (out / "time_to_accuracy.png").stat().st_size > 1000
+    progress = [line.split()[:2] for line in done.stderr.splitlines() if line.startswith("epoch")]
+    assert progress == [["epoch", "1/2"], ["epoch", "2/2"]], done.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "train.csv").exists(), reason="needs train.csv")
+def test_ctrl_c_keeps_the_epochs_done(tmp_path):
+    """Ctrl-C after the first epoch: exit 130, the epochs done in the CSV, the picture and
+    the table, marked stopped; no traceback."""
+    train = head_lines(ROOT / "train.csv", tmp_path / "train.csv", 600)
+    test = head_lines(ROOT / "test.csv", tmp_path / "test.csv", 200)
+    out = tmp_path / "out"
+    with subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--epochs", "100000",
+                           "--no-torch", "--csv", str(train), "--test-csv", str(test),
+                           "--out", str(out), "--threads", "1"], cwd=tmp_path, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        ready, _, _ = select.select([child.stderr], [], [], 60)  # no progress line: no hang
+        first = child.stderr.readline() if ready else ""
+        if not first.startswith("epoch 1/100000"):
+            child.kill()
+            pytest.fail(f"no progress line within 60 s: {first!r}")
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr, stderr
+    assert "stopped by Ctrl-C" in stdout
+    row = next(line for line in stdout.splitlines() if line.startswith("| ours"))
+    assert row.startswith("| ours (stopped) | "), row
+    epochs = int(row.split("|")[2])
+    with open(out / "time_to_accuracy.csv", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == epochs >= 1
     assert (out / "time_to_accuracy.png").stat().st_size > 1000
 
 
