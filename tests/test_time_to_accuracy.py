@@ -80,3 +80,23 @@ def test_a_missing_recipe_is_one_line_and_exit_2(tmp_path):
                           timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "none.py" in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "train.csv").exists(), reason="needs train.csv")
+def test_a_reader_that_goes_away_loses_nothing(tmp_path):
+    """| head: the run goes on, writes its CSV and picture, and exits 141 without a traceback."""
+    train = head_lines(ROOT / "train.csv", tmp_path / "train.csv", 600)
+    test = head_lines(ROOT / "test.csv", tmp_path / "test.csv", 200)
+    out = tmp_path / "out"
+    with subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--no-torch", "--csv",
+                           str(train), "--test-csv", str(test), "--out", str(out),
+                           "--threads", "1"], cwd=tmp_path, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout.readline().startswith("command")
+        child.stdout.close()
+        stderr = child.stderr.read()
+        child.wait(timeout=120)
+    assert child.returncode == 141, stderr
+    assert "Traceback" not in stderr, stderr
+    with open(out / "time_to_accuracy.csv", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == 2
