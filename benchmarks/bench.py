@@ -84,6 +84,7 @@ import machine
 import main
 import runs
 import settings
+import stopping
 import utils
 
 TABLE_BATCH_SIZES = [32, 64, 128, 256, 512]
@@ -1335,8 +1336,6 @@ def run_benchmark(argv):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(run_benchmark(sys.argv[1:]))
-    except data.InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    # as main.py: bad input is one line (2), Ctrl-C one line (130), a reader that goes
+    # away (| head) stops nothing (141); never a traceback
+    sys.exit(stopping.exit_code(run_benchmark, sys.argv[1:]))

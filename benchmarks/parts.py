@@ -1048,4 +1048,5 @@ def run(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    # as main.py: Ctrl-C is one line (130), a reader that goes away (| head) stops nothing
+    sys.exit(bench.stopping.exit_code(run, sys.argv[1:]))

@@ -165,6 +165,22 @@ def quick_section(tmp_path, section):
     return done
 
 
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path):
+    """parts.py --quick --record | head -1: the run ends quietly with 141, as main.py does."""
+    lines = TRAIN_CSV.read_text(encoding="utf-8").splitlines(keepends=True)[:601]
+    small = tmp_path / "small.csv"
+    small.write_text("".join(lines), encoding="utf-8")
+    with subprocess.Popen([sys.executable, str(PARTS), "--quick", "--record", "--csv", str(small)],
+                          cwd=ROOT, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as child:
+        assert child.stdout.readline().startswith("command")
+        child.stdout.close()
+        stderr = child.stderr.read()
+        child.wait(timeout=120)
+    assert child.returncode == 141, stderr
+    assert "Traceback" not in stderr, stderr
+
+
 def test_the_record_steps_parts_include_its_dropout(tmp_path):
     """--record --quick: section 5 for recipes/record.py's settings (a smaller network), with
     the dropout as a part of its own and the distortions as the augmentation."""
