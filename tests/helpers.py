@@ -60,6 +60,19 @@ def run_cli(cwd, *args, timeout=120):
                           text=True, timeout=timeout, check=False)
 
 
+def assert_quiet_when_the_reader_goes_away(args, cwd, first="command"):
+    """Run a program (args after the Python executable), read its first line of output,
+    then close the pipe, as `| head -1` does: it must end with 141 and no traceback."""
+    with subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        assert child.stdout.readline().startswith(first)
+        child.stdout.close()
+        stderr = child.stderr.read()
+        child.wait(timeout=120)
+    assert child.returncode == 141, stderr
+    assert "Traceback" not in stderr, stderr
+
+
 def assert_user_error(result, prefix=None, contains=(), any_of=()):
     """Exit status 2, one line `error: <prefix>...` on stderr, no traceback."""
     assert result.returncode == 2, result
