@@ -64,6 +64,7 @@ import math
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,11 +313,39 @@ def load_training_rows(path, c, rows):
         seconds.append(time.perf_counter() - start)
     if y is None:
         raise data.InputError(f"{path}: needs a 'label' column to train on")
+    check_columns(path, X, c["LAYERS"][0])
     n_file = len(X)
     if rows:
         X, y = X[:rows], y[:rows]
     split = data.split_validation(X, y, c["VAL_FRACTION"], np.random.default_rng(c["SEED"]))
     return (*split, seconds, n_file, len(X))
+
+
+def check_columns(path, X, n_inputs):
+    """Raise InputError (one line) unless X has the network's n_inputs pixel columns."""
+    if X.shape[1] != n_inputs:
+        raise data.InputError(f"{path}: has {X.shape[1]} pixel columns but the network "
+                              f"takes {n_inputs} (LAYERS[0])")
+
+
+def load_test_rows(path, c):
+    """The test CSV's uint8 pixels and labels, checked: labelled, the network's columns."""
+    X_test, y_test = data.load_csv(path, c["LAYERS"][-1] - 1)
+    if y_test is None:
+        raise data.InputError(f"{path}: needs a 'label' column to score against")
+    check_columns(path, X_test, c["LAYERS"][0])
+    return X_test, y_test
+
+
+def stop_on_signals():
+    """SIGTERM and SIGHUP (a kill, a closed terminal, CI cancelling) raise
+    stopping.Stopped, a KeyboardInterrupt, as Ctrl-C does: the finally blocks run
+    (competing processes are stopped) and the exit status is 128 + the signal."""
+    def stop(signum, frame):
+        raise stopping.Stopped(signum)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 # ----------------------------------------------------------------------------
@@ -1297,6 +1326,7 @@ def run_benchmark(argv):
     # Memory first: getrusage's figure for children is exact only for the first one.
     rss = report_memory(args, c) if args.memory else None
     X, y, X_val, y_val, load_seconds, n_file, n_used = load_training_rows(args.csv, c, args.rows)
+    X_test, y_test = load_test_rows(args.test_csv, c) if args.race else (None, None)
     report_setting(args, c, X, csv_name, load_seconds, n_file, n_used)
     skipped = {"PyTorch": "not asked for (--no-torch, or --quick without --torch)",
                "scikit-learn": "not asked for (--no-sklearn, or --quick without --sklearn)"}
@@ -1317,9 +1347,6 @@ def run_benchmark(argv):
     if args.table:
         report_table(args, c, X, y)
     if args.race:
-        X_test, y_test = data.load_csv(args.test_csv, c["LAYERS"][-1] - 1)
-        if y_test is None:
-            raise data.InputError(f"{args.test_csv}: needs a 'label' column to score on")
         parts.append(report_race(args, c, X, y, X_val, y_val, X_test, y_test, peer_threads,
                                  (torch, mlp), skipped))
     if args.threads:
@@ -1338,4 +1365,5 @@ def run_benchmark(argv):
 if __name__ == "__main__":
     # as main.py: bad input is one line (2), Ctrl-C one line (130), a reader that goes
     # away (| head) stops nothing (141); never a traceback
+    stop_on_signals()
     sys.exit(stopping.exit_code(run_benchmark, sys.argv[1:]))

@@ -71,10 +71,11 @@ alternative written below, on the default network of main.py
      a second thread (overlapped_epoch below): the next batch prepared
      (fetched, distorted, scaled, its dropout masks drawn) while this
      batch's update runs, the update's halves at once (one on a second
-     thread), and both;
-     the issue's "preparing the next batch while BLAS works", tried where
-     it can pay: the update is NumPy's work on one core. Each side's
-     weights are checked equal to utils.train_epoch's, to the last bit.
+     thread), both, and the next batch prepared beside this batch's
+     matrix products: the issue's "preparing the next batch while BLAS
+     works", tried where it can pay (the update is NumPy's work on one
+     core) and where it literally says. Each side's weights are checked
+     equal to utils.train_epoch's, to the last bit.
 
 Speed figures interleave the sides compared round by round (bench.py's
 time_interleaved, or one call of each part per round), so a burst of load
@@ -1049,4 +1050,5 @@ def run(argv):
 
 if __name__ == "__main__":
     # as main.py: Ctrl-C is one line (130), a reader that goes away (| head) stops nothing
+    bench.stop_on_signals()
     sys.exit(bench.stopping.exit_code(run, sys.argv[1:]))

@@ -28,20 +28,26 @@ accuracy takes. The accuracies against the seconds are drawn into
 and the numbers as time_to_accuracy.csv.
 
 A line on stderr after every epoch gives each run's seconds and test
-accuracy. Ctrl-C stops the race: the epochs done are written and
-tabulated as a finished run's, marked "stopped" (exit status 130).
+accuracy. Ctrl-C (or SIGTERM, SIGHUP) stops the race: the epochs done are
+written and tabulated as a finished run's, marked "stopped" (exit status
+128 + the signal: 130 for Ctrl-C). The output folder is checked before
+the training begins.
 
---quick: the first 2,000 rows of train.csv and 500 of test.csv, the
-recipe's schedule and distortions on a [784, 64, 10] network, 2 epochs: to
-see that everything runs, not a figure.
+--quick: the first 2,000 rows of train.csv (--rows changes that; the
+validation rows are held out of them) and 500 of test.csv, the recipe's
+schedule and distortions on a [784, 64, 10] network without dropout, 2
+epochs (--epochs changes that): to see that everything runs, not a figure.
 """
 
 import argparse
 import contextlib
+import errno
 import io
 import os
+import signal
 import statistics
 import sys
+import tempfile
 import time
 
 import bench  # beside this file: the trainers, the race, the machine's description
@@ -83,14 +89,24 @@ def recipe(args):
     """main.py's settings with the recipe applied, --quick's and --threads' changes made."""
     with contextlib.redirect_stdout(io.StringIO()):
         c = settings.configure(bench.main.DEFAULTS, [args.recipe])
-    settings.check(c)
     if args.quick:
         c = {**c, "LAYERS": QUICK["layers"], "EPOCHS": QUICK["epochs"], "DROPOUT": 0.0}
     if args.epochs:
         c["EPOCHS"] = args.epochs
     if args.threads is not None:
         c["THREADS"] = args.threads
+    settings.check(c)  # as they will run: --epochs 1 against a 1-epoch warm-up is one line
     return c
+
+
+def writable_folder(folder):
+    """Make the output folder if need be and check that a file can be written in it, before
+    the hours of training; raises OSError naming what is wrong."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder")
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def first_reached(seconds, accuracies):
@@ -150,16 +166,18 @@ def run(argv):
     bench.machine.keep_freed_memory()  # as main.py does before training
     try:
         c = recipe(args)
-        rows = QUICK["rows"] if args.quick else args.rows
+        rows = args.rows or (QUICK["rows"] if args.quick else None)
         with contextlib.redirect_stdout(io.StringIO()):
             X, y, *_ = bench.load_training_rows(args.csv, c, rows)
-            X_test, y_test = data.load_csv(args.test_csv, c["LAYERS"][-1] - 1)
+            X_test, y_test = bench.load_test_rows(args.test_csv, c)
     except data.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if y_test is None:
-        print(f"error: {args.test_csv}: needs a 'label' column to score against", file=sys.stderr)
-        return 2
+    try:
+        writable_folder(args.out)
+    except OSError as e:
+        print(f"error: {args.out}: cannot write there ({e.strerror or e})", file=sys.stderr)
+        return 4
     if args.quick:
         X_test, y_test = X_test[:QUICK["test_rows"]], y_test[:QUICK["test_rows"]]
     torch, why = (None, "--no-torch") if args.no_torch else bench.import_peer("torch", args.omp_wait)
@@ -177,27 +195,34 @@ def run(argv):
     started, log = time.perf_counter(), {}
     try:
         bench.race(trainers, c["EPOCHS"], X_test, y_test, log=log, after_round=progress)
-        stopped = ""
-    except KeyboardInterrupt:  # keep the epochs done: their table, CSV and picture
+        stopped = ("", 0)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM, SIGHUP: keep the epochs done
         for entry in log.values():
+            del entry["seconds"][len(entry["acc"]):]  # an epoch whose scoring was cut short
             entry["status"] = "stopped" if entry["status"] == "ok" else entry["status"]
-        stopped = "; stopped by Ctrl-C"
+        status = stopping.interrupted_status(e)
+        by = "Ctrl-C" if status - 128 == signal.SIGINT else signal.Signals(status - 128).name
+        stopped = (f"; stopped by {by}", status)
     trained = time.perf_counter() - started
-    try:  # the files first: a closed pipe on the tables below loses nothing
-        os.makedirs(args.out, exist_ok=True)
-        written = [write_csv(args.out, log),
-                   draw(args.out, log, f"{os.path.basename(args.recipe)}, "
-                                       f"{'-'.join(map(str, layers))}, {len(X)} rows")]
-    except OSError as e:
-        written, unwritten = [], f"error: {args.out}: could not be written ({e.strerror or e})"
+    unwritten, written = None, []
+    if any(entry["acc"] for entry in log.values()):
+        try:  # the files first: a closed pipe on the tables below loses nothing
+            written.append(write_csv(args.out, log))
+            written.append(draw(args.out, log, f"{os.path.basename(args.recipe)}, "
+                                               f"{'-'.join(map(str, layers))}, {len(X)} rows"))
+        except OSError as e:
+            unwritten = f"error: {args.out}: could not be written ({e.strerror or e})"
     print(f"(trained in {trained:.0f} s, scoring included; "
-          f"{time.strftime('%Y-%m-%d %H:%M %Z')}{stopped})\n")
+          f"{time.strftime('%Y-%m-%d %H:%M %Z')}{stopped[0]})\n")
     print_table(log)
-    if not written:
+    if written:
+        print("wrote:\n" + "\n".join(f"  {p}" for p in written))
+    if unwritten:
         print(unwritten, file=sys.stderr)
         return 4
-    print("wrote:\n" + "\n".join(f"  {p}" for p in written))
-    return 130 if stopped else 0
+    if not written:
+        print("no epoch was scored: nothing written", file=sys.stderr)
+    return stopped[1]
 
 
 def print_table(log):
@@ -229,4 +254,5 @@ def progress(epoch, epochs, log):
 if __name__ == "__main__":
     # as main.py: a reader that goes away (| head) stops nothing, the files are still
     # written (exit 141); Ctrl-C before the training is one line (130); never a traceback
+    bench.stop_on_signals()  # SIGTERM and SIGHUP keep the epochs done, as Ctrl-C does
     sys.exit(stopping.exit_code(run, sys.argv[1:]))

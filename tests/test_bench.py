@@ -297,3 +297,23 @@ def test_fat_strokes_prints_a_table_of_the_widths(tmp_path):
     measured = subprocess.run([sys.executable, script, "--mnist", "20"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=120, check=False)
     assert measured.returncode == 0 and "percentiles" in measured.stdout, measured
+
+
+def test_sigterm_and_sighup_stop_the_benchmarks_as_ctrl_c_does():
+    """bench.stop_on_signals: a kill's SIGTERM raises stopping.Stopped (a KeyboardInterrupt,
+    so the finally blocks that stop the competing processes run), exit status 143."""
+    import signal
+
+    import stopping
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        bench.stop_on_signals()
+        for sig in before:
+            with pytest.raises(KeyboardInterrupt) as caught:
+                os.kill(os.getpid(), sig)
+                for _ in range(1000):  # the handler runs between bytecodes
+                    pass
+            assert stopping.interrupted_status(caught.value) == 128 + sig
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)

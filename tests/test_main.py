@@ -1049,6 +1049,14 @@ def test_predict_without_weights_says_how_to_train_them(tmp_path, digit_png):
     assert "python main.py '--LAYERS=[784,16,10]'" in message
 
 
+def test_the_command_to_train_the_weights_keeps_another_runs_dir(tmp_path, digit_png):
+    """The suggested command trains where --PREDICT will look: with RUNS_DIR too."""
+    result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--LAYERS=[784,16,10]",
+                     "--RUNS_DIR=elsewhere")
+    message = assert_user_error(result, "elsewhere/784-16-10/weights.pkl: ")
+    assert message.endswith("python main.py '--LAYERS=[784,16,10]' --RUNS_DIR=elsewhere"), message
+
+
 def test_predict_with_a_missing_weights_file_named(tmp_path, digit_png):
     result = run_cli(tmp_path, f"--PREDICT={digit_png}", "--WEIGHTS=missing.pkl")
     message = assert_user_error(result, "missing.pkl: ")

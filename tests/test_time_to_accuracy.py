@@ -46,9 +46,10 @@ def test_quick_run_prints_the_table_and_writes_the_picture(tmp_path):
 
 
 @pytest.mark.skipif(not (ROOT / "train.csv").exists(), reason="needs train.csv")
-def test_ctrl_c_keeps_the_epochs_done(tmp_path):
-    """Ctrl-C after the first epoch: exit 130, the epochs done in the CSV, the picture and
-    the table, marked stopped; no traceback."""
+@pytest.mark.parametrize("signum, by", [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")])
+def test_a_stop_keeps_the_epochs_done(tmp_path, signum, by):
+    """Ctrl-C (or a kill's SIGTERM) after the first epoch: exit 128 + the signal, the
+    epochs done in the CSV, the picture and the table, marked stopped; no traceback."""
     train = head_lines(ROOT / "train.csv", tmp_path / "train.csv", 600)
     test = head_lines(ROOT / "test.csv", tmp_path / "test.csv", 200)
     out = tmp_path / "out"
@@ -61,11 +62,11 @@ def test_ctrl_c_keeps_the_epochs_done(tmp_path):
         if not first.startswith("epoch 1/100000"):
             child.kill()
             pytest.fail(f"no progress line within 60 s: {first!r}")
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         stdout, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130, stdout + stderr
+    assert child.returncode == 128 + signum, stdout + stderr
     assert "Traceback" not in stderr, stderr
-    assert "stopped by Ctrl-C" in stdout
+    assert f"stopped by {by}" in stdout
     row = next(line for line in stdout.splitlines() if line.startswith("| ours"))
     assert row.startswith("| ours (stopped) | "), row
     epochs = int(row.split("|")[2])
@@ -93,3 +94,30 @@ def test_a_reader_that_goes_away_loses_nothing(tmp_path):
                                            tmp_path)
     with open(out / "time_to_accuracy.csv", encoding="utf-8") as f:
         assert len(list(csv.DictReader(f))) == 2
+
+
+@pytest.mark.parametrize("trouble, status, expected", [
+    ("narrow test", 2, "has 499 pixel columns but the network takes 784"),
+    ("narrow train", 2, "has 499 pixel columns but the network takes 784"),
+    ("out is a file", 4, "cannot write there (a file, not a folder)"),
+    ("warm-up too long", 2, "WARMUP_EPOCHS = 1.0: must be in [0, EPOCHS)"),
+    ("negative threads", 2, "THREADS = -3: must be >= 0")])
+def test_bad_input_is_one_line_before_any_training(tmp_path, trouble, status, expected):
+    """Files of the wrong width, an --out that is a file, settings that --epochs or
+    --threads make wrong: one line and its exit status, before the first epoch."""
+    train = head_lines(ROOT / "train.csv", tmp_path / "train.csv", 300)
+    test = head_lines(ROOT / "test.csv", tmp_path / "test.csv", 100)
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("".join(",".join(line.split(",")[:500]) + "\n"
+                              for line in test.read_text().splitlines()), encoding="utf-8")
+    (tmp_path / "a file").write_text("x", encoding="utf-8")
+    options = {"narrow test": ["--quick", "--test-csv", narrow],
+               "narrow train": ["--quick", "--csv", narrow],
+               "out is a file": ["--quick", "--out", tmp_path / "a file"],
+               "warm-up too long": ["--epochs", "1"],  # recipes/record.py warms up for 1 epoch
+               "negative threads": ["--quick", "--threads", "-3"]}[trouble]
+    args = ["--csv", train, "--test-csv", test, "--out", tmp_path / "out", "--no-torch", *options]
+    done = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == status, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
