@@ -9,7 +9,6 @@ names the weights keep (their "classes").
 """
 
 import os
-import shlex
 import sys
 
 import numpy as np
@@ -66,8 +65,6 @@ def predict(c, defaults, argv=()):
         command = (" ".join(["python main.py", *recipe, *(a for a in argv if a.startswith("--")
                              and not a.startswith(("--PREDICT", "--WEIGHTS")))])
                    if recipe else settings.command(c, defaults))
-        if not recipe and c["RUNS_DIR"] != defaults["RUNS_DIR"]:  # where the run will be found
-            command += " " + shlex.quote(f"--RUNS_DIR={c['RUNS_DIR']}")
         raise data.InputError(f"{weights}: no such weights file; train it first with: {command}")
     # a TRANSPOSED given on the command line says how to read a data file; else the weights do
     given = any(a.startswith("--TRANSPOSED=") for a in argv)

@@ -546,10 +546,11 @@ def step_options(c):
 
 def command(c, defaults):
     """The command line that trains the run of settings c: python main.py --LAYERS=... and
-    every other setting that shapes the results and differs from the defaults."""
+    every other setting that shapes the results and differs from the defaults, and
+    RUNS_DIR when it differs (where the run's folder will be)."""
     args = [f"--LAYERS={c['LAYERS']!r}".replace(" ", "")]
     for k, v in c.items():
-        if k not in NOT_RESULTS and k != "LAYERS" and v != defaults.get(k):
+        if (k not in NOT_RESULTS or k == "RUNS_DIR") and k != "LAYERS" and v != defaults.get(k):
             text = v if isinstance(v, str) and v and " " not in v else repr(v).replace(" ", "")
             args.append(f"--{k}={text}")
     return " ".join(["python main.py", *(shlex.quote(a) for a in args)])

@@ -105,6 +105,18 @@ class Stopped(KeyboardInterrupt):
         self.signum = int(signum or signal.SIGINT)
 
 
+def raise_on_stop_signals():
+    """Make SIGTERM and SIGHUP (a kill, a closed terminal, CI cancelling) raise Stopped, a
+    KeyboardInterrupt, as Ctrl-C does: a program with no StopFlag of its own (a benchmark)
+    then runs its finally blocks and keeps what it can, and exit_code ends it with 128 +
+    the signal. A SIGHUP the process was started ignoring (nohup) stays ignored."""
+    def stop(signum, frame):
+        raise Stopped(signum)
+    for sig in STOP_SIGNALS:
+        if sig != signal.SIGINT and not (sig == HANGUP and signal.getsignal(sig) is signal.SIG_IGN):
+            signal.signal(sig, stop)
+
+
 def interrupted_status(e):
     """The exit status of a KeyboardInterrupt: 128 + its signal (Stopped's), else 130."""
     return 128 + (e.signum if isinstance(e, Stopped) else int(signal.SIGINT))

@@ -64,7 +64,6 @@ import math
 import os
 import platform
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -335,17 +334,6 @@ def load_test_rows(path, c):
         raise data.InputError(f"{path}: needs a 'label' column to score against")
     check_columns(path, X_test, c["LAYERS"][0])
     return X_test, y_test
-
-
-def stop_on_signals():
-    """SIGTERM and SIGHUP (a kill, a closed terminal, CI cancelling) raise
-    stopping.Stopped, a KeyboardInterrupt, as Ctrl-C does: the finally blocks run
-    (competing processes are stopped) and the exit status is 128 + the signal."""
-    def stop(signum, frame):
-        raise stopping.Stopped(signum)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), stop)
 
 
 # ----------------------------------------------------------------------------
@@ -1365,5 +1353,5 @@ def run_benchmark(argv):
 if __name__ == "__main__":
     # as main.py: bad input is one line (2), Ctrl-C one line (130), a reader that goes
     # away (| head) stops nothing (141); never a traceback
-    stop_on_signals()
+    stopping.raise_on_stop_signals()
     sys.exit(stopping.exit_code(run_benchmark, sys.argv[1:]))

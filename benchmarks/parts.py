@@ -1050,5 +1050,5 @@ def run(argv):
 
 if __name__ == "__main__":
     # as main.py: Ctrl-C is one line (130), a reader that goes away (| head) stops nothing
-    bench.stop_on_signals()
+    bench.stopping.raise_on_stop_signals()
     sys.exit(bench.stopping.exit_code(run, sys.argv[1:]))

@@ -51,7 +51,7 @@ import tempfile
 import time
 
 import bench  # beside this file: the trainers, the race, the machine's description
-from bench import ROOT, data, settings
+from bench import ROOT, settings
 
 import stopping  # the project's, on the path bench set
 
@@ -164,15 +164,11 @@ def run(argv):
     """Train, print the tables, draw the picture; returns the exit code."""
     args = parse_args(argv)
     bench.machine.keep_freed_memory()  # as main.py does before training
-    try:
-        c = recipe(args)
-        rows = args.rows or (QUICK["rows"] if args.quick else None)
-        with contextlib.redirect_stdout(io.StringIO()):
-            X, y, *_ = bench.load_training_rows(args.csv, c, rows)
-            X_test, y_test = bench.load_test_rows(args.test_csv, c)
-    except data.InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    c = recipe(args)  # bad input raises InputError: one line and exit 2 (stopping.exit_code)
+    rows = args.rows or (QUICK["rows"] if args.quick else None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        X, y, *_ = bench.load_training_rows(args.csv, c, rows)
+        X_test, y_test = bench.load_test_rows(args.test_csv, c)
     try:
         writable_folder(args.out)
     except OSError as e:
@@ -254,5 +250,5 @@ def progress(epoch, epochs, log):
 if __name__ == "__main__":
     # as main.py: a reader that goes away (| head) stops nothing, the files are still
     # written (exit 141); Ctrl-C before the training is one line (130); never a traceback
-    bench.stop_on_signals()  # SIGTERM and SIGHUP keep the epochs done, as Ctrl-C does
+    stopping.raise_on_stop_signals()  # SIGTERM and SIGHUP keep the epochs done, as Ctrl-C does
     sys.exit(stopping.exit_code(run, sys.argv[1:]))

@@ -300,14 +300,15 @@ def test_fat_strokes_prints_a_table_of_the_widths(tmp_path):
 
 
 def test_sigterm_and_sighup_stop_the_benchmarks_as_ctrl_c_does():
-    """bench.stop_on_signals: a kill's SIGTERM raises stopping.Stopped (a KeyboardInterrupt,
-    so the finally blocks that stop the competing processes run), exit status 143."""
+    """stopping.raise_on_stop_signals, as the benchmarks call it: a kill's SIGTERM raises
+    stopping.Stopped (a KeyboardInterrupt, so the finally blocks that stop the competing
+    processes run), exit status 143."""
     import signal
 
     import stopping
     before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        bench.stop_on_signals()
+        stopping.raise_on_stop_signals()
         for sig in before:
             with pytest.raises(KeyboardInterrupt) as caught:
                 os.kill(os.getpid(), sig)
